@@ -1,0 +1,44 @@
+# cxr-study: `make study` runs the whole study on the embedded synthetic demo, `make test` runs the tests.
+# Both create the virtual environment .venv on first use (Python 3.10-3.13, pip, no conda needed).
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= params/demo.yaml
+SET     ?=
+
+.PHONY: study test test-fast sync lab bench clean-env
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[notebook,test]"
+	touch $@
+
+## study: run the notebooks for PROFILE (default: synthetic demo) and render reports/<run_name>/index.html
+study: $(VENV)/.installed
+	$(PY) -m cxrlib run $(PROFILE) $(SET)
+
+## test: the full test suite (the same command CI runs)
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+## test-fast: the tests without the end-to-end notebook runs
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
+
+## sync: pair notebooks/*.py with .ipynb copies and bring the older side up to date (jupytext)
+sync: $(VENV)/.installed
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+## lab: open the notebooks in JupyterLab (the .py files open as notebooks)
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab notebooks/
+
+## bench: the speed and memory benchmarks (print tables)
+bench: $(VENV)/.installed
+	$(PY) benchmarks/preprocess.py
+	$(PY) benchmarks/train.py
+
+clean-env:
+	rm -rf $(VENV)

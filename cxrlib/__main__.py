@@ -1,0 +1,7 @@
+"""``python -m cxrlib``: see :mod:`cxrlib.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

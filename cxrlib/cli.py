@@ -1,0 +1,75 @@
+"""Command line: ``python -m cxrlib {run,fetch,roi-eval} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .params import load_profile, parse_overrides
+    from .pipeline import run_study
+
+    params = load_profile(args.profile, parse_overrides(args.set))
+    run_study(params, only=args.only, progress=not args.quiet, log_output=args.log_output)
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from .fetch import fetch_dataset
+
+    record = fetch_dataset(args.source, args.dest, sha256=args.sha256, expected_size=args.size)
+    print(json.dumps(record, indent=2, default=str))
+    return 0
+
+
+def _roi_eval(args: argparse.Namespace) -> int:
+    from .preprocess import roi_eval_main
+
+    return roi_eval_main(args.rest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cxrlib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the study notebooks for a profile and render the report")
+    run.add_argument("profile", help="a params/*.yaml profile")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one profile key (repeatable), e.g. --set epochs=3")
+    run.add_argument("--only", metavar="STEP", help="run one step (e.g. 02 or preprocessing) in an existing run folder")
+    run.add_argument("--log-output", action="store_true", help="stream the notebooks' cell output to the console")
+    run.add_argument("--quiet", action="store_true", help="no cell progress bar")
+    run.set_defaults(handler=_run)
+
+    fetch = commands.add_parser("fetch", help="download or copy the Kermany archive, verify it and unpack it")
+    fetch.add_argument("source", help="local path or http(s) URL of ChestXRay2017.zip (or Kaggle's chest_xray zip)")
+    fetch.add_argument("--dest", required=True, help="data folder to unpack into")
+    fetch.add_argument("--sha256", help="expected sha256 of the archive")
+    fetch.add_argument("--size", type=int, help="expected size of the archive in bytes")
+    fetch.set_defaults(handler=_fetch)
+
+    roi = commands.add_parser("roi-eval", add_help=False,
+                              help="measure how well the thorax ROI keeps the lungs (--images DIR --masks DIR [--json])")
+    roi.add_argument("rest", nargs=argparse.REMAINDER)
+    roi.set_defaults(handler=_roi_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status. Known errors print one clear line, not a traceback."""
+    from .params import ProfileError
+    from .pipeline import StudyRunError
+
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ProfileError, StudyRunError, ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,168 @@
+"""Study profiles: the typed schema of ``params/*.yaml`` and its loader.
+
+A profile is a flat YAML mapping. Every key is declared in :class:`StudyParams`
+with its type, range and default; an unknown key, a wrong type or an
+out-of-range value is refused with a :class:`ProfileError` naming the key and
+the value. The runner injects into each notebook only the keys that the
+notebook's ``parameters`` cell declares.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["ProfileError", "StudyParams", "load_profile", "parse_overrides"]
+
+
+class ProfileError(ValueError):
+    """A study profile (or a ``--set`` override) that cannot be used as it is."""
+
+
+class StudyParams(BaseModel):
+    """Every parameter a study run can take, with its type, range and default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # run
+    run_name: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                          description="name of the run folder under reports_dir")
+    reports_dir: str = Field("reports", description="folder that holds the run folders")
+    work_dir: str = Field("data/work", description="caches (features, processed images); outside git")
+    kernel_name: str = Field("python3", description="Jupyter kernel that executes the notebooks")
+    seed: int = Field(0, ge=0, description="the one seed every random step derives from")
+
+    # data
+    data_dir: str | None = Field(None, description="Kermany root (train/test/{NORMAL,PNEUMONIA}); null: synthetic demo data")
+    synthetic_train_per_class: int = Field(60, ge=4, le=5000)
+    synthetic_test_per_class: int = Field(30, ge=2, le=5000)
+    synthetic_size: int = Field(256, ge=96, le=1024)
+    synthetic_shortcut: bool = Field(True, description="plant a label-correlated marker outside the thorax in train")
+    val_fraction: float = Field(0.15, gt=0.0, le=0.5, description="share of train patients held out for validation")
+
+    # preprocessing and ROI (paper section 3.2-3.3)
+    preprocess_size: int = Field(400, ge=96, le=2048, description="side of the resized radiograph (paper: 400)")
+    clahe_clip_limit: float = Field(2.0, gt=0.0, le=40.0)
+    clahe_tile_grid: int = Field(8, ge=1, le=64)
+    roi_margin: float = Field(0.05, ge=0.0, le=0.5, description="margin added around the ROI box, as a fraction of its size")
+    roi_mean_filter: int = Field(21, ge=1, le=201, description="side of the mean filter on the mask (paper: 21)")
+    lungmask_dir: str | None = Field(None, description="folder with images/ and masks/ to measure ROI lung coverage")
+
+    # model and training (paper section 3.4, 4.2)
+    model_input_size: int = Field(224, ge=71, le=1024, description="network input side; Xception needs >= 71")
+    train_mode: Literal["frozen", "finetune"] = "frozen"
+    weights: str = Field("imagenet", description="'imagenet' (Keras download), a local .weights.h5 path, or 'none'")
+    epochs: int = Field(30, ge=1, le=1000)
+    batch_size: int = Field(32, ge=1, le=1024)
+    learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
+    lr_decay_rate: float = Field(0.9, gt=0.0, le=1.0, description="D in Lr = Lr_i * D^(s/ds)")
+    lr_decay_steps: int = Field(100, ge=1, description="ds in Lr = Lr_i * D^(s/ds)")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    finetune_from_block: str | None = Field(None, description="first Xception block that trains in finetune mode; null: all")
+    augment: bool = True
+
+    # Grad-CAM
+    gradcam_layer: str | None = Field(None, description="layer for Grad-CAM; null: the last convolutional block")
+    gradcam_examples: int = Field(8, ge=1, le=64)
+
+    @field_validator("roi_mean_filter")
+    @classmethod
+    def _odd_filter(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd so the filter is centred, got {value}")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_source(cls, value: str) -> str:
+        if value in ("imagenet", "none"):
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(
+                f"weights file {str(path)!r} does not exist; give 'imagenet' (needs internet), "
+                "'none' (train from scratch) or the path of a Keras Xception no-top .weights.h5 file"
+            )
+        return str(path.resolve())
+
+    @field_validator("data_dir", "lungmask_dir")
+    @classmethod
+    def _existing_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            raise ValueError(f"folder {str(path)!r} does not exist")
+        return str(path.resolve())
+
+    @classmethod
+    def known_keys(cls) -> list[str]:
+        """The keys a profile may set, in schema order."""
+        return list(cls.model_fields)
+
+
+def _explain(error: ValidationError, values: dict[str, Any], source: str) -> ProfileError:
+    known = StudyParams.known_keys()
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(profile)"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"unknown key {key!r}{hint}; known keys: {', '.join(known)}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"key {key!r}: value {values.get(key)!r} is refused: {message}")
+    return ProfileError(f"{source}: " + "; ".join(lines))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``["epochs=3", "data_dir=null"]`` into a mapping, values read as YAML scalars."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ProfileError(f"--set {item!r}: expected key=value, e.g. --set epochs=3")
+        overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return overrides
+
+
+def load_profile(path: str | Path, overrides: dict[str, Any] | None = None) -> StudyParams:
+    """Read a YAML profile, apply overrides and validate the result.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``params/*.yaml`` file holding a flat mapping of keys to values.
+    overrides : dict, optional
+        Values that replace the file's (the command line's ``--set``).
+
+    Returns
+    -------
+    StudyParams
+        The validated parameters.
+
+    Raises
+    ------
+    ProfileError
+        When the file is missing or not a mapping, or a key is unknown, or a
+        value has the wrong type or range. The message names the key and value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"profile {str(path)!r} does not exist; the profiles are in params/ (e.g. params/demo.yaml)")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ProfileError(f"{path}: expected a mapping of key: value lines, got {type(values).__name__}")
+    values = {**values, **(overrides or {})}
+    try:
+        return StudyParams(**values)
+    except ValidationError as exc:
+        raise _explain(exc, values, str(path)) from None

@@ -1,0 +1,263 @@
+"""The study runner: executes the notebooks in order with papermill and renders the report.
+
+``python -m cxrlib run params/demo.yaml`` converts each jupytext notebook in
+``notebooks/`` (``NN_name.py``) to ``.ipynb``, executes it with papermill in
+the run folder ``reports/<run_name>/``, injecting only the parameters its
+``parameters`` cell declares, renders it to HTML and finally writes
+``index.html`` and ``run.json``. The first failing notebook stops the run with
+its name, the failing cell and the error; the partial executed notebook stays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from .params import StudyParams
+
+__all__ = [
+    "NOTEBOOKS_DIR",
+    "StudyRunError",
+    "Step",
+    "discover_steps",
+    "run_study",
+    "write_json_atomic",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+_PACKAGES = ("cxrlib", "tensorflow", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
+             "scikit-learn", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "jupytext", "nbconvert")
+
+
+class StudyRunError(RuntimeError):
+    """A study run that stopped; the message says which notebook, which cell and why."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of the study sequence (``notebooks/NN_name.py``)."""
+
+    source: Path
+
+    @property
+    def stem(self) -> str:
+        return self.source.stem
+
+    @property
+    def number(self) -> str:
+        return self.stem.split("_", 1)[0]
+
+
+def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
+    """The study's notebooks, ``NN_name.py`` files in order."""
+    steps = [Step(path) for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.py"))]
+    if not steps:
+        raise StudyRunError(f"no notebooks (NN_name.py) found in {notebooks_dir}")
+    return steps
+
+
+def write_json_atomic(data: dict, path: Path) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _select_steps(steps: list[Step], only: str | None) -> list[Step]:
+    if only is None:
+        return steps
+    chosen = [s for s in steps if only in (s.stem, s.number, s.stem.split("_", 1)[1])]
+    if not chosen:
+        raise StudyRunError(f"--only {only!r} names no notebook; choose one of: {', '.join(s.stem for s in steps)}")
+    return chosen
+
+
+def _check_kernel(kernel_name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+        raise StudyRunError(
+            f"Jupyter kernel {kernel_name!r} is not installed (installed: {known}). Register this environment's "
+            f"Python with `{sys.executable} -m ipykernel install --user --name {kernel_name}` or set "
+            f"kernel_name in the profile (--set kernel_name=python3)."
+        ) from None
+
+
+def _declared_parameters(notebook) -> list[str]:
+    for cell in notebook.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            names = []
+            for line in cell.source.splitlines():
+                name, sep, _ = line.partition("=")
+                if sep and name.strip().isidentifier():
+                    names.append(name.strip())
+            return names
+    return []
+
+
+def _git_commit() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def _package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _device() -> str:
+    """CPU, or the GPU names TensorFlow sees (asked in a subprocess so the runner stays light)."""
+    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import tensorflow as tf; "
+            "g=tf.config.list_physical_devices('GPU'); "
+            "print('; '.join(tf.config.experimental.get_device_details(d).get('device_name', d.name) for d in g) or 'CPU')")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        lines = out.stdout.strip().splitlines()
+        return lines[-1] if out.returncode == 0 and lines else "unknown (TensorFlow did not start)"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (TensorFlow did not start)"
+
+
+def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, log_output: bool) -> Path:
+    import jupytext
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = jupytext.read(step.source)
+    declared = _declared_parameters(notebook)
+    known = set(StudyParams.known_keys()) | {"run_dir"}
+    unknown = [name for name in declared if name not in known]
+    if unknown:
+        raise StudyRunError(f"{step.source.name}: parameters cell declares {unknown}, which the profile schema "
+                            f"(cxrlib/params.py) does not know")
+    values = {**params.model_dump(), "run_dir": str(run_dir)}
+    injected = {name: values[name] for name in declared}
+
+    notebook.metadata["kernelspec"] = {"name": params.kernel_name, "language": "python",
+                                       "display_name": f"Python ({params.kernel_name})"}
+    source_ipynb = run_dir / ".sources" / f"{step.stem}.ipynb"
+    source_ipynb.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(notebook, source_ipynb)
+    output = run_dir / f"{step.stem}.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(source_ipynb), str(output), parameters=injected, kernel_name=params.kernel_name,
+            progress_bar=progress, log_output=log_output, cwd=str(run_dir), start_timeout=120,
+        )
+    except PapermillExecutionError as exc:
+        source = exc.source.strip().splitlines()
+        first = source[0] if source else ""
+        raise StudyRunError(
+            f"{step.source.name} failed in cell {exc.exec_count} (starting {first!r}): {exc.ename}: {exc.evalue}\n"
+            f"The partial executed notebook is kept at {output}"
+        ) from None
+    except DeadKernelError as exc:
+        raise StudyRunError(
+            f"{step.source.name}: the kernel died ({exc}). The likely cause is running out of memory: lower "
+            f"batch_size or model_input_size in the profile. The partial notebook is kept at {output}"
+        ) from None
+    return output
+
+
+def _render_html(executed: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    html = executed.with_suffix(".html")
+    tmp = html.with_name(f".{html.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html)
+    return html
+
+
+def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
+              progress: bool = True, log_output: bool = False) -> Path:
+    """Execute the study's notebooks for one profile and render the report.
+
+    Parameters
+    ----------
+    params : StudyParams
+        The validated profile (see :func:`cxrlib.params.load_profile`).
+    only : str, optional
+        Run one step (``"02"``, ``"preprocessing"`` or ``"02_preprocessing"``) in an
+        existing run folder, reusing the outputs of the steps before it.
+    notebooks_dir : Path
+        Folder holding the ``NN_name.py`` notebooks.
+    progress : bool
+        Show papermill's cell progress bar.
+    log_output : bool
+        Stream the notebooks' cell output to the console.
+
+    Returns
+    -------
+    Path
+        The run folder, ``<reports_dir>/<run_name>``.
+    """
+    from .report import write_index
+
+    steps = _select_steps(discover_steps(notebooks_dir), only)
+    _check_kernel(params.kernel_name)
+    run_dir = (Path(params.reports_dir) / params.run_name).resolve()
+    (run_dir / "figures").mkdir(parents=True, exist_ok=True)
+    run_json = run_dir / "run.json"
+    previous = json.loads(run_json.read_text()) if only and run_json.is_file() else {}
+    record = {
+        "run_name": params.run_name,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git": _git_commit(),
+        "packages": _package_versions(),
+        "device": _device(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "parameters": params.model_dump(),
+        "steps": previous.get("steps", {}),
+    }
+    for number, step in enumerate(steps, 1):
+        print(f"[{number}/{len(steps)}] {step.stem} ...", flush=True)
+        started = time.perf_counter()
+        record["steps"][step.stem] = {"status": "running"}
+        write_json_atomic(record, run_json)
+        try:
+            executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
+        except StudyRunError:
+            record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
+            write_json_atomic(record, run_json)
+            raise
+        _render_html(executed)
+        seconds = round(time.perf_counter() - started, 1)
+        record["steps"][step.stem] = {"status": "done", "seconds": seconds}
+        print(f"[{number}/{len(steps)}] {step.stem} done in {seconds:.0f} s", flush=True)
+    data_json = run_dir / "data.json"
+    if data_json.is_file():
+        record["data"] = json.loads(data_json.read_text())
+    record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_json_atomic(record, run_json)
+    index = write_index(run_dir)
+    print(f"Report: {index}")
+    return run_dir

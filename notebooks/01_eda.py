@@ -1,0 +1,166 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Exploratory data analysis
+#
+# What the study runs on: which data, how many images per split and class, how the classes are balanced,
+# which pneumonia subtypes there are, image sizes and grey levels, and whether the same image or the same
+# patient appears on both sides of a split.
+#
+# **Inputs:** the Kermany 2018 chest X-ray folder named by `data_dir`, or, when it is `None`, synthetic demo
+# radiographs generated here (`cxrlib.synthetic`). **Outputs:** `manifest.csv` (one row per image, with the
+# patient-level validation split) and `data.json` (what the data is) in the run folder; figures `01_*.png`.
+
+# %% tags=["parameters"]
+run_dir = "reports/dev"
+work_dir = "data/work"
+data_dir = None
+seed = 0
+val_fraction = 0.15
+synthetic_train_per_class = 40
+synthetic_test_per_class = 20
+synthetic_size = 256
+synthetic_shortcut = True
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from cxrlib import data, eda, synthetic
+from cxrlib.pipeline import write_json_atomic
+
+run_dir = Path(run_dir)
+figures = run_dir / "figures"
+figures.mkdir(parents=True, exist_ok=True)
+
+
+def show(fig, name):
+    """Show a figure inline and save it under the run's figures/."""
+    fig.savefig(figures / f"01_{name}.png", dpi=100, bbox_inches="tight")
+    display(fig)
+    fig.clf()
+
+
+# %% [markdown]
+# ## 1. The data
+#
+# Without a `data_dir` the study runs on synthetic radiographs: drawn lungs, ribs, heart shadow and burned-in
+# markers, with opacities added inside the lungs of the PNEUMONIA images. They exist so that the whole study
+# runs anywhere in minutes and so that the planted shortcut (a marker outside the thorax that goes with the
+# label in train only) can be seen at work. **No clinical conclusion can be drawn from them.**
+
+# %%
+is_synthetic = data_dir is None
+if is_synthetic:
+    root = synthetic.make_synthetic_dataset(
+        Path(work_dir) / f"synthetic-seed{seed}-{synthetic_size}px-{synthetic_train_per_class}x{synthetic_test_per_class}"
+        + ("-shortcut" if synthetic_shortcut else ""),
+        train_per_class=synthetic_train_per_class, test_per_class=synthetic_test_per_class,
+        size=synthetic_size, seed=seed, shortcut=synthetic_shortcut,
+    )
+else:
+    root = data.find_dataset_root(data_dir)
+manifest = data.build_manifest(root, with_hashes=True)
+data.check_images(manifest)
+description = data.describe_source(manifest, synthetic=is_synthetic)
+display(Markdown(f"**Data:** {description}  \n**Root:** `{root}`"))
+
+# %% [markdown]
+# ## 2. Validation split by patient
+#
+# The release's test split is kept untouched for the final evaluation (notebook 04). Validation, used for
+# choosing the epoch and the decision threshold, is carved out of the training split **by patient**, stratified
+# by class and seeded, so that no patient has images on both sides.
+
+# %%
+manifest = data.split_train_validation(manifest, val_fraction=val_fraction, seed=seed)
+patients = manifest.groupby("subset")["patient_id"].apply(set)
+shared_train_val = patients.get("train", set()) & patients.get("val", set())
+counts = pd.crosstab(manifest["subset"], manifest["label"], margins=True, margins_name="all")
+counts = counts.reindex([s for s in ("train", "val", "test", "all") if s in counts.index])
+counts["PNEUMONIA share"] = (counts["PNEUMONIA"] / counts["all"]).round(3)
+counts["patients"] = [manifest.loc[manifest["subset"] == s, "patient_id"].nunique() if s != "all"
+                      else manifest["patient_id"].nunique() for s in counts.index]
+display(counts)
+display(Markdown(f"Patients in both train and validation: **{len(shared_train_val)}**."))
+show(eda.plot_class_counts(manifest, by="subset"), "class_counts")
+
+# %% [markdown]
+# ## 3. Class imbalance and pneumonia subtypes
+#
+# The classes are imbalanced (the training notebook weights them). The file names of PNEUMONIA images say
+# whether the pneumonia is bacterial or viral; the study reports errors per subtype.
+
+# %%
+train_counts = manifest[manifest["subset"] != "test"]["label"].value_counts()
+ratio = train_counts.get("PNEUMONIA", 0) / max(train_counts.get("NORMAL", 0), 1)
+display(Markdown(f"Train + validation: **1 : {ratio:.2f}** NORMAL : PNEUMONIA."))
+subtypes = pd.crosstab(manifest.loc[manifest["label"] == "PNEUMONIA", "subset"],
+                       manifest.loc[manifest["label"] == "PNEUMONIA", "subtype"])
+display(subtypes)
+
+# %% [markdown]
+# ## 4. Image sizes and aspect ratios
+
+# %%
+sizes = data.image_size_table(manifest, sample=1500, seed=seed)
+display(sizes.groupby("label")[["width", "height", "aspect", "mean_intensity"]].describe().T.round(2))
+show(eda.plot_image_sizes(sizes), "image_sizes")
+
+# %% [markdown]
+# ## 5. Sample images per class
+
+# %%
+show(eda.plot_sample_grid(manifest, per_class=6, seed=seed), "samples")
+
+# %% [markdown]
+# ## 6. Grey-level histograms per class
+
+# %%
+show(eda.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensity_histograms")
+
+# %% [markdown]
+# ## 7. Duplicates and leakage
+#
+# Byte-identical files and patients that appear in more than one subset. Duplicates inside one subset only
+# weigh those images twice; duplicates or patients crossing subsets leak information between them.
+
+# %%
+leakage = data.leakage_report(manifest)
+display(pd.Series(leakage["summary"], name="count").to_frame())
+if len(leakage["duplicate_groups"]):
+    display(leakage["duplicate_groups"].head(15))
+if len(leakage["cross_split_patients"]):
+    display(leakage["cross_split_patients"].head(15))
+
+# %% [markdown]
+# ## 8. Outputs
+
+# %%
+manifest.to_csv(run_dir / ".manifest.csv.tmp", index=False)
+(run_dir / ".manifest.csv.tmp").replace(run_dir / "manifest.csv")
+record = {
+    "source": "synthetic" if is_synthetic else "kermany",
+    "description": description,
+    "root": str(root),
+    "manifest_sha256": data.manifest_hash(manifest),
+    "counts": {s: manifest.loc[manifest["subset"] == s, "label"].value_counts().to_dict()
+               for s in ("train", "val", "test")},
+    "leakage": {k: int(v) for k, v in leakage["summary"].items()},
+}
+write_json_atomic(record, run_dir / "data.json")
+display(Markdown(f"Wrote `manifest.csv` ({len(manifest)} images) and `data.json`.  \n"
+                 f"**Conclusion:** {description}; train {len(manifest[manifest.subset == 'train'])}, "
+                 f"validation {len(manifest[manifest.subset == 'val'])}, test {len(manifest[manifest.subset == 'test'])} "
+                 f"images; {len(shared_train_val)} patients shared between train and validation."))

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from cxrlib.params import ProfileError, StudyParams, load_profile, parse_overrides
+
+PARAMS = Path(__file__).resolve().parents[1] / "params"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "profile.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_profile_loads():
+    params = load_profile(PARAMS / "demo.yaml")
+    assert params.data_dir is None and params.run_name == "demo"
+
+
+@pytest.mark.parametrize("name", ["kermany224.yaml", "paper.yaml"])
+def test_real_data_profiles_are_valid_apart_from_local_paths(name, tmp_path):
+    params = load_profile(PARAMS / name, {"data_dir": str(tmp_path), "weights": "none", "lungmask_dir": None})
+    assert params.data_dir == str(tmp_path.resolve())
+
+
+def test_unknown_key_is_refused_with_suggestion_and_known_keys(tmp_path):
+    with pytest.raises(ProfileError) as info:
+        load_profile(write(tmp_path, "epoch: 3\n"))
+    message = str(info.value)
+    assert "unknown key 'epoch'" in message and "did you mean 'epochs'" in message
+    assert "known keys:" in message and "model_input_size" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("epochs: ten\n", "epochs"), ("epochs: 0\n", "epochs"), ("model_input_size: 64\n", "model_input_size"),
+     ("train_mode: fast\n", "train_mode"), ("roi_mean_filter: 20\n", "roi_mean_filter"),
+     ("val_fraction: 0.9\n", "val_fraction"), ("data_dir: /no/such/folder\n", "data_dir"),
+     ("weights: /no/such/file.h5\n", "weights"), ("run_name: 'a b/c'\n", "run_name")],
+)
+def test_wrong_type_or_range_names_key_and_value(tmp_path, text, key):
+    with pytest.raises(ProfileError) as info:
+        load_profile(write(tmp_path, text))
+    assert f"key {key!r}" in str(info.value)
+    assert "value" in str(info.value)
+
+
+def test_missing_and_malformed_profiles(tmp_path):
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_profile(tmp_path / "nope.yaml")
+    with pytest.raises(ProfileError, match="mapping"):
+        load_profile(write(tmp_path, "- a\n- b\n"))
+
+
+def test_overrides_are_yaml_scalars_and_validated(tmp_path):
+    assert parse_overrides(["epochs=3", "data_dir=null", "augment=false"]) == {
+        "epochs": 3, "data_dir": None, "augment": False}
+    with pytest.raises(ProfileError, match="key=value"):
+        parse_overrides(["epochs"])
+    with pytest.raises(ProfileError, match="unknown key 'epochz'"):
+        load_profile(write(tmp_path, "epochs: 2\n"), parse_overrides(["epochz=3"]))
+
+
+def test_weights_path_is_resolved(tmp_path):
+    weights = tmp_path / "x.weights.h5"
+    weights.write_bytes(b"")
+    assert StudyParams(weights=str(weights)).weights == str(weights.resolve())

@@ -1,0 +1,116 @@
+"""The runner: parameter injection, refusals, failure reporting and an end-to-end run on synthetic data."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cxrlib.params import StudyParams, load_profile
+from cxrlib.pipeline import StudyRunError, discover_steps, run_study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def notebook(path: Path, parameters: str, body: str) -> Path:
+    path.write_text(
+        "# %% [markdown]\n# # test notebook\n\n"
+        f'# %% tags=["parameters"]\n{parameters}\n\n'
+        f"# %%\n{body}\n"
+    )
+    return path
+
+
+def test_the_study_sequence_is_numbered_and_starts_with_eda():
+    steps = discover_steps()
+    assert steps[0].stem == "01_eda"
+    assert [s.number for s in steps] == sorted(s.number for s in steps)
+
+
+def test_only_declared_parameters_are_injected(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_echo.py", 'run_dir = "x"\nepochs = 1',
+             "import json, pathlib\npathlib.Path(run_dir, 'seen.json').write_text(json.dumps(sorted(globals())))")
+    params = StudyParams(run_name="inject", reports_dir=str(tmp_path / "reports"), epochs=7)
+    run_dir = run_study(params, notebooks_dir=nbdir, progress=False)
+    seen = json.loads((run_dir / "seen.json").read_text())
+    assert "epochs" in seen and "batch_size" not in seen and "seed" not in seen
+    executed = nbformat.read(run_dir / "01_echo.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "epochs = 7" in injected[0].source
+    assert (run_dir / "01_echo.html").is_file() and (run_dir / "index.html").is_file()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["steps"]["01_echo"]["status"] == "done" and record["parameters"]["epochs"] == 7
+    assert record["device"] and record["packages"]["papermill"]
+
+
+def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_ok.py", 'run_dir = "x"', "x = 1")
+    notebook(nbdir / "02_broken.py", 'run_dir = "x"', "raise ValueError('planted failure')")
+    notebook(nbdir / "03_never.py", 'run_dir = "x"', "open(run_dir + '/ran', 'w')")
+    params = StudyParams(run_name="broken", reports_dir=str(tmp_path / "reports"))
+    with pytest.raises(StudyRunError) as info:
+        run_study(params, notebooks_dir=nbdir, progress=False)
+    message = str(info.value)
+    assert "02_broken.py" in message and "cell" in message and "ValueError: planted failure" in message
+    run_dir = tmp_path / "reports" / "broken"
+    assert (run_dir / "02_broken.ipynb").is_file(), "the partial executed notebook is kept"
+    assert not (run_dir / "ran").exists()
+    assert json.loads((run_dir / "run.json").read_text())["steps"]["02_broken"]["status"] == "failed"
+
+
+def test_a_notebook_declaring_an_unknown_parameter_is_refused(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_typo.py", 'run_dir = "x"\nepoch = 3', "pass")
+    with pytest.raises(StudyRunError, match="epoch"):
+        run_study(StudyParams(reports_dir=str(tmp_path)), notebooks_dir=nbdir, progress=False)
+
+
+def test_every_study_notebook_declares_only_known_parameters():
+    import jupytext
+
+    from cxrlib.pipeline import _declared_parameters
+
+    known = set(StudyParams.known_keys()) | {"run_dir"}
+    for step in discover_steps():
+        declared = _declared_parameters(jupytext.read(step.source))
+        assert "run_dir" in declared, step.stem
+        assert set(declared) <= known, (step.stem, set(declared) - known)
+
+
+def test_missing_kernel_says_how_to_register_it(tmp_path):
+    params = StudyParams(kernel_name="no-such-kernel", reports_dir=str(tmp_path))
+    with pytest.raises(StudyRunError, match="ipykernel install"):
+        run_study(params, progress=False)
+
+
+def test_cli_refuses_a_mistyped_key_with_exit_status_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "cxrlib", "run", str(REPO / "params" / "demo.yaml"),
+                             "--set", "epcohs=2"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown key 'epcohs'" in result.stderr and "did you mean 'epochs'" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
+    overrides = {"run_name": "tiny", "reports_dir": str(tmp_path / "reports"), "work_dir": str(tmp_path / "work"),
+                 "synthetic_train_per_class": 12, "synthetic_test_per_class": 6, "synthetic_size": 128,
+                 "preprocess_size": 128, "model_input_size": 71, "epochs": 2, "batch_size": 8,
+                 "gradcam_examples": 2}
+    params = load_profile(REPO / "params" / "demo.yaml", overrides)
+    run_dir = run_study(params, progress=False)
+    for step in discover_steps():
+        assert (run_dir / f"{step.stem}.html").stat().st_size > 10_000, step.stem
+    data = json.loads((run_dir / "data.json").read_text())
+    assert data["source"] == "synthetic" and "synthetic" in data["description"]
+    index = (run_dir / "index.html").read_text()
+    assert "synthetic" in index.lower() and "01_eda.html" in index
+    record = json.loads((run_dir / "run.json").read_text())
+    assert all(s["status"] == "done" for s in record["steps"].values())
+    assert record["data"]["manifest_sha256"] == data["manifest_sha256"]
