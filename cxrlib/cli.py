@@ -61,13 +61,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. Known errors print one clear line, not a traceback."""
+    from .data import DatasetLayoutError, ImageReadError
+    from .fetch import FetchError
     from .params import ProfileError
     from .pipeline import StudyRunError
 
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ProfileError, StudyRunError, ValueError, RuntimeError, OSError) as exc:
+    except (ProfileError, StudyRunError, DatasetLayoutError, ImageReadError, FetchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,17 +27,14 @@ def plot_class_counts(manifest: pd.DataFrame, *, by: str = "subset") -> plt.Figu
 
 
 def plot_image_sizes(sizes: pd.DataFrame) -> plt.Figure:
-    """Histograms of image width, height and aspect ratio (width / height) per class."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    for ax, column in zip(axes, ("width", "height", "aspect")):
-        if sizes[column].nunique() == 1:
-            ax.text(0.5, 0.5, f"all images: {column} = {sizes[column].iloc[0]:g}", ha="center", va="center",
-                    transform=ax.transAxes)
-            ax.set(title=column, xticks=[], yticks=[])
-            continue
-        sns.histplot(data=sizes, x=column, hue="label", hue_order=list(CLASSES), palette=_PALETTE,
-                     element="step", bins=30, ax=ax)
-        ax.set(title=column)
+    """Width against height per class, and the aspect ratio (width / height) histogram."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.scatterplot(data=sizes, x="width", y="height", hue="label", hue_order=list(CLASSES), palette=_PALETTE,
+                    s=10, alpha=0.5, linewidth=0, ax=left)
+    left.set(title="Image size (pixels)")
+    sns.histplot(data=sizes, x="aspect", hue="label", hue_order=list(CLASSES), palette=_PALETTE,
+                 element="step", bins=40, ax=right)
+    right.set(title="Aspect ratio (width / height)")
     fig.tight_layout()
     return fig
 
@@ -62,6 +59,7 @@ def plot_intensity_histograms(manifest: pd.DataFrame, *, per_class: int = 200, s
     """Mean normalised grey-level histogram per class over a random sample, with its spread."""
     rng = np.random.default_rng(seed)
     bins = np.arange(257)
+    peak = 0.0
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     for label in CLASSES:
         rows = manifest[manifest["label"] == label]
@@ -70,7 +68,10 @@ def plot_intensity_histograms(manifest: pd.DataFrame, *, per_class: int = 200, s
         mean, low, high = hists.mean(0), *np.percentile(hists, [10, 90], axis=0)
         ax.plot(bins[:-1], mean, color=_PALETTE[label], label=f"{label} (n={len(picks)})")
         ax.fill_between(bins[:-1], low, high, color=_PALETTE[label], alpha=0.2)
-    ax.set(xlabel="grey level", ylabel="density", title="Grey-level histograms (mean, 10-90th percentile band)")
+        peak = max(peak, mean[8:].max())
+    ax.set_ylim(0, 1.5 * peak)  # the black border's spike at grey level 0 would flatten everything else
+    ax.set(xlabel="grey level", ylabel="density",
+           title="Grey-level histograms (mean, 10-90th percentile band; y axis clipped)")
     ax.legend()
     fig.tight_layout()
     return fig

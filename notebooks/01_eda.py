@@ -34,6 +34,7 @@ synthetic_shortcut = True
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -49,7 +50,7 @@ def show(fig, name):
     """Show a figure inline and save it under the run's figures/."""
     fig.savefig(figures / f"01_{name}.png", dpi=100, bbox_inches="tight")
     display(fig)
-    fig.clf()
+    plt.close(fig)
 
 
 # %% [markdown]
@@ -112,11 +113,21 @@ display(subtypes)
 
 # %% [markdown]
 # ## 4. Image sizes and aspect ratios
+#
+# The full-resolution release has images of many sizes and aspect ratios; the paper resizes all of them to
+# 400 x 400, which stretches some. Third-party 224 x 224 copies have already been resized (aspect not kept).
 
 # %%
 sizes = data.image_size_table(manifest, sample=1500, seed=seed)
-display(sizes.groupby("label")[["width", "height", "aspect", "mean_intensity"]].describe().T.round(2))
-show(eda.plot_image_sizes(sizes), "image_sizes")
+summary = sizes.groupby("label").agg(
+    images=("width", "size"), width_min=("width", "min"), width_max=("width", "max"),
+    height_min=("height", "min"), height_max=("height", "max"), aspect_median=("aspect", "median"),
+    mean_grey_level=("mean_intensity", "mean"), mean_grey_level_sd=("mean_intensity", "std"))
+display(summary.round(2))
+if sizes["width"].nunique() == 1 and sizes["height"].nunique() == 1:
+    display(Markdown(f"All {len(sizes)} sampled images are {sizes['width'].iloc[0]} x {sizes['height'].iloc[0]} pixels."))
+else:
+    show(eda.plot_image_sizes(sizes), "image_sizes")
 
 # %% [markdown]
 # ## 5. Sample images per class
@@ -139,10 +150,26 @@ show(eda.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensi
 # %%
 leakage = data.leakage_report(manifest)
 display(pd.Series(leakage["summary"], name="count").to_frame())
-if len(leakage["duplicate_groups"]):
-    display(leakage["duplicate_groups"].head(15))
-if len(leakage["cross_split_patients"]):
-    display(leakage["cross_split_patients"].head(15))
+duplicates = leakage["duplicate_groups"]
+if len(duplicates):
+    names = duplicates["paths"].map(lambda paths: ", ".join(Path(p).name for p in paths))
+    display(duplicates.assign(files=names)[["group", "n_files", "files", "subsets", "labels", "crosses_subsets"]].head(15))
+cross = leakage["cross_split_patients"]
+if len(cross):
+    display(cross.head(15))
+    in_test = manifest[manifest["patient_id"].isin(cross.index) & (manifest["subset"] == "test")]
+    elsewhere = manifest[manifest["patient_id"].isin(cross.index) & (manifest["subset"] != "test")]
+    differ = sum(set(in_test.loc[in_test.patient_id == p, "subtype"]) != set(elsewhere.loc[elsewhere.patient_id == p, "subtype"])
+                 for p in set(in_test["patient_id"]))
+    pneumonia_train = manifest[(manifest["subset"] != "test") & (manifest["label"] == "PNEUMONIA")]
+    both_subtypes = int((pneumonia_train.groupby("patient_id")["subtype"].nunique() > 1).sum())
+    display(Markdown(
+        f"**{len(cross)}** patient identifiers occur in more than one subset, **{in_test['patient_id'].nunique()}** "
+        f"of them in test and in train/validation. For {differ} of those the pneumonia subtype differs between "
+        f"test and train (bacterial in one, viral in the other). Inside train and validation, {both_subtypes} of "
+        f"{pneumonia_train['patient_id'].nunique()} `personN` identifiers carry both bacterial and viral files. "
+        "The file names alone cannot say whether `personN` names one child; grouping by it is conservative for "
+        "the validation split (it may merge two children, never split one), so train and validation share none."))
 
 # %% [markdown]
 # ## 8. Outputs
@@ -157,7 +184,7 @@ record = {
     "manifest_sha256": data.manifest_hash(manifest),
     "counts": {s: manifest.loc[manifest["subset"] == s, "label"].value_counts().to_dict()
                for s in ("train", "val", "test")},
-    "leakage": {k: int(v) for k, v in leakage["summary"].items()},
+    "leakage": leakage["summary"],
 }
 write_json_atomic(record, run_dir / "data.json")
 display(Markdown(f"Wrote `manifest.csv` ({len(manifest)} images) and `data.json`.  \n"
