@@ -65,8 +65,9 @@ def show(fig, name):
 is_synthetic = data_dir is None
 if is_synthetic:
     root = synthetic.make_synthetic_dataset(
-        Path(work_dir) / f"synthetic-seed{seed}-{synthetic_size}px-{synthetic_train_per_class}x{synthetic_test_per_class}"
-        + ("-shortcut" if synthetic_shortcut else ""),
+        Path(work_dir) / (f"synthetic-v{synthetic.GENERATOR_VERSION}-seed{seed}-{synthetic_size}px-"
+                          f"{synthetic_train_per_class}x{synthetic_test_per_class}"
+                          + ("-shortcut" if synthetic_shortcut else "")),
         train_per_class=synthetic_train_per_class, test_per_class=synthetic_test_per_class,
         size=synthetic_size, seed=seed, shortcut=synthetic_shortcut,
     )

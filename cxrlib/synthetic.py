@@ -1,0 +1,691 @@
+"""Seeded synthetic chest radiographs in the Kermany folder layout.
+
+A cartoon stand-in for the Kermany et al. (2018) pediatric chest X-ray release: the embedded default for the
+demo run (no dataset, no internet) and for tests, and a teaching device. Everything it produces is SYNTHETIC.
+
+Each image shows a body outline on a dark background, shoulders and arms, two lung fields, ribs, clavicles, a
+spine, a heart shadow, film noise and blur, and burned-in markers outside the thorax (an "R"/"L" side letter and
+a date strip). PNEUMONIA images add patchy or lobar opacities inside the lung fields only. An optional planted
+shortcut (a bright "PORTABLE" tag in the top-right corner, outside the thorax) goes with the label in the train
+split and is independent of it in the test split, so a model that sees the whole image can learn it and a model
+that sees only the thorax crop cannot.
+
+Images follow the radiological convention: the patient's right is on the image left, so the heart shadow lies
+right of the image centre, over the patient's left lung.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "LABELS",
+    "SUBTYPES",
+    "SHORTCUT_RATES",
+    "SHORTCUT_DESCRIPTION",
+    "Anatomy",
+    "SyntheticRadiograph",
+    "sample_anatomy",
+    "synthetic_radiograph",
+    "make_synthetic_dataset",
+]
+
+GENERATOR_VERSION = 1
+LABELS = ("NORMAL", "PNEUMONIA")
+SUBTYPES = ("bacteria", "virus")
+#: Fraction of images carrying the shortcut marker, per split and label (used when ``shortcut=True``).
+SHORTCUT_RATES = {"train": {"NORMAL": 0.1, "PNEUMONIA": 0.9}, "test": {"NORMAL": 0.5, "PNEUMONIA": 0.5}}
+SHORTCUT_DESCRIPTION = "bright 'PORTABLE' tag in the top-right corner, outside the thorax"
+_MIN_SIZE, _MAX_SIZE = 96, 4096
+_BACTERIA_FRACTION = 2530 / 3875  # as in the Kermany train split
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Per-patient anatomy; lengths are fractions of the image side, intensities in [0, 1].
+
+    Images of one patient share an `Anatomy` and differ by small per-image changes (position, tilt,
+    inspiration, exposure, noise). Draw one with `sample_anatomy`.
+    """
+
+    center_x: float  # midline
+    apex_y: float  # top of the lung apices
+    base_y: float  # costophrenic angles (patient's left lung)
+    half_width: float  # lateral extent of the lungs from the midline
+    mediastinum: float  # half-gap between the lungs
+    dome: float  # height of the diaphragm domes
+    right_lung_scale: float  # width of the patient's right lung (image left) relative to the left one
+    heart: tuple[float, float, float, float]  # centre offset from the midline, centre y, semi-axes x and y
+    rib_count: int
+    rib_drop: float  # how far each posterior rib falls towards its lateral end
+    soft_tissue: float  # body brightness
+    lung_air: float  # how much darker the lungs are than the body
+    shoulder_y: float  # height of the shoulders
+
+
+@dataclass(frozen=True)
+class SyntheticRadiograph:
+    """One synthetic chest radiograph with its ground truth.
+
+    Attributes
+    ----------
+    image : (M, N) uint8 ndarray
+        The radiograph (gray levels, bright = dense).
+    lung_mask : (M, N) bool ndarray
+        Lung fields (the heart shadow excluded).
+    thorax_box : tuple of int
+        ``(y0, x0, y1, x1)`` bounding box of the rib cage, end-exclusive (``image[y0:y1, x0:x1]``): the expected ROI.
+    marker_boxes : list of tuple of int
+        ``(y0, x0, y1, x1)`` boxes of the burned-in markers (side letter, date strip, shortcut tag if present);
+        none intersects `thorax_box`.
+    has_shortcut : bool
+        Whether the planted shortcut tag is drawn.
+    label : str
+        ``'NORMAL'`` or ``'PNEUMONIA'``.
+    subtype : str
+        ``'bacteria'`` or ``'virus'`` for PNEUMONIA, ``''`` for NORMAL.
+    pattern : str
+        ``'patchy'`` or ``'lobar'`` for PNEUMONIA, ``''`` for NORMAL.
+    opacity_mask : (M, N) bool ndarray
+        Where the opacities raise the intensity by at least 1% of full scale before the exposure curve (empty for
+        NORMAL); always inside `lung_mask`.
+    """
+
+    image: np.ndarray
+    lung_mask: np.ndarray
+    thorax_box: tuple[int, int, int, int]
+    marker_boxes: list[tuple[int, int, int, int]]
+    has_shortcut: bool
+    label: str
+    subtype: str
+    pattern: str
+    opacity_mask: np.ndarray
+
+
+def sample_anatomy(rng):
+    """Draw the anatomy of one synthetic patient.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    Anatomy
+    """
+    _check_rng(rng)
+    u = rng.uniform
+    return Anatomy(
+        center_x=0.5 + u(-0.025, 0.025),
+        apex_y=u(0.14, 0.2),
+        base_y=u(0.68, 0.78),
+        half_width=u(0.32, 0.4),
+        mediastinum=u(0.045, 0.06),
+        dome=u(0.05, 0.08),
+        right_lung_scale=u(0.92, 1.0),
+        heart=(u(0.04, 0.07), u(0.56, 0.61), u(0.13, 0.16), u(0.1, 0.12)),
+        rib_count=int(rng.integers(8, 11)),
+        rib_drop=u(0.08, 0.13),
+        soft_tissue=u(0.5, 0.6),
+        lung_air=u(0.3, 0.4),
+        shoulder_y=u(0.1, 0.14),
+    )
+
+
+def synthetic_radiograph(*, label, rng, size=256, subtype=None, shortcut=False, patient=None):
+    """Render one synthetic chest radiograph.
+
+    Parameters
+    ----------
+    label : {'NORMAL', 'PNEUMONIA'}
+    rng : numpy.random.Generator
+        Source of all randomness. Two calls with generators in the same state and the same options give the
+        same image; NORMAL and PNEUMONIA renderings from the same state differ only inside the lungs.
+    size : int, optional
+        Side of the square image in pixels (96 to 4096).
+    subtype : {None, 'bacteria', 'virus'}, optional
+        PNEUMONIA subtype; None draws one (bacteria about 2 in 3). Must be None for NORMAL.
+    shortcut : bool, optional
+        Draw the planted shortcut tag (top-right corner, outside the thorax).
+    patient : Anatomy, optional
+        Anatomy shared by the images of one patient; None draws a new one from `rng`.
+
+    Returns
+    -------
+    SyntheticRadiograph
+    """
+    _check_rng(rng)
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {LABELS}, got {label!r}")
+    size = _check_int("size", size, _MIN_SIZE, _MAX_SIZE)
+    if label == "NORMAL" and subtype not in (None, ""):
+        raise ValueError(f"subtype must be None for label 'NORMAL', got {subtype!r}")
+    if subtype is not None and label == "PNEUMONIA" and subtype not in SUBTYPES:
+        raise ValueError(f"subtype must be None or one of {SUBTYPES}, got {subtype!r}")
+    shortcut = _check_bool("shortcut", shortcut)
+    if patient is not None and not isinstance(patient, Anatomy):
+        raise TypeError(f"patient must be an Anatomy (see sample_anatomy) or None, got {type(patient).__name__}")
+
+    patient = sample_anatomy(rng) if patient is None else patient
+    disease_rng = np.random.default_rng(rng.integers(2**63))  # label-dependent draws stay out of the main stream
+    image, lungs, cage = _render_anatomy(patient, rng, size)
+    lung_mask = lungs[0] | lungs[1]
+
+    pattern, opacity = "", np.zeros_like(image)
+    if label == "NORMAL":
+        subtype = ""
+    else:
+        subtype = subtype or ("bacteria" if disease_rng.random() < _BACTERIA_FRACTION else "virus")
+        pattern = "lobar" if subtype == "bacteria" and disease_rng.random() < 0.6 else "patchy"
+        opacity = _opacity(lungs, disease_rng, pattern=pattern, subtype=subtype, air=patient.lung_air)
+    image = _film(image + opacity, rng)
+
+    x0, y0, w, h = cv2.boundingRect(cage.astype(np.uint8))
+    thorax_box = (y0, x0, y0 + h, x0 + w)
+    marker_boxes = [_side_letter(image, thorax_box, rng), _date_strip(image, rng)]
+    if shortcut:
+        marker_boxes.append(_shortcut_tag(image))
+    return SyntheticRadiograph(
+        image=image, lung_mask=lung_mask, thorax_box=thorax_box, marker_boxes=marker_boxes,
+        has_shortcut=shortcut, label=label, subtype=subtype, pattern=pattern, opacity_mask=opacity >= 0.01,
+    )
+
+
+def make_synthetic_dataset(root, *, train_per_class=40, test_per_class=20, size=256, seed=0, shortcut=True,
+                           write_masks=True, progress=True):
+    """Write a synthetic dataset in the Kermany layout (idempotent).
+
+    Writes ``root/{train,test}/{NORMAL,PNEUMONIA}/*.jpeg`` named like the Kermany release
+    (``IM-0123-0001.jpeg``, ``NORMAL2-IM-0456-0002.jpeg``, ``person12_bacteria_45.jpeg``,
+    ``person13_virus_46.jpeg``), 1-3 images per patient, no patient in both splits; lung masks
+    ``root/masks/<stem>.png`` (0/255) when `write_masks`; ``root/PROVENANCE.md`` and ``root/synthetic.json``
+    (parameters, shortcut rates and per-image ground truth). The dataset is built in a temporary sibling folder
+    and moved into place with ``os.replace``.
+
+    Parameters
+    ----------
+    root : str or Path
+        Target folder; must be absent, empty, or hold a dataset written with the same parameters (then it is
+        returned unchanged).
+    train_per_class, test_per_class : int, optional
+        Images per class in each split (1 to 5000).
+    size : int, optional
+        Image side in pixels (96 to 4096).
+    seed : int, optional
+        Seed (>= 0); the same seed gives a byte-identical dataset.
+    shortcut : bool, optional
+        Plant the shortcut tag at the rates in `SHORTCUT_RATES`; False draws it nowhere.
+    write_masks : bool, optional
+        Write the lung masks.
+    progress : bool, optional
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    Path
+        `root`.
+    """
+    root = Path(root)
+    params = {
+        "train_per_class": _check_int("train_per_class", train_per_class, 1, 5000),
+        "test_per_class": _check_int("test_per_class", test_per_class, 1, 5000),
+        "size": _check_int("size", size, _MIN_SIZE, _MAX_SIZE),
+        "seed": _check_int("seed", seed, 0, 2**63 - 1),
+        "shortcut": _check_bool("shortcut", shortcut),
+        "write_masks": _check_bool("write_masks", write_masks),
+    }
+    if _matches(root, params):
+        return root
+    _check_empty(root, params)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        _write_dataset(tmp, params, progress=progress)
+        if root.is_dir():
+            root.rmdir()  # empty (checked above); os.replace needs it gone on some platforms
+        os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _render_anatomy(a, rng, size):
+    """Body, lungs, ribs, spine, heart; returns float image, (right, left) lung masks and the rib-cage mask."""
+    s = float(size)
+    dx, dy = rng.uniform(-0.01, 0.01, 2)
+    cx, inspiration = a.center_x + dx, rng.uniform(-0.01, 0.01)
+    apex, base = a.apex_y + dy, a.base_y + dy + inspiration
+    y = (np.arange(size, dtype=np.float32) / s)[:, None]
+    x = (np.arange(size, dtype=np.float32) / s)[None, :]
+
+    body = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(body, [_px(_torso_outline(cx, a.shoulder_y + dy, a.half_width), s)], 255, cv2.LINE_AA, 4)
+    for side in (-1, 1):  # arms, with a gap of air beside the chest wall
+        cv2.ellipse(body, _pt(cx + side * (a.half_width + 0.2), 0.6 + dy, s), _pt(0.07, 0.42, s), side * -4, 0, 360,
+                    255, -1, cv2.LINE_AA, 4)
+    tissue = _blur_coarse(body, 0.025 * s).astype(np.float32) / 255
+    abdomen = 1 + 0.18 / (1 + np.exp(-(y - base + 0.03) / 0.03))  # denser below the diaphragm
+    img = rng.uniform(0.02, 0.07) + tissue * (0.75 + 0.25 * tissue) * (a.soft_tissue * abdomen)
+
+    outlines, lungs = [], []
+    for side in (-1, 1):
+        width = a.half_width * (a.right_lung_scale if side < 0 else 1.0)
+        outlines.append(_px(_lung_outline(cx, apex, base - 0.02 * (side < 0), width, a, side), s))
+        lungs.append(cv2.fillPoly(np.zeros((size, size), np.uint8), [outlines[-1]], 1, cv2.LINE_8, 4))
+    heart = np.zeros((size, size), np.uint8)
+    hx, hy, hrx, hry = a.heart
+    cv2.ellipse(heart, _pt(cx + hx, hy + dy + inspiration, s), _pt(hrx, hry, s), -25, 0, 360, 1, -1, cv2.LINE_8, 4)
+    lungs = [lung.astype(bool) & ~heart.astype(bool) for lung in lungs]
+    cage = _cage(np.concatenate(outlines) >> 4, size)
+
+    medial = (y > apex - 0.05) * np.exp(-((x - cx) / (a.mediastinum + 0.02)) ** 8)
+    img += 0.06 * cv2.GaussianBlur(medial.astype(np.float32), (0, 0), 0.01 * s)
+    img += 0.04 * cv2.GaussianBlur(heart.astype(np.float32), (0, 0), 0.012 * s)
+    air = cv2.GaussianBlur((lungs[0] | lungs[1]).astype(np.float32), (0, 0), 0.006 * s)
+    img += _bones(a, cx, apex, base, dy, size) + _ribs(a, cx, apex, base, cage, size, rng) * (0.4 + 0.6 * air)
+    hilum = np.exp(-((y - apex - 0.2) / 0.12) ** 2) * np.exp(-((np.abs(x - cx) - a.mediastinum - 0.05) / 0.09) ** 2)
+    img -= a.lung_air * air * (1 - 0.35 * hilum) * (1 + 0.12 * _smooth_noise(rng, size, cells=24))
+    img += _vessels(lungs, cx, apex, a, size, rng)
+
+    rot = cv2.getRotationMatrix2D((size / 2, size / 2), rng.normal(0, 0.8), 1.0)
+    img = cv2.warpAffine(img, rot, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    warp = lambda m: cv2.warpAffine(m.astype(np.uint8), rot, (size, size), flags=cv2.INTER_NEAREST).astype(bool)
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.0) * s / 256)
+    return img, [warp(m) for m in lungs], warp(cage)
+
+
+def _torso_outline(cx, shoulder, half_width):
+    """Body outline as (x, y) fractions: up the left chest wall, over the shoulders and neck, down the right."""
+    w = half_width + 0.08
+    right = [(0.07, -0.02), (0.075, shoulder - 0.06), (0.14, shoulder - 0.02), (w - 0.06, shoulder),
+             (w, shoulder + 0.05), (w + 0.01, shoulder + 0.15), (w, 0.6), (w - 0.03, 1.05)]
+    left = [(-x, y) for x, y in reversed(right)]
+    return [(cx + x, y) for x, y in left + right]
+
+
+def _lung_outline(cx, apex, base, width, a, side):
+    """Teardrop lung outline as (x, y) fractions: apex, lateral wall, diaphragm dome, medial border."""
+    medial = cx + side * a.mediastinum
+    lateral = cx + side * width
+    top = cx + side * (a.mediastinum + 0.35 * (width - a.mediastinum))
+    t = np.linspace(0, 1, 24)
+    wall = np.c_[top + (lateral - top) * np.sin(np.pi / 2 * t) ** 0.5, apex + (base - apex) * t]
+    u = np.linspace(0, 1, 16)[1:]
+    dome = np.c_[lateral + (medial - lateral) * u, base - a.dome * np.sin(np.pi * np.minimum(u / 0.6, 1) / 2)]
+    t = np.linspace(1, 0, 20)[1:-1]
+    inner = np.c_[top + (medial - top) * np.sin(np.pi / 2 * t) ** 0.3, apex + (base - a.dome - apex) * t]
+    return np.r_[wall, dome, inner]
+
+
+def _cage(points, size):
+    """Rib-cage mask: convex hull of the lung outlines (pixel points) grown by a rib width."""
+    cage = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(cage, [cv2.convexHull(points)], 1)
+    grow = max(3, round(0.02 * size)) * 2 + 1
+    return cv2.dilate(cage, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))).astype(bool)
+
+
+def _ribs(a, cx, apex, base, cage, size, rng):
+    """Posterior (arched) and anterior (oblique, fainter) ribs clipped to the rib cage, as an additive layer."""
+    s = float(size)
+    layer = np.zeros((size, size), np.uint8)
+    thick = max(2, round(0.014 * s))
+    u = np.linspace(0, 1, 20)
+    reach = a.half_width + 0.03
+    for i in range(a.rib_count):
+        y = apex - 0.03 + i * _rib_spacing(a, apex, base) + rng.normal(0, 0.003)
+        for side in (-1, 1):
+            posterior = np.c_[cx + side * (0.03 + reach * u), y - 0.04 * u + (a.rib_drop + 0.04) * u ** 2.2]
+            anterior = np.c_[cx + side * (reach - (reach - 0.1) * u ** 0.8), y + a.rib_drop + 0.01 + 0.14 * u ** 1.2]
+            cv2.polylines(layer, [_px(posterior, s)], False, 150, thick, cv2.LINE_AA, 4)
+            cv2.polylines(layer, [_px(anterior, s)], False, 55, thick, cv2.LINE_AA, 4)
+    return layer.astype(np.float32) / 255 * 0.2 * cv2.GaussianBlur(cage.astype(np.float32), (0, 0), 0.01 * s)
+
+
+def _rib_spacing(a, apex, base):
+    return (base - apex + 0.03) / (a.rib_count - 0.5)
+
+
+def _bones(a, cx, apex, base, dy, size):
+    """Clavicles, humeral heads and spine (bright), trachea (dark), as an additive layer."""
+    s = float(size)
+    layer = np.zeros((size, size), np.uint8)
+    for side in (-1, 1):
+        clavicle = np.c_[cx + side * np.linspace(0.04, 0.3, 12), apex - 0.01 - 0.06 * np.linspace(0, 1, 12) ** 1.5]
+        cv2.polylines(layer, [_px(clavicle, s)], False, 160, max(2, round(0.022 * s)), cv2.LINE_AA, 4)
+        cv2.circle(layer, _pt(cx + side * (a.half_width + 0.1), a.shoulder_y + dy + 0.05, s), round(0.045 * s * 16),
+                   120, -1, cv2.LINE_AA, 4)
+    y = (np.arange(size, dtype=np.float32) / s)[:, None]
+    x = (np.arange(size, dtype=np.float32) / s)[None, :]
+    vertebrae = 0.75 + 0.25 * np.cos(np.pi * (y - apex) / (_rib_spacing(a, apex, base) / 1.6)) ** 2
+    spine = vertebrae * np.exp(-((x - cx) / 0.03) ** 6) * 0.08
+    trachea = np.exp(-((x - cx) / 0.018) ** 4) * 0.09 / (1 + np.exp((y - apex - 0.14) / 0.02))
+    return layer.astype(np.float32) / 255 * 0.2 + spine - trachea
+
+
+def _vessels(lungs, cx, apex, a, size, rng):
+    """Faint branching lung markings radiating from the hila, clipped to the lungs."""
+    s = float(size)
+    layer = np.zeros((size, size), np.uint8)
+    for side in (-1, 1):
+        hx, hy = cx + side * (a.mediastinum + 0.03), apex + 0.2
+        for angle in rng.uniform(-1.2, 1.3, 7):
+            length = rng.uniform(0.12, 0.25)
+            t = np.linspace(0, 1, 8)[:, None]
+            direction = np.array([side * np.cos(angle), np.sin(angle)])
+            points = np.array([hx, hy]) + length * t * direction + 0.015 * np.sin(4 * t) * direction[::-1]
+            cv2.polylines(layer, [_px(points, s)], False, 255, 1, cv2.LINE_AA, 4)
+    return layer.astype(np.float32) / 255 * 0.05 * (lungs[0] | lungs[1])
+
+
+def _opacity(lungs, rng, *, pattern, subtype, air):
+    """Additive pneumonia opacity, zero outside the lungs: soft blobs (patchy) or one lobe-like region (lobar)."""
+    size = lungs[0].shape[0]
+    s = float(size)
+    yy = np.arange(size, dtype=np.float32)[:, None]
+    xx = np.arange(size, dtype=np.float32)[None, :]
+    strength = air * rng.uniform(0.2, 0.6) * (1 if pattern == "lobar" else 1.4)
+    if pattern == "lobar":
+        side = int(rng.integers(2))
+        rows = np.flatnonzero(lungs[side].any(axis=1))
+        split = rows[0] + rng.uniform(0.4, 0.6) * (rows[-1] - rows[0])
+        lower = rng.random() < 0.7
+        edge = 1 / (1 + np.exp((-1 if lower else 1) * (yy - split) / (0.02 * s)))
+        region = np.broadcast_to(edge, (size, size)) * lungs[side]
+        opacity = region * (0.75 + 0.25 * _smooth_noise(rng, size, cells=12))
+    else:
+        sides = [0, 1] if subtype == "virus" else [int(rng.integers(2))]
+        candidates = [np.argwhere(lungs[side]) for side in sides]
+        opacity = np.zeros((size, size), np.float32)
+        for _ in range(int(rng.integers(3, 8))):
+            points = candidates[int(rng.integers(len(sides)))]
+            y, x = points[rng.integers(len(points))]
+            sigma = rng.uniform(0.025, 0.06) * s
+            opacity += rng.uniform(0.5, 1.0) * np.exp(-((yy - y) / sigma) ** 2 / 2) * np.exp(-((xx - x) / sigma) ** 2 / 2)
+        opacity = np.minimum(opacity, 1.2) * (0.6 + 0.4 * _smooth_noise(rng, size, cells=20))
+    inside = (lungs[0] | lungs[1]).astype(np.uint8)
+    soft = max(1, round(0.006 * s))
+    inner = cv2.erode(inside, np.ones((4 * soft + 1,) * 2, np.uint8))
+    weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), soft) * inside
+    return (strength * opacity * weight).astype(np.float32)
+
+
+def _film(img, rng):
+    """Exposure curve, film grain and mottle; returns uint8."""
+    size = img.shape[0]
+    img = np.clip(img, 0, 1) ** rng.uniform(0.85, 1.2)
+    img += rng.uniform(0.008, 0.02) * rng.standard_normal(img.shape, dtype=np.float32)
+    img += 0.02 * _smooth_noise(rng, size, cells=6)
+    return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _blur_coarse(image, sigma):
+    """Wide Gaussian blur computed at a quarter of the resolution (the result is smooth anyway)."""
+    size = image.shape[::-1]
+    small = cv2.resize(image, (size[0] // 4, size[1] // 4), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / 4), size, interpolation=cv2.INTER_LINEAR)
+
+
+def _smooth_noise(rng, size, *, cells):
+    """Smooth noise in about [-1, 1]: a cells x cells grid upsampled bicubically."""
+    grid = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+# --------------------------------------------------------------------------- burned-in markers
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _stamp(image, text, org, scale, thickness, color):
+    """Burn `text` (baseline-left corner at `org`) into `image` in place; return its ink box (y0, x0, y1, x1)."""
+    ink = np.zeros_like(image)
+    cv2.putText(ink, text, org, _FONT, scale, 255, thickness, cv2.LINE_AA)
+    x, y, w, h = cv2.boundingRect(ink)
+    alpha = ink[y:y + h, x:x + w] / 255.0
+    image[y:y + h, x:x + w] = np.round(image[y:y + h, x:x + w] * (1 - alpha) + color * alpha)
+    return (y, x, y + h, x + w)
+
+
+def _fill_box(image, x, y, w, h, fill):
+    """Filled rectangle with top-left (x, y), clipped to the image; return its box (y0, x0, y1, x1)."""
+    y0, x0, y1, x1 = max(0, y), max(0, x), min(image.shape[0], y + h), min(image.shape[1], x + w)
+    image[y0:y1, x0:x1] = fill
+    return (y0, x0, y1, x1)
+
+
+def _side_letter(image, thorax_box, rng):
+    """'R' above or beside the patient's right chest wall (image left), sometimes 'L' beside the left one."""
+    size = image.shape[0]
+    scale, thick = 0.5 * size / 256, max(1, round(1.5 * size / 256))
+    (w, h), _ = cv2.getTextSize("R", _FONT, scale, thick)
+    ty0, tx0, ty1, tx1 = thorax_box
+    gap = max(2, size // 64)
+    beside = (ty0 + h + gap, ty0 + size // 3)  # baseline rows beside the thorax
+    spots = {  # text, x range and baseline y range of the letter's origin, weight
+        "R above": ((gap, size // 6), (h + gap, max(h + gap, ty0 - gap)), 0.5),
+        "R beside": ((gap, tx0 - w - gap), beside, 0.35),
+        "L beside": ((tx1 + gap, size - w - gap), beside, 0.15),
+    }
+    fits = [key for key, ((xa, xb), (ya, yb), _) in spots.items() if xa <= xb and ya <= yb]
+    weights = np.array([spots[key][2] for key in fits])
+    key = fits[rng.choice(len(fits), p=weights / weights.sum())]
+    (xa, xb), (ya, yb), _ = spots[key]
+    return _stamp(image, key[0], (int(rng.integers(xa, xb + 1)), int(rng.integers(ya, yb + 1))), scale, thick, 240)
+
+
+def _date_strip(image, rng):
+    """Dark strip with a light exam date at the bottom edge, left or right."""
+    size = image.shape[0]
+    text = f"{rng.integers(1, 13):02d}/{rng.integers(1, 29):02d}/{rng.integers(2009, 2017)}"
+    scale, thick = 0.32 * size / 256, max(1, round(size / 256))
+    (w, h), _ = cv2.getTextSize(text, _FONT, scale, thick)
+    pad = max(2, size // 128)
+    x = int(rng.integers(pad, size // 10)) if rng.random() < 0.5 else size - w - int(rng.integers(2 * pad, size // 10))
+    y = size - 2 * pad - int(rng.integers(0, size // 64 + 1))  # baseline
+    box = _fill_box(image, x - pad, y - h - pad, w + 2 * pad, h + 2 * pad, 15)
+    _stamp(image, text, (x, y), scale, thick, 210)
+    return box
+
+
+def _shortcut_tag(image):
+    """The planted shortcut: a bright 'PORTABLE' tag at a fixed spot in the top-right corner."""
+    size = image.shape[0]
+    scale, thick = 0.3 * size / 256, max(1, round(size / 256))
+    (w, h), _ = cv2.getTextSize("PORTABLE", _FONT, scale, thick)
+    pad = max(2, size // 100)
+    x, y = size - w - 3 * pad, 2 * pad + h  # baseline-left corner of the text
+    box = _fill_box(image, x - pad, y - h - pad, w + 2 * pad, h + 2 * pad, 250)
+    _stamp(image, "PORTABLE", (x, y), scale, thick, 30)
+    return box
+
+
+def _pt(x, y, s):
+    """One (x, y) fraction pair -> fixed-point pixel tuple (for cv2 `shift=4`)."""
+    return (round(x * s * 16), round(y * s * 16))
+
+
+def _px(points, s):
+    """(x, y) fractions -> int32 fixed-point pixel coordinates (4 fractional bits, for cv2 `shift=4`)."""
+    return np.round(np.asarray(points, np.float64) * s * 16).astype(np.int32)
+
+
+# --------------------------------------------------------------------------- dataset on disk
+
+
+def _write_dataset(folder, params, *, progress):
+    """Render every planned image into `folder` with its mask, then synthetic.json and PROVENANCE.md."""
+    plan = _plan(params)
+    records = []
+    for item in tqdm(plan, desc="synthetic dataset", unit="img", disable=not progress):
+        rng = np.random.default_rng([params["seed"], 1, item["index"]])
+        patient = sample_anatomy(np.random.default_rng([params["seed"], 2, item["patient_index"]]))
+        rad = synthetic_radiograph(label=item["label"], rng=rng, size=params["size"], subtype=item["subtype"] or None,
+                                   shortcut=item["has_shortcut"], patient=patient)
+        path = folder / item["split"] / item["label"] / f"{item['stem']}.jpeg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), rad.image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise OSError(f"could not write {path}")
+        record = {"path": path.relative_to(folder).as_posix(), "split": item["split"], "label": item["label"],
+                  "subtype": rad.subtype, "pattern": rad.pattern, "patient_id": item["patient_id"],
+                  "has_shortcut": rad.has_shortcut, "thorax_box": list(rad.thorax_box),
+                  "marker_boxes": [list(b) for b in rad.marker_boxes]}
+        if params["write_masks"]:
+            mask_path = folder / "masks" / f"{item['stem']}.png"
+            mask_path.parent.mkdir(exist_ok=True)
+            cv2.imwrite(str(mask_path), rad.lung_mask.astype(np.uint8) * 255)
+            record["mask"] = mask_path.relative_to(folder).as_posix()
+        records.append(record)
+    facts = _facts(params, records)
+    (folder / "synthetic.json").write_text(json.dumps(facts, indent=1) + "\n")
+    (folder / "PROVENANCE.md").write_text(_provenance(facts))
+
+
+def _plan(params):
+    """File names, patients (1-3 images each, never in both splits) and shortcut flags for every image."""
+    rng = np.random.default_rng([params["seed"], 0])
+    counts = {"train": params["train_per_class"], "test": params["test_per_class"]}
+    patients = sum(counts.values())  # at most one patient per image
+    numbers = {label: iter(rng.choice(np.arange(1, max(10_000, patients + 1)), patients, replace=False))
+               for label in LABELS}
+    plan, image_number, patient_index = [], itertools.count(1), itertools.count()
+    for split in ("train", "test"):
+        for label in LABELS:
+            n = counts[split]
+            marked = np.zeros(n, bool)
+            if params["shortcut"]:
+                marked[rng.permutation(n)[: round(SHORTCUT_RATES[split][label] * n)]] = True
+            i = 0
+            while i < n:
+                shots = min(n - i, int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1])))
+                number, index = int(next(numbers[label])), next(patient_index)
+                if label == "NORMAL":
+                    subtype, prefix = "", ("NORMAL2-" if rng.random() < 0.3 else "")
+                    stems = [f"{prefix}IM-{number:04d}-{k:04d}" for k in range(1, shots + 1)]
+                    patient_id = f"{prefix}IM-{number:04d}"
+                else:
+                    subtype = "bacteria" if rng.random() < _BACTERIA_FRACTION else "virus"
+                    stems = [f"person{number}_{subtype}_{next(image_number)}" for _ in range(shots)]
+                    patient_id = f"person{number}"
+                for stem in stems:
+                    plan.append({"index": len(plan), "split": split, "label": label, "subtype": subtype,
+                                 "stem": stem, "patient_id": patient_id, "patient_index": index,
+                                 "has_shortcut": bool(marked[i])})
+                    i += 1
+    return plan
+
+
+def _facts(params, records):
+    """Everything synthetic.json records: parameters, counts, shortcut rates and per-image ground truth."""
+    counts = {split: {label: sum(r["split"] == split and r["label"] == label for r in records) for label in LABELS}
+              for split in ("train", "test")}
+    marked = {split: {label: sum(r["split"] == split and r["label"] == label and r["has_shortcut"] for r in records)
+                      for label in LABELS} for split in ("train", "test")}
+    return {
+        "source": "synthetic",
+        "description": "SYNTHETIC chest radiographs (cartoon anatomy) generated by cxrlib.synthetic; not patient data.",
+        "generator": "cxrlib.synthetic.make_synthetic_dataset",
+        "generator_version": GENERATOR_VERSION,
+        "parameters": params,
+        "shortcut": {"enabled": params["shortcut"], "marker": SHORTCUT_DESCRIPTION,
+                     "rates": SHORTCUT_RATES if params["shortcut"] else None, "counts": marked},
+        "counts": counts,
+        "images": records,
+    }
+
+
+def _provenance(facts):
+    """PROVENANCE.md: says in words that the data is synthetic, how it was made and where the shortcut is."""
+    p, sc = facts["parameters"], facts["shortcut"]
+    lines = [
+        "# SYNTHETIC DATA: not real chest radiographs",
+        "",
+        "Every image in this folder was drawn by a program: cartoon anatomy (body, lungs, ribs, spine, heart),",
+        "film noise and burned-in markers; PNEUMONIA images carry drawn opacities inside the lungs.",
+        "It stands in for the Kermany et al. (2018) release for demos and tests. Results on it say nothing clinical.",
+        "",
+        f"- generator: `{facts['generator']}` (version {facts['generator_version']})",
+        "- parameters: " + ", ".join(f"{k}={v}" for k, v in p.items()),
+        "- images: " + "; ".join(f"{split}: " + ", ".join(f"{n} {label}" for label, n in counts.items())
+                                 for split, counts in facts["counts"].items()),
+        f"- lung masks: {'masks/<stem>.png (0/255)' if p['write_masks'] else 'not written'}",
+        "- per-image ground truth (thorax box, marker boxes, shortcut, subtype, pattern): synthetic.json",
+        "",
+        "## Planted shortcut",
+        "",
+    ]
+    if sc["enabled"]:
+        lines += [f"Marker: {sc['marker']}. Fraction of images carrying it (exact counts in synthetic.json):", ""]
+        lines += [f"- {split}: " + ", ".join(f"{label} {rate:.0%}" for label, rate in rates.items())
+                  for split, rates in sc["rates"].items()]
+        lines += ["", "In train it goes with PNEUMONIA; in test it is independent of the label. A model that sees the",
+                  "whole image can learn the marker; the thorax crop removes it."]
+    else:
+        lines += ["None: no image carries the shortcut marker."]
+    return "\n".join(lines) + "\n"
+
+
+def _read_facts(root):
+    try:
+        facts = json.loads((root / "synthetic.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return facts if isinstance(facts, dict) else None
+
+
+def _matches(root, params):
+    """True when `root` holds a complete dataset written by this generator version with these parameters."""
+    facts = _read_facts(root)
+    if facts is None or facts.get("generator_version") != GENERATOR_VERSION or facts.get("parameters") != params:
+        return False
+    images = facts.get("images") or []
+    expected = 2 * (params["train_per_class"] + params["test_per_class"])
+    return len(images) == expected and all((root / record["path"]).is_file() for record in images)
+
+
+def _check_empty(root, params):
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"root must be a folder, got the file {root}")
+    if root.is_dir() and any(root.iterdir()):
+        facts = _read_facts(root)
+        found = (f"it holds a synthetic dataset made with {facts.get('parameters')} "
+                 f"(generator version {facts.get('generator_version')}), or an incomplete one" if facts else
+                 "it holds other files")
+        raise ValueError(
+            f"root {root} is not empty and {found}; asked for {params} (generator version {GENERATOR_VERSION}). "
+            "Pass a missing or empty folder, or delete this one.")
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
