@@ -89,6 +89,11 @@ class StudyParams(BaseModel):
             )
         return str(path.resolve())
 
+    @field_validator("reports_dir", "work_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return str(Path(value).expanduser().resolve())
+
     @field_validator("data_dir", "lungmask_dir")
     @classmethod
     def _existing_folder(cls, value: str | None) -> str | None:
