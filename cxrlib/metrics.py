@@ -1,0 +1,948 @@
+"""Evaluation of the NORMAL (0) vs PNEUMONIA (1) classifiers (paper §4.3-4.4).
+
+Threshold metrics follow the paper's Eq. 11-15; ROC AUC, average precision, the
+Brier score and calibration come from scikit-learn. Confidence intervals are
+percentile bootstrap intervals that resample *patients* (all images of a drawn
+patient enter the resample together), so that several images of one child do not
+count as independent evidence. Two models scored on the same images are compared
+with McNemar's test on their errors and a paired patient bootstrap of the metric
+differences (the same resamples for both models).
+"""
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+__all__ = [
+    "METRIC_NAMES",
+    "LITERATURE_TABLE2",
+    "confusion_matrix",
+    "classification_metrics",
+    "bootstrap_intervals",
+    "evaluate",
+    "compare_models",
+    "bootstrap_mean",
+    "calibration",
+    "errors_by_group",
+    "implied_metrics",
+    "metrics_table",
+    "paper_table2",
+    "update_json",
+    "write_table",
+    "plot_confusion_matrices",
+    "plot_roc_curves",
+    "plot_pr_curves",
+    "plot_calibration",
+    "plot_errors_by_group",
+]
+
+#: Metrics that get a bootstrap interval, in this order.
+METRIC_NAMES = (
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "precision",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "brier",
+)
+
+_PAPER = (
+    "Galindo-Ramirez V. H., Almaraz-Damian J. A., Cruz-Ramos C., Ponomaryov V., Reyes-Reyes R. "
+    "Deteccion y clasificacion de neumonia en imagenes de Rayos X usando tecnicas de "
+    "preprocesamiento y Deep Learning. ISSN 1870-4069, pp. 145-157 (2022)"
+)
+
+#: Published results, quoted (not computed here). Every entry except Kermany 2018 is
+#: copied from Table 2 of the paper above, as printed ('-' there is None here; the
+#: paper prints the specificity and precision of its own system as "86~%" and
+#: "87~%"). Its row "#Imagenes-Val" is ``n_test`` (624 = the Kermany test split).
+#: Table 2 has no AUC row. Kermany 2018 is quoted from its own text (pneumonia vs
+#: normal on the same 624 test images; no precision, F1 or epochs reported).
+LITERATURE_TABLE2 = {
+    "Galindo-Ramirez 2022": {
+        "reference": _PAPER + ", Table 2, 'Sistema Propuesto'",
+        "architecture": "Xception",
+        "accuracy": 0.91, "sensitivity": 0.91, "specificity": 0.86, "precision": 0.87,
+        "f1": 0.91, "roc_auc": None, "n_test": 624, "epochs": 100,
+    },
+    "Jiang [14]": {
+        "reference": "Jiang Z., ICBAIE 2020, pp. 341-344; as printed in " + _PAPER + ", Table 2",
+        "architecture": "Xception",
+        "accuracy": 0.92, "sensitivity": None, "specificity": None, "precision": None,
+        "f1": None, "roc_auc": None, "n_test": 500, "epochs": 100,
+    },
+    "Sanchez [23]": {
+        "reference": "Sanchez K. et al., ISBI 2021, pp. 1232-1235; as printed in " + _PAPER + ", Table 2",
+        "architecture": "Xception",
+        "accuracy": 0.96, "sensitivity": 0.95, "specificity": 0.95, "precision": 0.95,
+        "f1": 0.91, "roc_auc": None, "n_test": 200, "epochs": 100,
+    },
+    "Lujan [17]": {
+        "reference": "Lujan-Garcia J. E. et al., Applied Sciences 2020; as printed in " + _PAPER + ", Table 2",
+        "architecture": "Xception",
+        "accuracy": 0.87, "sensitivity": 0.99, "specificity": 0.84, "precision": 0.84,
+        "f1": 0.95, "roc_auc": None, "n_test": 624, "epochs": 100,
+    },
+    "Varela [28]": {
+        "reference": "Varela-Santos S., Melin P., Information Sciences 545 (2021); as printed in " + _PAPER + ", Table 2",
+        "architecture": "ANN",
+        "accuracy": 0.97, "sensitivity": None, "specificity": None, "precision": None,
+        "f1": None, "roc_auc": None, "n_test": 112, "epochs": None,
+    },
+    "Varela [29]": {
+        "reference": "Varela-Santos S., Melin P., Expert Systems with Applications (2020); as printed in " + _PAPER + ", Table 2",
+        "architecture": "ANN",
+        "accuracy": 0.99, "sensitivity": 0.98, "specificity": 0.99, "precision": None,
+        "f1": None, "roc_auc": None, "n_test": 624, "epochs": None,
+    },
+    "Kermany 2018": {
+        "reference": (
+            "Kermany D. S., Goldbaum M., et al. Identifying Medical Diagnoses and Treatable "
+            "Diseases by Image-Based Deep Learning. Cell 172(5):1122-1131 (2018), "
+            "doi:10.1016/j.cell.2018.02.010; pneumonia vs normal"
+        ),
+        "architecture": "Inception V3",
+        "accuracy": 0.928, "sensitivity": 0.932, "specificity": 0.901, "precision": None,
+        "f1": None, "roc_auc": 0.968, "n_test": 624, "epochs": None,
+    },
+}
+
+_TABLE2_ROWS = (
+    ("architecture", "Architecture"),
+    ("accuracy", "Accuracy"),
+    ("sensitivity", "Sensitivity"),
+    ("specificity", "Specificity"),
+    ("precision", "Precision"),
+    ("f1", "F-score"),
+    ("roc_auc", "ROC AUC"),
+    ("n_test", "#Images (test)"),
+    ("epochs", "Epochs"),
+)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _labels(y_true, name="y_true"):
+    y = np.asarray(y_true)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of 0/1 labels, got shape {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        bad = np.unique(y[~np.isin(y, (0, 1))])[:5]
+        raise ValueError(
+            f"{name} must hold 0 (NORMAL) and 1 (PNEUMONIA) only, got values {bad.tolist()}"
+        )
+    return y.astype(np.int64)
+
+
+def _scores(y_score, n, name="y_score"):
+    s = np.asarray(y_score, dtype=np.float64)
+    if s.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) like y_true, got {s.shape}")
+    if not np.isfinite(s).all() or s.min() < 0 or s.max() > 1:
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got range [{np.nanmin(s)}, {np.nanmax(s)}]")
+    return s
+
+
+def _threshold(threshold, name="threshold"):
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise TypeError(f"{name} must be a number in (0, 1), got {threshold!r}")
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {threshold}")
+    return float(threshold)
+
+
+def _group_codes(groups, n):
+    if groups is None:
+        return np.arange(n)
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"groups must have one patient id per image, shape ({n},), got {g.shape}")
+    return pd.factorize(g)[0]
+
+
+def _rng(seed):
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"seed must be an int or a numpy.random.Generator, got {seed!r}")
+
+
+def _check_bootstrap(n_boot, confidence):
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+# --------------------------------------------------------------------------- point estimates
+
+
+def confusion_matrix(y_true, y_pred):
+    """Confusion matrix of binary predictions (scikit-learn).
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) array of 0/1
+        Labels and predictions, PNEUMONIA = 1.
+
+    Returns
+    -------
+    (2, 2) int ndarray
+        ``[[tn, fp], [fn, tp]]``.
+    """
+    y = _labels(y_true)
+    p = _labels(y_pred, "y_pred")
+    if p.shape != y.shape:
+        raise ValueError(f"y_pred must have the shape of y_true {y.shape}, got {p.shape}")
+    return skm.confusion_matrix(y, p, labels=[0, 1])
+
+
+def _ratio(num, den):
+    return num / den if den > 0 else np.nan
+
+
+def _metric_values(y, pred, score, weight=None, ranks=None):
+    """All METRIC_NAMES for one (possibly weighted) sample; nan where undefined.
+
+    With ``ranks`` (from :func:`_score_ranks`) the ranking metrics use the fast
+    weighted formulas below instead of scikit-learn (same values; for the bootstrap loop).
+    """
+    tn, fp, fn, tp = np.bincount(2 * y + pred, weights=weight, minlength=4)
+    values = {
+        "accuracy": _ratio(tp + tn, tp + tn + fp + fn),  # Eq. 11
+        "sensitivity": _ratio(tp, tp + fn),  # Eq. 12
+        "specificity": _ratio(tn, tn + fp),  # Eq. 13
+        "precision": _ratio(tp, tp + fp),  # Eq. 14
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),  # Eq. 15
+    }
+    if ranks is not None:
+        values.update(_ranking_metrics(y, score, np.ones(y.size) if weight is None else weight, ranks))
+        return values, (tn, fp, fn, tp)
+    has_both = (tp + fn) > 0 and (tn + fp) > 0
+    values["roc_auc"] = skm.roc_auc_score(y, score, sample_weight=weight) if has_both else np.nan
+    values["average_precision"] = (
+        skm.average_precision_score(y, score, sample_weight=weight) if has_both else np.nan
+    )
+    values["brier"] = skm.brier_score_loss(y, score, sample_weight=weight)
+    return values, (tn, fp, fn, tp)
+
+
+def _score_ranks(score):
+    """Index of each score among the distinct scores (ascending): ties share an index."""
+    return np.unique(score, return_inverse=True)[1].ravel()
+
+
+def _ranking_metrics(y, score, weight, ranks):
+    """Weighted ROC AUC, average precision and Brier score, as scikit-learn defines them.
+
+    AUC counts each (positive, negative) pair, ties as one half; average precision is
+    sum_k (R_k - R_k-1) P_k over the distinct scores from the highest down.
+    """
+    n_distinct = ranks.max() + 1
+    pos = np.bincount(ranks, weights=weight * y, minlength=n_distinct)
+    neg = np.bincount(ranks, weights=weight * (1 - y), minlength=n_distinct)
+    n_pos, n_neg = pos.sum(), neg.sum()
+    brier = float(np.sum(weight * (score - y) ** 2) / weight.sum())
+    if n_pos == 0 or n_neg == 0:
+        return {"roc_auc": np.nan, "average_precision": np.nan, "brier": brier}
+    below = np.cumsum(neg) - neg
+    auc = (np.sum(pos * below) + 0.5 * np.sum(pos * neg)) / (n_pos * n_neg)
+    tps, fps = np.cumsum(pos[::-1]), np.cumsum(neg[::-1])
+    precision = np.divide(tps, tps + fps, out=np.zeros_like(tps), where=(tps + fps) > 0)
+    ap = np.sum(pos[::-1] / n_pos * precision)
+    return {"roc_auc": float(auc), "average_precision": float(ap), "brier": brier}
+
+
+def classification_metrics(y_true, y_score, *, threshold=0.5):
+    """Paper metrics (Eq. 11-15), ROC AUC, average precision and Brier score.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+        True labels, PNEUMONIA = 1.
+    y_score : (N,) float array
+        Predicted probability of PNEUMONIA.
+    threshold : float
+        A score ``>= threshold`` is predicted PNEUMONIA.
+
+    Returns
+    -------
+    dict
+        ``accuracy, sensitivity, specificity, precision, f1, roc_auc,
+        average_precision, brier`` (fractions; nan where a denominator is zero or,
+        for the ranking metrics, a class is absent), plus ``threshold``, ``n``,
+        ``n_positive`` and the counts ``tn, fp, fn, tp``.
+    """
+    y = _labels(y_true)
+    s = _scores(y_score, y.size)
+    t = _threshold(threshold)
+    values, counts = _metric_values(y, (s >= t).astype(np.int64), s)
+    undefined = [k for k, v in values.items() if np.isnan(v)]
+    if undefined:
+        warnings.warn(f"undefined metrics (zero denominator or one class only): {undefined}", stacklevel=2)
+    out = {k: float(v) for k, v in values.items()}
+    out.update(threshold=t, n=int(y.size), n_positive=int(y.sum()))
+    out.update({k: int(c) for k, c in zip(("tn", "fp", "fn", "tp"), counts)})
+    return out
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _resample_weights(codes, n_boot, rng):
+    """Yield image weights of patient-level resamples (drawn patients count as often as drawn)."""
+    n_groups = codes.max() + 1
+    for _ in range(n_boot):
+        drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+        yield drawn[codes].astype(np.float64)
+
+
+def _percentile_intervals(samples, confidence):
+    """``{name: [low, high]}`` from ``{name: resampled values}``, and notes on undefined resamples."""
+    alpha = (1 - confidence) / 2
+    intervals, notes = {}, []
+    for name, values in samples.items():
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            intervals[name] = [np.nan, np.nan]
+            notes.append(f"{name}: undefined in every resample, interval nan")
+            continue
+        if finite.mean() < 0.99:
+            notes.append(f"{name}: undefined in {100 * (1 - finite.mean()):.1f}% of resamples")
+        lo, hi = np.percentile(values[finite], [100 * alpha, 100 * (1 - alpha)])
+        intervals[name] = [float(lo), float(hi)]
+    return intervals, notes
+
+
+def _warn_undefined(notes):
+    if notes:
+        warnings.warn(
+            "bootstrap: " + "; ".join(notes) + " (a zero denominator, e.g. one class only; "
+            "intervals use the resamples where the value is defined)",
+            stacklevel=3,
+        )
+
+
+def bootstrap_intervals(y_true, y_score, *, threshold=0.5, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """Percentile bootstrap intervals of every metric, resampling patients.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+        True labels.
+    y_score : (N,) float array
+        Predicted probability of PNEUMONIA.
+    threshold : float
+        Decision threshold (fixed, not re-chosen per resample).
+    groups : (N,) array, optional
+        Patient id per image; patients are drawn with replacement and bring all
+        their images. None resamples images.
+    n_boot : int
+        Number of resamples.
+    confidence : float
+        Coverage of the interval (0.95 -> 2.5th and 97.5th percentiles).
+    seed : int or numpy.random.Generator
+        Source of randomness; the same seed gives the same intervals.
+
+    Returns
+    -------
+    dict
+        ``{metric: [low, high]}`` for each name in METRIC_NAMES. Resamples where a
+        metric is undefined (e.g. one class only) are left out of its interval.
+    """
+    y = _labels(y_true)
+    s = _scores(y_score, y.size)
+    pred = (s >= _threshold(threshold)).astype(np.int64)
+    codes = _group_codes(groups, y.size)
+    _check_bootstrap(n_boot, confidence)
+    samples = {k: [] for k in METRIC_NAMES}
+    ranks = _score_ranks(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for w in _resample_weights(codes, n_boot, _rng(seed)):
+            values, _ = _metric_values(y, pred, s, w, ranks)
+            for k in METRIC_NAMES:
+                samples[k].append(values[k])
+    intervals, notes = _percentile_intervals(samples, confidence)
+    _warn_undefined(notes)
+    return intervals
+
+
+def evaluate(y_true, y_score, *, threshold=0.5, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """Point estimates of :func:`classification_metrics` with their bootstrap intervals.
+
+    Parameters are those of :func:`bootstrap_intervals`.
+
+    Returns
+    -------
+    dict
+        The metrics, plus ``"ci"`` (``{metric: [low, high]}``) and ``"ci_method"``
+        (a sentence saying how the intervals were made).
+    """
+    out = classification_metrics(y_true, y_score, threshold=threshold)
+    out["ci"] = bootstrap_intervals(
+        y_true, y_score, threshold=threshold, groups=groups, n_boot=n_boot, confidence=confidence, seed=seed
+    )
+    unit = "patients" if groups is not None else "images"
+    out["ci_method"] = f"{100 * confidence:g}% percentile bootstrap, {n_boot} resamples of {unit}"
+    return out
+
+
+def compare_models(
+    y_true, score_a, score_b, *, threshold_a=0.5, threshold_b=0.5, groups=None,
+    n_boot=2000, confidence=0.95, seed=0,
+):
+    """Paired comparison of two models scored on the same images.
+
+    McNemar's test on the discordant errors (exact binomial when fewer than 25
+    images are discordant, otherwise chi-square with continuity correction;
+    statsmodels), and the difference ``a - b`` of every metric with a paired
+    patient-bootstrap interval (both models on the same resamples).
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+        True labels.
+    score_a, score_b : (N,) float arrays
+        PNEUMONIA probabilities of model a and model b for the same images.
+    threshold_a, threshold_b : float
+        Each model's decision threshold.
+    groups, n_boot, confidence, seed
+        As in :func:`bootstrap_intervals`.
+
+    Returns
+    -------
+    dict
+        ``mcnemar_statistic``, ``mcnemar_p_value``, ``mcnemar_method``,
+        ``both_correct``, ``only_a_correct``, ``only_b_correct``, ``both_wrong``,
+        ``auc_difference``, ``auc_difference_ci``, ``difference`` and
+        ``difference_ci`` (``{metric: a - b}`` and ``{metric: [low, high]}``),
+        ``ci_method``.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    y = _labels(y_true)
+    sa = _scores(score_a, y.size, "score_a")
+    sb = _scores(score_b, y.size, "score_b")
+    pa = (sa >= _threshold(threshold_a, "threshold_a")).astype(np.int64)
+    pb = (sb >= _threshold(threshold_b, "threshold_b")).astype(np.int64)
+    codes = _group_codes(groups, y.size)
+    _check_bootstrap(n_boot, confidence)
+
+    ca, cb = pa == y, pb == y
+    table = np.array([[np.sum(ca & cb), np.sum(ca & ~cb)], [np.sum(~ca & cb), np.sum(~ca & ~cb)]])
+    discordant = int(table[0, 1] + table[1, 0])
+    exact = discordant < 25
+    test = mcnemar(table, exact=exact, correction=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        va, _ = _metric_values(y, pa, sa)
+        vb, _ = _metric_values(y, pb, sb)
+        samples = {k: [] for k in METRIC_NAMES}
+        ranks_a, ranks_b = _score_ranks(sa), _score_ranks(sb)
+        for w in _resample_weights(codes, n_boot, _rng(seed)):
+            ra, _ = _metric_values(y, pa, sa, w, ranks_a)
+            rb, _ = _metric_values(y, pb, sb, w, ranks_b)
+            for k in METRIC_NAMES:
+                samples[k].append(ra[k] - rb[k])
+    difference = {k: float(va[k] - vb[k]) for k in METRIC_NAMES}
+    difference_ci, notes = _percentile_intervals(samples, confidence)
+    _warn_undefined([f"difference in {note}" for note in notes])
+    unit = "patients" if groups is not None else "images"
+    return {
+        "mcnemar_statistic": float(test.statistic),
+        "mcnemar_p_value": float(test.pvalue),
+        "mcnemar_method": "exact binomial" if exact else "chi-square with continuity correction",
+        "both_correct": int(table[0, 0]),
+        "only_a_correct": int(table[0, 1]),
+        "only_b_correct": int(table[1, 0]),
+        "both_wrong": int(table[1, 1]),
+        "auc_difference": difference["roc_auc"],
+        "auc_difference_ci": difference_ci["roc_auc"],
+        "difference": difference,
+        "difference_ci": difference_ci,
+        "ci_method": f"{100 * confidence:g}% paired percentile bootstrap, {n_boot} resamples of {unit}",
+    }
+
+
+def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """Mean of per-image values with a percentile bootstrap interval over patients.
+
+    Parameters
+    ----------
+    values : (N,) float array
+        One value per image; nan values are ignored.
+    groups : (N,) array, optional
+        Patient id per image (None resamples images).
+    n_boot, confidence, seed
+        As in :func:`bootstrap_intervals`.
+
+    Returns
+    -------
+    tuple
+        ``(mean, [low, high])``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array, got shape {v.shape}")
+    _check_bootstrap(n_boot, confidence)
+    ok = np.isfinite(v)
+    if not ok.any():
+        warnings.warn("values has no finite entry; mean and interval are nan", stacklevel=2)
+        return np.nan, [np.nan, np.nan]
+    codes = _group_codes(groups, v.size)[ok]
+    v = v[ok]
+    codes = pd.factorize(codes)[0]
+    means = [np.average(v, weights=w) for w in _resample_weights(codes, n_boot, _rng(seed))]
+    intervals, notes = _percentile_intervals({"mean": means}, confidence)
+    _warn_undefined(notes)
+    return float(v.mean()), intervals["mean"]
+
+
+# --------------------------------------------------------------------------- calibration, errors
+
+
+def calibration(y_true, y_score, *, n_bins=10, strategy="uniform"):
+    """Calibration curve (scikit-learn) with bin counts, and the Brier score.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+        True labels.
+    y_score : (N,) float array
+        Predicted probability of PNEUMONIA.
+    n_bins : int
+        Number of probability bins.
+    strategy : {'uniform', 'quantile'}
+        Bin edges, as in ``sklearn.calibration.calibration_curve``.
+
+    Returns
+    -------
+    dict
+        ``prob_pred`` (mean predicted probability per non-empty bin), ``prob_true``
+        (observed PNEUMONIA fraction), ``count`` (images per bin), ``brier``.
+    """
+    y = _labels(y_true)
+    s = _scores(y_score, y.size)
+    if strategy not in ("uniform", "quantile"):
+        raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
+    prob_true, prob_pred = calibration_curve(y, s, n_bins=n_bins, strategy=strategy)
+    # the same bins as calibration_curve, to report how many images each point rests on
+    if strategy == "quantile":
+        bins = np.percentile(s, np.linspace(0, 100, n_bins + 1))
+    else:
+        bins = np.linspace(0.0, 1.0, n_bins + 1)
+    count = np.bincount(np.searchsorted(bins[1:-1], s), minlength=len(bins))
+    count = count[count > 0]
+    return {
+        "prob_pred": prob_pred.tolist(),
+        "prob_true": prob_true.tolist(),
+        "count": count.tolist(),
+        "brier": float(skm.brier_score_loss(y, s)),
+    }
+
+
+def errors_by_group(y_true, y_pred, groups, *, confidence=0.95):
+    """Error rate per group (e.g. pneumonia subtype) with Wilson intervals.
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) array of 0/1
+        Labels and predictions.
+    groups : (N,) array of str
+        Group of each image (e.g. 'bacteria', 'virus', 'normal').
+    confidence : float
+        Coverage of the Wilson interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group: ``n``, ``errors``, ``error_rate``, ``ci_low``, ``ci_high``.
+        For positive groups an error is a missed pneumonia, for 'normal' a false alarm.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    y = _labels(y_true)
+    p = _labels(y_pred, "y_pred")
+    g = np.asarray(groups)
+    if p.shape != y.shape or g.shape != y.shape:
+        raise ValueError(f"y_pred and groups must have the shape of y_true {y.shape}, got {p.shape} and {g.shape}")
+    frame = pd.DataFrame({"group": g, "error": (p != y).astype(int)})
+    table = frame.groupby("group")["error"].agg(n="size", errors="sum")
+    table["error_rate"] = table["errors"] / table["n"]
+    low, high = proportion_confint(table["errors"], table["n"], alpha=1 - confidence, method="wilson")
+    table["ci_low"], table["ci_high"] = np.asarray(low), np.asarray(high)
+    return table
+
+
+# --------------------------------------------------------------------------- paper comparison
+
+
+def implied_metrics(sensitivity, specificity, *, n_positive, n_negative):
+    """Accuracy, precision and F1 implied by a sensitivity and specificity on given class counts.
+
+    Used to check whether published figures are consistent with each other on a
+    known test split (Kermany: 390 PNEUMONIA, 234 NORMAL).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``precision``, ``f1`` (fractions), ``tp``, ``tn``, ``fp``, ``fn`` (expected counts).
+    """
+    for name, v in (("sensitivity", sensitivity), ("specificity", specificity)):
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {v}")
+    if n_positive < 1 or n_negative < 1:
+        raise ValueError(f"n_positive and n_negative must be >= 1, got {n_positive} and {n_negative}")
+    tp, tn = sensitivity * n_positive, specificity * n_negative
+    fn, fp = n_positive - tp, n_negative - tn
+    return {
+        "accuracy": (tp + tn) / (n_positive + n_negative),
+        "precision": _ratio(tp, tp + fp),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
+    }
+
+
+def _fmt_ours(key, m):
+    value = m.get(key)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if key in ("n_test", "epochs"):
+        return str(int(value))
+    if key == "architecture":
+        return str(value)
+    ci = m.get("ci", {}).get(key)
+    if key == "roc_auc":
+        text = f"{value:.3f}"
+        return f"{text} ({ci[0]:.3f}-{ci[1]:.3f})" if ci else text
+    text = f"{100 * value:.1f}%"
+    return f"{text} ({100 * ci[0]:.1f}-{100 * ci[1]:.1f})" if ci else text
+
+
+def _fmt_cited(key, m):
+    value = m.get(key)
+    if value is None:
+        return "-"
+    if key in ("n_test", "epochs", "architecture"):
+        return str(value)
+    if key == "roc_auc":
+        return f"{value:.3f}"
+    return f"{100 * value:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def metrics_table(results):
+    """Metrics of several models as a display table, each with its interval.
+
+    Parameters
+    ----------
+    results : dict
+        ``{model name: dict from evaluate}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric in METRIC_NAMES, one column per model, cells like
+        ``"93.1% (91.0-95.2)"`` (percentages; AUC, average precision and Brier as decimals).
+    """
+    if not isinstance(results, dict) or not results:
+        raise TypeError("results must be a non-empty dict {model name: evaluate() output}")
+    rows = {}
+    for key in METRIC_NAMES:
+        cells = []
+        for name, m in results.items():
+            value, ci = m[key], m.get("ci", {}).get(key)
+            if key in ("roc_auc", "average_precision", "brier"):
+                cells.append(f"{value:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else ""))
+            else:
+                cells.append(f"{100 * value:.1f}%" + (f" ({100 * ci[0]:.1f}-{100 * ci[1]:.1f})" if ci else ""))
+        rows[key] = cells
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(results))
+
+
+def paper_table2(ours, *, literature=None):
+    """The paper's Table 2 with this study's models added in front.
+
+    Parameters
+    ----------
+    ours : dict
+        ``{name: metrics}`` where metrics is a dict like :func:`evaluate` returns
+        (fractions, optional ``"ci"``), optionally with ``n_test`` (default: its
+        ``n``), ``epochs`` and ``architecture`` (default 'Xception').
+    literature : dict, optional
+        Published columns; default :data:`LITERATURE_TABLE2`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows Architecture, Accuracy, Sensitivity, Specificity, Precision, F-score,
+        ROC AUC, #Images (test), Epochs; one column per model, ours first as
+        "This study: <name>" (with 95% intervals), then the cited ones ('-' where
+        a paper reports nothing).
+    """
+    if not isinstance(ours, dict) or not ours:
+        raise TypeError(f"ours must be a non-empty dict {{name: metrics dict}}, got {type(ours).__name__}")
+    literature = LITERATURE_TABLE2 if literature is None else literature
+    columns = {}
+    for name, m in ours.items():
+        if not isinstance(m, dict) or "accuracy" not in m:
+            raise ValueError(f"ours[{name!r}] must be a metrics dict with 'accuracy' etc., got {m!r:.80}")
+        m = {"architecture": "Xception", "n_test": m.get("n"), **m}
+        columns[f"This study: {name}"] = [_fmt_ours(k, m) for k, _ in _TABLE2_ROWS]
+    for name, m in literature.items():
+        columns[name] = [_fmt_cited(k, m) for k, _ in _TABLE2_ROWS]
+    return pd.DataFrame(columns, index=[label for _, label in _TABLE2_ROWS])
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _merge(base, updates):
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def update_json(path, updates):
+    """Merge ``updates`` into the JSON file at ``path`` (created if absent), atomically.
+
+    Nested dicts are merged key by key, so a later notebook adds to what an
+    earlier one wrote instead of replacing it. NaN becomes null.
+
+    Parameters
+    ----------
+    path : str or Path
+        JSON file (e.g. run_dir/metrics.json).
+    updates : dict
+        Keys to add or replace.
+
+    Returns
+    -------
+    dict
+        The merged content as written.
+    """
+    if not isinstance(updates, dict):
+        raise TypeError(f"updates must be a dict, got {type(updates).__name__}")
+    path = Path(path)
+    content = json.loads(path.read_text()) if path.exists() else {}
+    content = _merge(content, _jsonable(updates))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f, indent=2, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return content
+
+
+def write_table(frame, path):
+    """Write a DataFrame as CSV (no index) through a temporary file and ``os.replace``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _figure(n_axes, size=(4.2, 3.8)):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n_axes, figsize=(size[0] * n_axes, size[1]), squeeze=False)
+    return fig, axes[0]
+
+
+def _check_scores_dict(y_true, scores):
+    y = _labels(y_true)
+    if not isinstance(scores, dict) or not scores:
+        raise TypeError(f"scores must be a non-empty dict {{model name: (N,) probabilities}}, got {type(scores).__name__}")
+    return y, {name: _scores(s, y.size, f"scores[{name!r}]") for name, s in scores.items()}
+
+
+def plot_confusion_matrices(y_true, predictions):
+    """One confusion matrix per model (counts and row percentages).
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    predictions : dict
+        ``{model name: (N,) 0/1 predictions}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    y = _labels(y_true)
+    if not isinstance(predictions, dict) or not predictions:
+        raise TypeError("predictions must be a non-empty dict {model name: (N,) 0/1 predictions}")
+    fig, axes = _figure(len(predictions))
+    for ax, (name, pred) in zip(axes, predictions.items()):
+        cm = confusion_matrix(y, pred)
+        share = cm / cm.sum(axis=1, keepdims=True).clip(min=1)
+        display = skm.ConfusionMatrixDisplay(cm, display_labels=["NORMAL", "PNEUMONIA"])
+        display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
+        for (i, j), count in np.ndenumerate(cm):
+            display.text_[i, j].set_text(f"{count}\n({100 * share[i, j]:.1f}% of row)")
+        ax.set_title(name)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_curves(y_true, scores):
+    """ROC curves of several models on the same images, AUC in the legend.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    scores : dict
+        ``{model name: (N,) PNEUMONIA probabilities}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    y, scores = _check_scores_dict(y_true, scores)
+    fig, (ax,) = _figure(1, (5, 4.5))
+    for name, s in scores.items():
+        skm.RocCurveDisplay.from_predictions(y, s, name=name, ax=ax)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
+    ax.set_title("ROC")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pr_curves(y_true, scores):
+    """Precision-recall curves of several models, average precision in the legend.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    scores : dict
+        ``{model name: (N,) PNEUMONIA probabilities}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    y, scores = _check_scores_dict(y_true, scores)
+    fig, (ax,) = _figure(1, (5, 4.5))
+    for name, s in scores.items():
+        skm.PrecisionRecallDisplay.from_predictions(y, s, name=name, ax=ax)
+    ax.axhline(y.mean(), ls=":", color="grey", lw=1, label=f"prevalence {y.mean():.2f}")
+    ax.legend(loc="lower left")
+    ax.set_title("Precision-recall")
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(y_true, scores, *, n_bins=10):
+    """Reliability diagram (observed vs predicted PNEUMONIA fraction) of several models.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    scores : dict
+        ``{model name: (N,) PNEUMONIA probabilities}``.
+    n_bins : int
+        Uniform probability bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    y, scores = _check_scores_dict(y_true, scores)
+    fig, (ax,) = _figure(1, (5, 4.5))
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
+    for name, s in scores.items():
+        c = calibration(y, s, n_bins=n_bins)
+        ax.plot(c["prob_pred"], c["prob_true"], marker="o", label=f"{name} (Brier {c['brier']:.3f})")
+    ax.set(xlabel="mean predicted probability", ylabel="observed PNEUMONIA fraction", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left")
+    ax.set_title("Calibration")
+    fig.tight_layout()
+    return fig
+
+
+def plot_errors_by_group(tables, *, title="Error rate by group"):
+    """Error rate per group (e.g. subtype) for several models, with interval bars.
+
+    Parameters
+    ----------
+    tables : dict
+        ``{model name: DataFrame from errors_by_group}``.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(tables, dict) or not tables:
+        raise TypeError("tables must be a non-empty dict {model name: errors_by_group DataFrame}")
+    groups = sorted(set().union(*(t.index for t in tables.values())))
+    width = 0.8 / len(tables)
+    fig, (ax,) = _figure(1, (5.5, 4))
+    x = np.arange(len(groups))
+    for i, (name, table) in enumerate(tables.items()):
+        t = table.reindex(groups)
+        err = np.vstack([t["error_rate"] - t["ci_low"], t["ci_high"] - t["error_rate"]])
+        ax.bar(x + (i - (len(tables) - 1) / 2) * width, t["error_rate"], width, yerr=err, capsize=3, label=name)
+    counts = next(iter(tables.values())).reindex(groups)["n"]
+    ax.set_xticks(x, [f"{g}\n(n={n:g})" for g, n in zip(groups, counts)])
+    ax.set(ylabel="error rate (95% Wilson interval)")
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

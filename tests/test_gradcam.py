@@ -1,0 +1,291 @@
+"""cxrlib.gradcam: Grad-CAM on tiny Keras models, frame mapping, mass and pointing-game measures."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cxrlib import gradcam  # noqa: E402
+
+SIZE = 32
+
+
+def to_input(images):
+    """Test stand-in for cxrlib.model's conversion: gray uint8 -> (B, H, W, 3) float in [0, 1]."""
+    x = np.stack(images).astype(np.float32) / 255.0
+    return np.repeat(x[..., None], 3, axis=-1)
+
+
+def bright_square_model(nested=True):
+    """A classifier whose PNEUMONIA logit grows with bright pixels, wherever they are.
+
+    conv 'bright' (3x3 mean of the channels, minus 0.5, ReLU) -> global average -> dense(+20).
+    Grad-CAM of class 1 must therefore follow the bright pixels.
+    """
+    inputs = keras.Input((SIZE, SIZE, 3))
+    conv = keras.layers.Conv2D(1, 3, padding="same", name="bright_conv")
+    x = conv(inputs)
+    x = keras.layers.Activation("relu", name="bright")(x)
+    conv.set_weights([np.full((3, 3, 3, 1), 1 / 27, np.float32), np.array([-0.5], np.float32)])
+    if nested:
+        base = keras.Model(inputs, x, name="base")
+        outer_in = keras.Input((SIZE, SIZE, 3))
+        x = base(outer_in)
+        inputs = outer_in
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    head = keras.layers.Dense(1, activation="sigmoid", name="head")
+    out = head(x)
+    head.set_weights([np.array([[20.0]], np.float32), np.array([0.0], np.float32)])
+    return keras.Model(inputs, out)
+
+
+def square_image(y, x, side=8, rng=None):
+    rng = np.random.default_rng(0) if rng is None else rng
+    image = rng.integers(0, 60, (SIZE, SIZE)).astype(np.uint8)
+    image[y:y + side, x:x + side] = 250
+    return image
+
+
+def random_model(seed=0):
+    """Small nested conv net with random weights (several channels), for the reference comparison."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="last_conv")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu", name="last_act")(x)
+    base = keras.Model(inputs, x, name="base")
+    outer_in = keras.Input((SIZE, SIZE, 3))
+    y = keras.layers.GlobalAveragePooling2D()(base(outer_in))
+    out = keras.layers.Dense(1, activation="sigmoid")(y)
+    return keras.Model(outer_in, out), base
+
+
+def keras_io_heatmap(img_array, flat_model, layer_name):
+    """The keras-io reference (examples/vision/grad_cam.py) on a flat model, one image."""
+    import tensorflow as tf
+
+    grad_model = keras.models.Model(flat_model.input, [flat_model.get_layer(layer_name).output, flat_model.output])
+    with tf.GradientTape() as tape:
+        conv, preds = grad_model(img_array)
+        class_channel = preds[:, 0]
+    grads = tape.gradient(class_channel, conv)
+    pooled = tf.reduce_mean(grads, axis=(0, 1, 2))
+    heat = tf.squeeze(conv[0] @ pooled[..., tf.newaxis])
+    return (tf.maximum(heat, 0) / tf.math.reduce_max(heat)).numpy()
+
+
+# --------------------------------------------------------------------------- Grad-CAM itself
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_heatmap_follows_the_planted_signal(nested):
+    model = bright_square_model(nested=nested)
+    images = [square_image(2, 2), square_image(20, 22), square_image(4, 20)]
+    heat, prob = gradcam.gradcam(images, model, pred_index=1, to_input=to_input, batch_size=2)
+    assert heat.shape == (3, SIZE, SIZE) and heat.dtype == np.float32
+    assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max(axis=(1, 2)).tolist() == [1, 1, 1]
+    assert prob == pytest.approx(model.predict(to_input(images), verbose=0).ravel(), abs=1e-5)
+    for h, (y, x) in zip(heat, [(2, 2), (20, 22), (4, 20)]):
+        inside = h[y:y + 8, x:x + 8].sum() / h.sum()
+        assert inside > 0.8  # the square is 6% of the image
+        assert gradcam.heatmap_measures(h, (y / SIZE, x / SIZE, (y + 8) / SIZE, (x + 8) / SIZE))["pointing_hit"] == 1
+
+
+def test_class_without_support_gives_a_zero_map():
+    model = bright_square_model()
+    heat, _ = gradcam.gradcam([square_image(2, 2)], model, pred_index=0, to_input=to_input)
+    assert heat.max() == 0  # bright pixels only argue for PNEUMONIA
+
+
+def test_matches_the_keras_io_reference_and_restores_the_model():
+    model, base = random_model()
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 255, (SIZE, SIZE)).astype(np.uint8) for _ in range(3)]
+    before = model.predict(to_input(images), verbose=0)
+    heat, _ = gradcam.gradcam(images, model, layer_name="last_act", pred_index=1, to_input=to_input)
+    flat = keras.Model(base.input, model.layers[-1](model.layers[-2](base.output)))
+    for image, h in zip(images, heat):
+        reference = keras_io_heatmap(to_input([image]), flat, "last_act")
+        assert h.shape == reference.shape == (SIZE // 2, SIZE // 2)
+        np.testing.assert_allclose(h, reference, atol=1e-4)
+    # the temporary changes (recording call, linear head) are undone
+    np.testing.assert_allclose(model.predict(to_input(images), verbose=0), before, atol=1e-6)
+    assert "call" not in vars(base.get_layer("last_act"))
+    assert model.layers[-1].activation is keras.activations.sigmoid
+
+
+def test_default_layer_and_refusals():
+    model, _ = random_model()
+    assert gradcam.find_layer(model).name == "last_act"  # no block14 here: the last 4-D layer
+    with pytest.raises(ValueError, match="'nope' is not in the model"):
+        gradcam.find_layer(model, "nope")
+    x = to_input([np.zeros((SIZE, SIZE), np.uint8)])
+    with pytest.raises(ValueError, match="pred_index"):
+        gradcam.make_gradcam_heatmap(x, model, pred_index=2)
+    with pytest.raises(ValueError, match="img_array"):
+        gradcam.make_gradcam_heatmap(x[0], model)
+    with pytest.raises(ValueError, match="2-D uint8"):
+        gradcam.gradcam([np.zeros((SIZE, SIZE), np.float32)], model, to_input=to_input)
+    with pytest.raises(ValueError, match="empty"):
+        gradcam.gradcam([], model, to_input=to_input)
+
+
+# --------------------------------------------------------------------------- frames and measures
+
+
+def test_box_pixels_and_to_frame():
+    assert gradcam.box_pixels((0.25, 0.5, 0.75, 1.0), (100, 200)) == (25, 100, 75, 200)
+    with pytest.raises(ValueError, match="box must be fractions"):
+        gradcam.box_pixels((0.5, 0, 0.4, 1), (10, 10))
+    crop_map = np.ones((7, 7), np.float32)
+    full = gradcam.to_frame(crop_map, (100, 100), box=(0.2, 0.1, 0.6, 0.5))
+    assert full.shape == (100, 100)
+    assert full[20:60, 10:50].min() == 1 and full.sum() == 40 * 40
+    assert gradcam.to_frame(crop_map, (50, 60)).shape == (50, 60)
+
+
+def test_expand_box():
+    assert gradcam.expand_box((0.1, 0.5, 0.2, 0.95), 0.1) == pytest.approx((0.0, 0.4, 0.3, 1.0))
+    with pytest.raises(ValueError, match="margin"):
+        gradcam.expand_box((0.1, 0.1, 0.2, 0.2), -0.1)
+
+
+def test_mass_and_pointing_on_constructed_heatmaps():
+    heat = np.zeros((100, 100), np.float32)
+    heat[0:10, 0:10] = 1.0  # outside the box, a marker in the corner
+    heat[40:50, 40:50] = 0.5  # inside
+    box = (0.3, 0.3, 0.7, 0.7)
+    mask = np.zeros((100, 100), bool)
+    mask[40:45, 30:70] = True  # half of the inner blob is on the mask
+    m = gradcam.heatmap_measures(heat, box, mask=mask)
+    assert m["mass_in_roi"] == pytest.approx(50 / 150)
+    assert m["mass_in_mask"] == pytest.approx(25 / 150)
+    assert m["mask_share_in_roi"] == pytest.approx(0.5)
+    assert m["pointing_hit"] == 0 and m["pointing_hit_mask"] == 0  # the maximum is the corner marker
+    assert m["roi_area"] == pytest.approx(0.16)
+    assert m["mask_area"] == pytest.approx(0.02)
+    assert m["mask_share_in_roi_chance"] == pytest.approx(200 / 1600)
+    heat[45, 45] = 2.0
+    assert gradcam.heatmap_measures(heat, box, mask=mask)["pointing_hit"] == 1
+    empty = gradcam.heatmap_measures(np.zeros((10, 10)), box)
+    assert np.isnan(empty["mass_in_roi"]) and np.isnan(empty["mass_in_mask"])
+    with pytest.raises(ValueError, match="mask must have"):
+        gradcam.heatmap_measures(heat, box, mask=mask[:50])
+
+
+def test_crop_model_has_all_its_mass_in_the_roi_by_construction():
+    rng = np.random.default_rng(0)
+    box = (0.1, 0.2, 0.9, 0.8)
+    full = gradcam.to_frame(rng.random((7, 7)).astype(np.float32), (128, 128), box=box)
+    assert gradcam.heatmap_measures(full, box)["mass_in_roi"] == pytest.approx(1.0)
+
+
+def test_measure_gradcam_end_to_end(tmp_path):
+    model = bright_square_model()
+    rows = []
+    for i, (y, x) in enumerate([(2, 2), (12, 12), (22, 4)]):
+        path = tmp_path / f"im{i}.png"
+        cv2.imwrite(str(path), square_image(y, x))
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[8:24, 8:24] = 255
+        cv2.imwrite(str(tmp_path / f"mask{i}.png"), mask)
+        rows.append({"path": str(path), "mask_path": str(tmp_path / f"mask{i}.png"), "patient_id": f"p{i // 2}",
+                     "roi_y0": 0.25, "roi_x0": 0.25, "roi_y1": 0.75, "roi_x1": 0.75})
+    table = pd.DataFrame(rows)
+    marker = [(2 / SIZE, 2 / SIZE, 10 / SIZE, 10 / SIZE), None, None]
+    measures, heat = gradcam.measure_gradcam(
+        table, model, image_column="path", crop=False, frame_size=64, regions={"marker": marker},
+        to_input=to_input, progress=False)
+    assert heat.shape == (3, SIZE, SIZE)
+    assert measures["mass_in_roi"].iloc[1] > 0.8 > measures["mass_in_roi"].iloc[0]
+    assert measures["mass_in_marker"].iloc[0] > 0.7 and measures["mass_in_marker"].isna().tolist() == [
+        False, True, True]
+    assert measures["explained_class"].tolist() == [1, 1, 1]
+    summary = gradcam.summarize_measures(measures, groups=table["patient_id"], n_boot=50)
+    assert summary["n"] == 3 and 0 <= summary["pointing_hit_rate"] <= 1 and "pointing_hit_rate_ci" in summary
+    assert summary["mass_in_roi_ci"][0] <= summary["mass_in_roi_mean"] <= summary["mass_in_roi_ci"][1]
+    shown = gradcam.summary_table({"a": summary, "b": {"n": 0}})
+    assert shown.loc["mass_in_roi_mean", "a"].startswith(f"{summary['mass_in_roi_mean']:.3f} (")
+    assert "pointing_hit_rate" in shown.index and shown.loc["mass_in_roi_mean", "b"] == "-"
+    # the same images as ROI crops: all mass in the box
+    cropped, _ = gradcam.measure_gradcam(table, model, image_column="path", crop=True, frame_size=64,
+                                         to_input=to_input, progress=False)
+    assert cropped["mass_in_roi"].tolist() == pytest.approx([1, 1, 1])
+    comparison = gradcam.compare_measures(cropped, measures, groups=table["patient_id"], n_boot=50)
+    assert set(comparison) == {"mass_in_roi", "mass_in_mask", "mask_share_in_roi"}
+    assert comparison["mass_in_roi"]["mean_difference"] > 0
+    with pytest.raises(ValueError, match="lacks the columns"):
+        gradcam.measure_gradcam(table.drop(columns="roi_x1"), model, image_column="path", crop=False)
+
+
+# --------------------------------------------------------------------------- paired test, examples, figures
+
+
+def test_paired_test_on_constructed_cases():
+    rng = np.random.default_rng(0)
+    a = rng.random(40)
+    same = gradcam.paired_test(a, a.copy(), n_boot=50)
+    assert same["p_value"] == 1.0 and same["n_nonzero"] == 0 and same["mean_difference"] == 0
+    higher = gradcam.paired_test(np.clip(a + 0.2 + rng.normal(0, 0.05, 40), 0, 1.5), a, n_boot=200)
+    assert higher["p_value"] < 1e-6
+    assert higher["mean_difference_ci"][0] > 0.1
+    with_nan = gradcam.paired_test(np.r_[a, np.nan], np.r_[a + 0.1, 0.5], n_boot=20)
+    assert with_nan["n"] == 40
+    with pytest.raises(ValueError, match="same length"):
+        gradcam.paired_test(a, a[:5])
+
+
+def test_compare_groups():
+    rng = np.random.default_rng(0)
+    flag = np.arange(60) % 2 == 0
+    values = np.where(flag, 0.3, 0.05) + rng.normal(0, 0.02, 60)
+    out = gradcam.compare_groups(values, flag)
+    assert out["n_in"] == out["n_out"] == 30
+    assert out["difference"] == pytest.approx(0.25, abs=0.02) and out["p_value"] < 1e-8
+    same = gradcam.compare_groups(rng.normal(0, 1, 60), flag)
+    assert same["p_value"] > 0.01
+    with pytest.raises(ValueError, match="both groups"):
+        gradcam.compare_groups(values, np.ones(60, bool))
+
+
+def test_select_examples_covers_classes_and_errors():
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    a = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    b = np.array([1, 0, 1, 1, 1, 0, 0, 0])
+    chosen = gradcam.select_examples(y, a, b, n=4, seed=0)
+    assert len(set(chosen)) == 4
+    assert set(y[chosen]) == {0, 1}
+    assert any(a[i] != y[i] or b[i] != y[i] for i in chosen)
+    assert (gradcam.select_examples(y, a, b, n=4, seed=0) == chosen).all()
+    assert len(gradcam.select_examples(y, a, b, n=50)) == 8
+
+
+def test_overlay_and_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    image = square_image(4, 4)
+    heat = np.zeros((4, 4), np.float32)
+    heat[0, 0] = 1
+    rgb = gradcam.overlay(image, heat)
+    assert rgb.shape == (SIZE, SIZE, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] > rgb[0, 0, 2]  # jet: hot is red
+    with pytest.raises(ValueError, match="alpha"):
+        gradcam.overlay(image, heat, alpha=2)
+    example = {"image": image, "crop": image[8:24, 8:24], "box": (0.25, 0.25, 0.75, 0.75),
+               "heatmap_processed": heat, "heatmap_original": heat, "title": "x"}
+    assert isinstance(gradcam.plot_examples([example, example]), Figure)
+    frame = pd.DataFrame({"mass_in_roi": [0.2, 0.5], "mass_in_mask": [np.nan, np.nan]})
+    fig = gradcam.plot_measure_distributions({"a": frame, "b": frame})
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+
+
+def test_default_layer_is_the_model_module_s():
+    model_module = pytest.importorskip("cxrlib.model")
+    assert gradcam.DEFAULT_LAYER == model_module.GRADCAM_LAYER

@@ -1,0 +1,295 @@
+"""cxrlib.metrics: hand-computed confusion matrices, bootstrap behaviour, paired tests, files."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from cxrlib import metrics
+
+# 10 images: 6 PNEUMONIA, 4 NORMAL. At threshold 0.5: tp=4 (0.9 0.8 0.7 0.6), fn=2 (0.4 0.2),
+# tn=3 (0.1 0.3 0.45), fp=1 (0.55).
+Y = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+S = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.2, 0.1, 0.3, 0.45, 0.55])
+
+
+def test_confusion_matrix_by_hand():
+    pred = (S >= 0.5).astype(int)
+    assert metrics.confusion_matrix(Y, pred).tolist() == [[3, 1], [2, 4]]
+
+
+def test_classification_metrics_by_hand():
+    m = metrics.classification_metrics(Y, S, threshold=0.5)
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (3, 1, 2, 4)
+    assert m["accuracy"] == pytest.approx(7 / 10)
+    assert m["sensitivity"] == pytest.approx(4 / 6)
+    assert m["specificity"] == pytest.approx(3 / 4)
+    assert m["precision"] == pytest.approx(4 / 5)
+    assert m["f1"] == pytest.approx(8 / 11)
+    # AUC by hand: of the 24 (positive, negative) pairs, the positive scores higher in all but
+    # (0.4 vs 0.45), (0.4 vs 0.55), (0.2 vs 0.3), (0.2 vs 0.45), (0.2 vs 0.55): 19/24
+    assert m["roc_auc"] == pytest.approx(19 / 24)
+    assert m["n"] == 10 and m["n_positive"] == 6 and m["threshold"] == 0.5
+
+
+def test_threshold_changes_the_counts():
+    m = metrics.classification_metrics(Y, S, threshold=0.35)
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (2, 2, 1, 5)
+
+
+def test_metrics_agree_with_scikit_learn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    s = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
+    pred = (s >= 0.4).astype(int)
+    m = metrics.classification_metrics(y, s, threshold=0.4)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert m["sensitivity"] == pytest.approx(skm.recall_score(y, pred))
+    assert m["specificity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+    assert m["precision"] == pytest.approx(skm.precision_score(y, pred))
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert m["average_precision"] == pytest.approx(skm.average_precision_score(y, s))
+    assert m["brier"] == pytest.approx(skm.brier_score_loss(y, s))
+
+
+def test_fast_bootstrap_path_matches_scikit_learn_with_weights_and_ties():
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 300)
+    s = np.round(np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1), 1)  # many ties
+    w = rng.integers(0, 4, 300).astype(float)  # a resample: some images drawn 0, 1, 2, 3 times
+    pred = (s >= 0.5).astype(int)
+    fast, _ = metrics._metric_values(y, pred, s, w, metrics._score_ranks(s))
+    reference, _ = metrics._metric_values(y, pred, s, w)
+    assert reference["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s, sample_weight=w))
+    for name in metrics.METRIC_NAMES:
+        assert fast[name] == pytest.approx(reference[name], abs=1e-12), name
+
+
+def test_undefined_metric_is_nan_with_warning():
+    with pytest.warns(UserWarning, match="precision"):
+        m = metrics.classification_metrics(Y, S * 0 + 0.1, threshold=0.5)
+    assert np.isnan(m["precision"]) and m["sensitivity"] == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"y_true": [0, 2, 1], "y_score": [0.1, 0.2, 0.3]}, "0 \\(NORMAL\\) and 1"),
+        ({"y_true": [0, 1], "y_score": [0.1, 0.2, 0.3]}, "shape \\(2,\\)"),
+        ({"y_true": [0, 1], "y_score": [0.1, 1.2]}, "probabilities in \\[0, 1\\]"),
+        ({"y_true": [0, 1], "y_score": [0.1, np.nan]}, "probabilities"),
+        ({"y_true": [], "y_score": []}, "non-empty"),
+        ({"y_true": [0, 1], "y_score": [0.1, 0.9], "threshold": 1.0}, "threshold must be in"),
+    ],
+)
+def test_classification_metrics_refuses(kwargs, error):
+    with pytest.raises(ValueError, match=error):
+        metrics.classification_metrics(**kwargs)
+
+
+def _study(n_patients=80, seed=0):
+    """Scores of a decent model on patients with 1-3 images each."""
+    rng = np.random.default_rng(seed)
+    shots = rng.integers(1, 4, n_patients)
+    groups = np.repeat([f"p{i}" for i in range(n_patients)], shots)
+    y = np.repeat(rng.integers(0, 2, n_patients), shots)
+    score = np.clip(0.25 + 0.5 * y + rng.normal(0, 0.2, y.size), 0, 1)
+    return y, score, groups
+
+
+def test_bootstrap_is_reproducible_with_a_seed_and_changes_with_another():
+    y, s, g = _study()
+    a = metrics.bootstrap_intervals(y, s, groups=g, n_boot=200, seed=7)
+    b = metrics.bootstrap_intervals(y, s, groups=g, n_boot=200, seed=7)
+    c = metrics.bootstrap_intervals(y, s, groups=g, n_boot=200, seed=8)
+    assert a == b
+    assert a != c
+    # a Generator works as well as an int
+    d = metrics.bootstrap_intervals(y, s, groups=g, n_boot=200, seed=np.random.default_rng(7))
+    assert d == a
+
+
+def test_intervals_contain_the_point_estimate():
+    y, s, g = _study()
+    out = metrics.evaluate(y, s, groups=g, n_boot=300, seed=1)
+    for name in metrics.METRIC_NAMES:
+        low, high = out["ci"][name]
+        assert low <= out[name] <= high, name
+        assert 0 <= low < high <= 1, name
+    assert "patients" in out["ci_method"]
+
+
+def test_patient_bootstrap_is_wider_than_image_bootstrap_for_duplicated_patients():
+    # every patient has 5 identical images: image resampling pretends to have 5x the evidence
+    rng = np.random.default_rng(0)
+    y1 = rng.integers(0, 2, 60)
+    s1 = np.clip(0.3 + 0.4 * y1 + rng.normal(0, 0.25, 60), 0, 1)
+    y, s, g = np.repeat(y1, 5), np.repeat(s1, 5), np.repeat(np.arange(60), 5)
+    by_patient = metrics.bootstrap_intervals(y, s, groups=g, n_boot=400, seed=0)["accuracy"]
+    by_image = metrics.bootstrap_intervals(y, s, n_boot=400, seed=0)["accuracy"]
+    assert by_patient[1] - by_patient[0] > 1.5 * (by_image[1] - by_image[0])
+
+
+def test_bootstrap_survives_resamples_with_one_class():
+    # 2 positive patients among 3: some resamples hold one class only, AUC undefined there
+    y = np.array([1, 1, 0])
+    s = np.array([0.9, 0.6, 0.2])
+    with pytest.warns(UserWarning, match="roc_auc: undefined in"):
+        ci = metrics.bootstrap_intervals(y, s, groups=["a", "b", "c"], n_boot=200, seed=0)
+    assert ci["roc_auc"] == [1.0, 1.0]
+    assert all(np.isfinite(ci["accuracy"]))
+
+
+def test_bootstrap_refuses_bad_options():
+    with pytest.raises(ValueError, match="n_boot"):
+        metrics.bootstrap_intervals(Y, S, n_boot=0)
+    with pytest.raises(ValueError, match="groups"):
+        metrics.bootstrap_intervals(Y, S, groups=["a"] * 3)
+    with pytest.raises(TypeError, match="seed"):
+        metrics.bootstrap_intervals(Y, S, seed=1.5)
+
+
+def test_compare_identical_models():
+    y, s, g = _study()
+    out = metrics.compare_models(y, s, s, groups=g, n_boot=100, seed=0)
+    assert out["mcnemar_p_value"] == 1.0
+    assert out["only_a_correct"] == out["only_b_correct"] == 0
+    assert out["auc_difference"] == 0.0 and out["auc_difference_ci"] == [0.0, 0.0]
+    assert out["mcnemar_method"] == "exact binomial"
+
+
+def test_compare_clearly_better_model():
+    y, good, g = _study(n_patients=150)
+    rng = np.random.default_rng(5)
+    bad = np.clip(0.5 + rng.normal(0, 0.2, y.size), 0, 1)  # ignores the label
+    out = metrics.compare_models(y, good, bad, groups=g, n_boot=300, seed=0)
+    assert out["only_a_correct"] > 3 * out["only_b_correct"]
+    assert out["mcnemar_p_value"] < 1e-6
+    assert out["mcnemar_method"].startswith("chi-square")  # many discordant images
+    assert out["auc_difference"] > 0.3
+    assert out["auc_difference_ci"][0] > 0
+    # the reverse comparison flips the sign and keeps the p-value
+    rev = metrics.compare_models(y, bad, good, groups=g, n_boot=300, seed=0)
+    assert rev["auc_difference"] == pytest.approx(-out["auc_difference"])
+    assert rev["mcnemar_p_value"] == pytest.approx(out["mcnemar_p_value"])
+
+
+def test_mcnemar_exact_on_small_counts_by_hand():
+    # model a right on 5 images where b is wrong, b never right where a is wrong: p = 2 * 0.5**5
+    y = np.array([1] * 5 + [0] * 5)
+    a = np.where(y == 1, 0.9, 0.1)
+    b = np.array([0.1] * 5 + [0.1] * 5)
+    with pytest.warns(UserWarning, match="difference in precision: undefined in every"):  # b never predicts 1
+        out = metrics.compare_models(y, a, b, n_boot=20, seed=0)
+    assert (out["only_a_correct"], out["only_b_correct"]) == (5, 0)
+    assert out["mcnemar_p_value"] == pytest.approx(2 * 0.5**5)
+
+
+def test_bootstrap_mean():
+    values = np.array([0.2, 0.4, 0.6, np.nan, 0.8])
+    mean, ci = metrics.bootstrap_mean(values, groups=["a", "a", "b", "c", "d"], n_boot=200, seed=0)
+    assert mean == pytest.approx(0.5)
+    assert ci[0] <= mean <= ci[1]
+    assert metrics.bootstrap_mean(values, n_boot=200, seed=0) == metrics.bootstrap_mean(values, n_boot=200, seed=0)
+
+
+def test_calibration_counts_and_brier():
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([0.05, 0.15, 0.95, 0.85, 0.15, 0.95])
+    c = metrics.calibration(y, s, n_bins=10)
+    assert c["count"] == [1, 2, 1, 2]
+    assert c["prob_true"] == pytest.approx([0, 0.5, 1, 0.5])
+    assert c["brier"] == pytest.approx(np.mean((s - y) ** 2))
+
+
+def test_errors_by_group():
+    y = np.array([1, 1, 1, 1, 0, 0])
+    pred = np.array([1, 0, 1, 1, 1, 0])
+    table = metrics.errors_by_group(y, pred, ["bacteria", "bacteria", "virus", "virus", "normal", "normal"])
+    assert table.loc["bacteria", "errors"] == 1 and table.loc["virus", "errors"] == 0
+    assert table.loc["normal", "error_rate"] == 0.5
+    assert (table["ci_low"] <= table["error_rate"]).all() and (table["error_rate"] <= table["ci_high"]).all()
+
+
+def test_implied_metrics_on_kermany_counts():
+    out = metrics.implied_metrics(0.91, 0.86, n_positive=390, n_negative=234)
+    assert out["tp"] == pytest.approx(354.9) and out["fp"] == pytest.approx(32.76)
+    assert out["accuracy"] == pytest.approx((354.9 + 201.24) / 624)
+    with pytest.raises(ValueError, match="sensitivity"):
+        metrics.implied_metrics(91, 0.86, n_positive=390, n_negative=234)
+
+
+def test_paper_table2():
+    y, s, g = _study()
+    ours = {"processed": {**metrics.evaluate(y, s, groups=g, n_boot=50), "epochs": 12}}
+    table = metrics.paper_table2(ours)
+    assert list(table.columns)[0] == "This study: processed"
+    assert list(table.columns)[1:] == list(metrics.LITERATURE_TABLE2)
+    paper = table["Galindo-Ramirez 2022"]
+    assert paper[["Accuracy", "Sensitivity", "Specificity", "Precision", "F-score"]].tolist() == [
+        "91%", "91%", "86%", "87%", "91%"]
+    assert paper["#Images (test)"] == "624" and paper["Epochs"] == "100" and paper["ROC AUC"] == "-"
+    assert table.loc["Sensitivity", "Jiang [14]"] == "-"
+    assert table.loc["Accuracy", "Kermany 2018"] == "92.8%"
+    assert table.loc["ROC AUC", "Kermany 2018"] == "0.968"
+    assert table.loc["Epochs", "This study: processed"] == "12"
+    assert table.loc["#Images (test)", "This study: processed"] == str(y.size)
+    assert "(" in table.loc["Accuracy", "This study: processed"]  # with its interval
+    for entry in metrics.LITERATURE_TABLE2.values():
+        assert entry["reference"]
+    with pytest.raises(TypeError, match="ours"):
+        metrics.paper_table2({})
+
+
+def test_update_json_merges_and_is_atomic(tmp_path):
+    path = tmp_path / "metrics.json"
+    metrics.update_json(path, {"processed": {"accuracy": 0.9, "ci": {"accuracy": [0.8, 0.95]}}, "n": np.int64(3)})
+    metrics.update_json(path, {"processed": {"gradcam": {"mass_in_roi_mean": 0.7}}, "x": float("nan")})
+    content = json.loads(path.read_text())
+    assert content["processed"]["accuracy"] == 0.9
+    assert content["processed"]["gradcam"]["mass_in_roi_mean"] == 0.7
+    assert content["n"] == 3 and content["x"] is None
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    with pytest.raises(TypeError, match="updates"):
+        metrics.update_json(path, [1])
+
+
+def test_metrics_table_and_write_table(tmp_path):
+    y, s, g = _study()
+    results = {"a": metrics.evaluate(y, s, groups=g, n_boot=50), "b": metrics.classification_metrics(y, s)}
+    table = metrics.metrics_table(results)
+    assert list(table.columns) == ["a", "b"] and list(table.index) == list(metrics.METRIC_NAMES)
+    assert table.loc["accuracy", "a"].startswith(f"{100 * results['a']['accuracy']:.1f}% (")
+    assert "(" not in table.loc["accuracy", "b"]
+    path = metrics.write_table(table.reset_index(), tmp_path / "t.csv")
+    assert path.read_text().splitlines()[0] == "index,a,b"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_plots_return_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    y, s, g = _study()
+    scores = {"a": s, "b": np.clip(s[::-1], 0, 1)}
+    preds = {k: (v >= 0.5).astype(int) for k, v in scores.items()}
+    groups = np.where(y == 1, np.where(np.arange(y.size) % 3, "bacteria", "virus"), "normal")
+    tables = {k: metrics.errors_by_group(y, p, groups) for k, p in preds.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figs = [
+            metrics.plot_confusion_matrices(y, preds),
+            metrics.plot_roc_curves(y, scores),
+            metrics.plot_pr_curves(y, scores),
+            metrics.plot_calibration(y, scores),
+            metrics.plot_errors_by_group(tables),
+        ]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert figs[0].axes[0].texts[0].get_text().startswith(str(metrics.confusion_matrix(y, preds["a"])[0, 0]))
+    with pytest.raises(TypeError, match="scores"):
+        metrics.plot_roc_curves(y, [s])
