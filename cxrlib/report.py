@@ -1,4 +1,10 @@
-"""The run's front page, ``index.html``: the study as a reader sees it, linking each notebook's report."""
+"""The run's front page, ``index.html``: the study as a reader sees it.
+
+Everything on the page is read from the run folder: ``run.json`` (provenance), ``data.json`` (01),
+``roi.json`` (02), ``training.json`` (03), ``metrics.json`` (04, 05) and ``figures/``. A section whose
+inputs are missing (a step not run yet) says so instead of showing anything invented. The page is
+static HTML with relative links, so it opens from disk without a server.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import html
 import json
 import os
 from pathlib import Path
+
+import pandas as pd
 
 __all__ = ["write_index"]
 
@@ -16,16 +24,19 @@ _SECTIONS = {
     "04_evaluation": "Evaluation",
     "05_gradcam": "Grad-CAM comparison",
 }
+_MODELS = {"processed": "processed (thorax ROI crop)", "original": "original (whole image)"}
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;
-color:#1d1d1f;line-height:1.5}
-h1{font-size:1.7rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}th,td{border:1px solid #ccc;padding:.25rem .6rem;
-text-align:right}th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
+color:#1d1d1f;line-height:1.55}
+h1{font-size:1.65rem;margin-bottom:.3rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h3{margin-top:1.4rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}th,td{border:1px solid #ccc;padding:.25rem .55rem;
+text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}
 .banner{background:#fff4e5;border:1px solid #f0b66a;padding:.6rem .9rem;border-radius:4px}
-.muted{color:#666;font-size:.9rem}figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}
+.abstract{background:#f6f8fa;border-left:4px solid #4C72B0;padding:.6rem 1rem}
+.muted{color:#666;font-size:.9rem}figure{margin:1.2rem 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}pre{background:#f5f5f5;padding:.6rem}
 """
 
 
@@ -33,22 +44,219 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _ci(m: dict, key: str, *, percent: bool = True) -> str:
+    value, ci = m.get(key), m.get("ci", {}).get(key)
+    if value is None:
+        return "n/a"
+    if percent:
+        return f"{100 * value:.1f}%" + (f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+    return f"{value:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+
+
+def _table(rows: list[list], header: list[str]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _frame(frame: pd.DataFrame) -> str:
+    return frame.to_html(border=0, escape=True)
+
+
+def _figure(run_dir: Path, name: str, caption: str) -> str:
+    if not (run_dir / "figures" / name).is_file():
+        return ""
+    return (f'<figure><img src="figures/{_esc(name)}" alt="{_esc(caption)}" loading="lazy">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
+def _missing(step: str) -> str:
+    return f"<p class='muted'>Not available: step {_esc(step)} has not run in this folder.</p>"
+
+
+def _abstract(data: dict, roi: dict, training: dict, metrics: dict) -> str:
+    parts = [f"This run reproduces Galindo-Ramirez et al. (2022) on {_esc(data.get('description', 'unknown data'))}."]
+    if roi.get("dataset"):
+        d = roi["dataset"]
+        parts.append(f"The thorax ROI crop kept a median {_pct(d.get('area_median'))} of the image area and fell "
+                     f"back to the whole image for {_pct(d.get('fallback_rate'))} of images.")
+    if roi.get("lungmasks"):
+        lm = roi["lungmasks"]
+        parts.append(f"On {lm['n']} radiographs with manual lung masks, the ROI box kept a median "
+                     f"{_pct(lm['coverage_median'])} of lung pixels (5th percentile {_pct(lm['coverage_p05'])}).")
+    if all(name in metrics for name in _MODELS):
+        p, o = metrics["processed"], metrics["original"]
+        parts.append(
+            f"On the {p.get('n')} test images, at thresholds chosen on validation, the model trained on the "
+            f"processed crops reached accuracy {_ci(p, 'accuracy')}, sensitivity {_pct(p.get('sensitivity'))}, "
+            f"specificity {_pct(p.get('specificity'))}, ROC AUC {p.get('roc_auc', float('nan')):.3f}; the model trained "
+            f"on the original images reached accuracy {_ci(o, 'accuracy')}, sensitivity "
+            f"{_pct(o.get('sensitivity'))}, specificity {_pct(o.get('specificity'))}, ROC AUC "
+            f"{o.get('roc_auc', float('nan')):.3f}. The paper reports 91% accuracy, 91% sensitivity and 86% specificity.")
+        comparison = metrics.get("comparison", {})
+        if "auc_difference" in comparison:
+            lo, hi = comparison["auc_difference_ci"]
+            parts.append(f"Paired on the same images, the AUC difference (processed − original) is "
+                         f"{comparison['auc_difference']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}); McNemar's test on "
+                         f"the errors gives p = {comparison.get('mcnemar_p_value', float('nan')):.3g}.")
+        grad = {name: metrics[name].get("gradcam", {}) for name in _MODELS}
+        if grad["original"].get("mass_in_roi_mean") is not None:
+            parts.append(f"Grad-CAM: {_pct(grad['original']['mass_in_roi_mean'])} of the original-image model's "
+                         "heatmap mass lies inside the thorax ROI box (the processed model only sees the box).")
+            if grad["processed"].get("mass_in_mask_mean") is not None and grad["original"].get("mass_in_mask_mean") is not None:
+                parts.append(f"Inside the thorax mask: {_pct(grad['processed']['mass_in_mask_mean'])} (processed) vs "
+                             f"{_pct(grad['original']['mass_in_mask_mean'])} (original).")
+    elif training:
+        parts.append("The models are trained; evaluation on the test split has not run yet.")
+    return "<p class='abstract'>" + " ".join(parts) + "</p>"
+
+
+def _data_section(data: dict) -> str:
+    if not data:
+        return _missing("01")
+    counts = data.get("counts", {})
+    rows = [[subset, c.get("NORMAL", 0), c.get("PNEUMONIA", 0), c.get("NORMAL", 0) + c.get("PNEUMONIA", 0)]
+            for subset, c in counts.items()]
+    leak = data.get("leakage", {})
+    text = (f"<p><strong>{_esc(data.get('description'))}</strong>. Root: <code>{_esc(data.get('root'))}</code>; "
+            f"manifest hash <code>{_esc(str(data.get('manifest_sha256'))[:16])}…</code>.</p>"
+            "<p>The release's test split is the evaluation set and is read only by the evaluation steps. Validation "
+            "(epoch and threshold choice) is carved from the training split by patient identifier, stratified by "
+            "class.</p>")
+    text += _table(rows, ["subset", "NORMAL", "PNEUMONIA", "total"])
+    if leak:
+        text += (f"<p>Byte-identical files: {leak.get('n_duplicate_groups', 0)} groups "
+                 f"({leak.get('n_duplicate_files', 0)} files), {leak.get('n_groups_crossing_subsets', 0)} crossing "
+                 f"subsets. Patient identifiers in more than one subset: {leak.get('n_cross_split_patients', 0)} "
+                 "(all between the release's train and test folders; see the EDA section).</p>")
+    return text
+
+
+def _method_section(run: dict, roi: dict, training: dict) -> str:
+    p = run.get("parameters", {})
+    text = ("<h3>Preprocessing and ROI (paper §3.2–3.3)</h3>"
+            f"<p>Each radiograph is resized to {p.get('preprocess_size', '?')}×{p.get('preprocess_size', '?')} and "
+            f"enhanced with CLAHE (clip limit {p.get('clahe_clip_limit', '?')}, {p.get('clahe_tile_grid', '?')}×"
+            f"{p.get('clahe_tile_grid', '?')} tiles). The thorax ROI follows the paper's operations (mean-intensity "
+            "threshold, morphological active contours, "
+            f"{p.get('roi_mean_filter', '?')}×{p.get('roi_mean_filter', '?')} mean filter on the mask, bounding box, "
+            f"margin {p.get('roi_margin', '?')}); how each underspecified step was read is explained in the "
+            "preprocessing section. The crop is resized to the network input.</p>")
+    if roi.get("dataset"):
+        d = roi["dataset"]
+        text += _table([["images", d.get("n")], ["median box area (share of image)", _pct(d.get("area_median"))],
+                        ["fallback to whole image", _pct(d.get("fallback_rate"))]], ["ROI on this dataset", ""])
+    if roi.get("lungmasks"):
+        lm = roi["lungmasks"]
+        text += _table([["radiographs with masks", lm["n"]], ["median lung coverage", _pct(lm["coverage_median"])],
+                        ["5th percentile lung coverage", _pct(lm["coverage_p05"])],
+                        ["median box area", _pct(lm["area_median"])], ["fallback rate", _pct(lm["fallback_rate"])]],
+                       [f"ROI against manual lung masks ({lm.get('source', 'lungmask_dir')})", ""])
+    text += "<h3>Classifier (paper §3.4, §4.2)</h3>"
+    if not training:
+        return text + _missing("03")
+    settings = next(iter(training.values())).get("settings", {})
+    text += ("<p>Xception (Keras, ImageNet weights unless stated otherwise) with a new head (global average pooling, "
+             "dropout, one sigmoid unit), Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, "
+             "class weights for the imbalance; the epoch is chosen by validation AUC and the decision threshold on "
+             "validation only. The paper's Table 1 (its hyperparameters) is lost from our copy, so the values below "
+             "are this study's choice.</p>")
+    text += _table([[k, v] for k, v in settings.items()], ["setting (our choice)", "value"])
+    rows = [[_MODELS.get(name, name), t.get("train_mode", settings.get("train_mode")), t.get("best_epoch"),
+             f"{t.get('val_auc', float('nan')):.3f}", f"{t.get('threshold', float('nan')):.3f}",
+             t.get("train_seconds"), t.get("device")] for name, t in training.items()]
+    text += _table(rows, ["model", "mode", "best epoch", "validation AUC", "threshold (chosen on validation)",
+                          "training seconds", "device"])
+    return text
+
+
+def _results_section(run_dir: Path, metrics: dict) -> str:
+    if not all(name in metrics for name in _MODELS):
+        return _missing("04")
+    from .metrics import metrics_table, paper_table2
+
+    ours = {_MODELS[name]: metrics[name] for name in _MODELS}
+    text = "<h3>Test metrics with 95% patient-bootstrap intervals</h3>" + _frame(metrics_table(ours))
+    comparison = metrics.get("comparison", {})
+    if comparison:
+        lo, hi = comparison.get("auc_difference_ci", (float("nan"),) * 2)
+        text += (f"<p>Paired comparison on the same {metrics['processed'].get('n')} images: McNemar "
+                 f"p = {comparison.get('mcnemar_p_value', float('nan')):.3g} ({_esc(comparison.get('mcnemar_method', ''))}; "
+                 f"{comparison.get('only_a_correct', '?')} images right only for the processed model, "
+                 f"{comparison.get('only_b_correct', '?')} only for the original one); AUC difference "
+                 f"{comparison.get('auc_difference', float('nan')):+.3f} (95% CI {lo:+.3f} to {hi:+.3f}).</p>")
+    text += "<h3>The paper's Table 2, rebuilt</h3>"
+    text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); ours are measured "
+             "in this run.</p>" + _frame(paper_table2(ours)))
+    for name, caption in [("04_confusion_matrices.png", "Confusion matrices at the validation-chosen thresholds."),
+                          ("04_roc.png", "ROC curves on the test split."),
+                          ("04_precision_recall.png", "Precision-recall curves on the test split."),
+                          ("04_errors_by_subtype.png", "Error rates by pneumonia subtype."),
+                          ("04_calibration.png", "Calibration on the test split.")]:
+        text += _figure(run_dir, name, caption)
+    return text
+
+
+def _gradcam_section(run_dir: Path, metrics: dict) -> str:
+    if not any("gradcam" in metrics.get(name, {}) for name in _MODELS):
+        return _missing("05")
+    from .gradcam import summary_table
+
+    summaries = {_MODELS[name]: metrics[name]["gradcam"] for name in _MODELS if "gradcam" in metrics.get(name, {})}
+    text = ("<p>Heatmap mass is measured in the whole-image frame: the processed model's heatmap is placed back into "
+            "its ROI box, so its mass inside the box is 1 by construction; the informative measures are the original "
+            "model's mass inside the box and both models' mass inside the thorax mask.</p>")
+    text += _frame(summary_table(summaries))
+    for name, caption in [("05_fig8_examples.png", "The paper's Fig. 8: heatmaps of both models on the same test "
+                                                   "images, both classes, right and wrong predictions."),
+                          ("05_mass_distributions.png", "Per-image heatmap mass inside the ROI and the mask."),
+                          ("05_shortcut.png", "Synthetic data: the planted marker and each model.")]:
+        text += _figure(run_dir, name, caption)
+    return text
+
+
+def _limitations(data: dict, training: dict) -> str:
+    items = []
+    if data.get("source") == "synthetic":
+        items.append("The data is synthetic: generated radiographs with a planted shortcut. The run shows the "
+                     "method at work, not how it performs on patients.")
+    elif "224x224" in data.get("description", ""):
+        items.append("The images are third-party 224×224 copies of the Kermany release (aspect ratio not kept), "
+                     "not the full-resolution originals the paper used; the 400×400 preprocessing upsamples them.")
+    if data.get("source") != "synthetic":
+        items.append("Single-centre paediatric data (Guangzhou Women and Children's Medical Center, children aged "
+                     "one to five): results need not transfer to adults or to other hospitals and devices.")
+        leak = data.get("leakage", {})
+        items.append(f"The release holds {leak.get('n_duplicate_groups', '?')} groups of byte-identical files and "
+                     f"{leak.get('n_cross_split_patients', '?')} patient numbers that occur in both its train and test "
+                     "folders; the file names cannot tell whether these are the same children.")
+    modes = {t.get("settings", {}).get("train_mode") for t in training.values()}
+    if "frozen" in modes:
+        items.append("Training mode <em>frozen</em>: the ImageNet Xception base is not fine-tuned (CPU budget); the "
+                     "paper fine-tuned for 100 epochs on a GPU (params/paper.yaml).")
+    items.append("The paper's Table 1 (hyperparameters) and its figures are lost from our copy of the paper; the "
+                 "settings above are this study's choices, and the paper's own Table 2 row is not internally "
+                 "consistent (see the evaluation section).")
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 
 
 def _sections(run_dir: Path, run: dict) -> str:
     rows = []
     for stem, title in _SECTIONS.items():
-        page = run_dir / f"{stem}.html"
         status = run.get("steps", {}).get(stem, {})
-        if page.is_file():
-            link = f'<a href="{stem}.html">{html.escape(title)}</a> (<a href="{stem}.ipynb">notebook</a>)'
-            rows.append(f"<li>{link} <span class='muted'>{status.get('seconds', '?')} s</span></li>")
+        if (run_dir / f"{stem}.html").is_file():
+            rows.append(f'<li><a href="{stem}.html">{_esc(title)}</a> (<a href="{stem}.ipynb">full notebook</a>) '
+                        f"<span class='muted'>{status.get('seconds', '?')} s</span></li>")
         elif status:
-            rows.append(f"<li>{html.escape(title)}: {html.escape(status.get('status', ''))}</li>")
+            rows.append(f"<li>{_esc(title)}: {_esc(status.get('status', ''))}</li>")
     return "<ol>" + "".join(rows) + "</ol>"
 
 
@@ -57,32 +265,54 @@ def write_index(run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     run = _read_json(run_dir / "run.json")
     data = _read_json(run_dir / "data.json") or run.get("data", {})
-    description = data.get("description", "data not yet described (notebook 01 has not run)")
+    roi = _read_json(run_dir / "roi.json")
+    training = _read_json(run_dir / "training.json")
+    metrics = _read_json(run_dir / "metrics.json")
     banner = ""
     if data.get("source") == "synthetic":
         banner = ("<p class='banner'><strong>Synthetic demo data.</strong> Every number and figure in this run comes "
                   "from generated radiographs, not patients; it shows the method at work and nothing clinical.</p>")
     git = run.get("git", {})
-    summary = _table(
-        [["data", description],
-         ["run", run.get("run_name", run_dir.name)],
+    provenance = _table(
+        [["data", data.get("description", "not described yet")],
          ["started / finished", f"{run.get('started', '?')} / {run.get('finished', 'not finished')}"],
          ["device", run.get("device", "?")],
-         ["code", f"{git.get('commit') or 'unknown'}{' (uncommitted changes)' if git.get('dirty') else ''}"],
+         ["code", f"{git.get('commit') or 'unknown'}{' (with uncommitted changes)' if git.get('dirty') else ''}"],
          ["command", run.get("command", "?")]],
         ["", ""],
     )
+    profile = run.get("parameters", {}).get("run_name", run_dir.name)
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cxr-study · {html.escape(run_dir.name)}</title>
-<style>{_STYLE}</style></head><body>
-<h1>Pneumonia detection on chest X-rays: a reproduction of Galindo-Ramirez et al. (2022)</h1>
-<p class="muted">Run <code>{html.escape(run_dir.name)}</code></p>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cxr-study · {_esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>
+<h1>Pneumonia detection on chest X-rays: a measured reproduction of Galindo-Ramirez et al. (2022)</h1>
+<p class="muted">Run <code>{_esc(run_dir.name)}</code> · reproduces V. H. Galindo-Ramirez et al., "Detection and
+Classification of Pneumonia in X-Ray Images Using Preprocessing Techniques and Deep Learning", Research in Computing
+Science 151(6), 2022.</p>
 {banner}
-<h2>Run summary</h2>
-{summary}
+<h2>Abstract</h2>
+{_abstract(data, roi, training, metrics)}
+<h2>Data</h2>
+{_data_section(data)}
+{_figure(run_dir, "01_samples.png", "Random images per class.")}
+<h2>Method</h2>
+{_method_section(run, roi, training)}
+{_figure(run_dir, "02_fig5_original_vs_processed.png", "The paper's Fig. 5: original and processed (ROI) images.")}
+{_figure(run_dir, "03_curves.png", "Training and validation accuracy and loss per epoch, both models.")}
+<h2>Results</h2>
+{_results_section(run_dir, metrics)}
+<h2>Where the models look (Grad-CAM)</h2>
+{_gradcam_section(run_dir, metrics)}
+<h2>Discussion and limitations</h2>
+{_limitations(data, training)}
 <h2>Sections</h2>
+<p>Each section's report (code hidden) and its full executed notebook:</p>
 {_sections(run_dir, run)}
-<p class="muted">Provenance: <a href="run.json">run.json</a> (code version, packages, parameters, data hash, device).</p>
+<h2>Provenance and how to rerun</h2>
+{provenance}
+<p>Full record: <a href="run.json">run.json</a> (code version, package versions, every parameter, data manifest hash,
+device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)}.yaml</code>; change a value with
+<code>--set key=value</code>.</p>
 </body></html>
 """
     index = run_dir / "index.html"
