@@ -64,6 +64,7 @@ class StudyParams(BaseModel):
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     finetune_from_block: str | None = Field(None, description="first Xception block that trains in finetune mode; null: all")
     augment: bool = True
+    feature_cache: bool = Field(True, description="cache the frozen part's outputs on disk and train only what follows")
 
     # Grad-CAM
     gradcam_layer: str | None = Field(None, description="layer for Grad-CAM; null: the last convolutional block")

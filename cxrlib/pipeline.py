@@ -223,6 +223,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     from .report import write_index
 
     steps = _select_steps(discover_steps(notebooks_dir), only)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # kernels inherit it: no C++ log noise on the console
     _check_kernel(params.kernel_name)
     run_dir = (Path(params.reports_dir) / params.run_name).resolve()
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
