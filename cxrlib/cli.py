@@ -26,12 +26,6 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _roi_eval(args: argparse.Namespace) -> int:
-    from .preprocess import roi_eval_main
-
-    return roi_eval_main(args.rest)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cxrlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,10 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--size", type=int, help="expected size of the archive in bytes")
     fetch.set_defaults(handler=_fetch)
 
-    roi = commands.add_parser("roi-eval", add_help=False,
-                              help="measure how well the thorax ROI keeps the lungs (--images DIR --masks DIR [--json])")
-    roi.add_argument("rest", nargs=argparse.REMAINDER)
-    roi.set_defaults(handler=_roi_eval)
+    # roi-eval parses its own options (cxrlib.preprocess.roi_eval_main); listed here for --help
+    commands.add_parser("roi-eval", help="measure how well the thorax ROI keeps the lungs "
+                                         "(--images DIR --masks DIR [--json]; roi-eval --help for more)")
     return parser
 
 
@@ -66,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     from .params import ProfileError
     from .pipeline import StudyRunError
 
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["roi-eval"]:
+            from .preprocess import roi_eval_main
+
+            return roi_eval_main(argv[1:])
+        args = _parser().parse_args(argv)
         return args.handler(args)
     except (ProfileError, StudyRunError, DatasetLayoutError, ImageReadError, FetchError) as exc:
         print(f"error: {exc}", file=sys.stderr)

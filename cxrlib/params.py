@@ -48,7 +48,7 @@ class StudyParams(BaseModel):
     preprocess_size: int = Field(400, ge=96, le=2048, description="side of the resized radiograph (paper: 400)")
     clahe_clip_limit: float = Field(2.0, gt=0.0, le=40.0)
     clahe_tile_grid: int = Field(8, ge=1, le=64)
-    roi_margin: float = Field(0.05, ge=0.0, le=0.5, description="margin added around the ROI box, as a fraction of its size")
+    roi_margin: float = Field(0.04, ge=0.0, le=0.5, description="margin added around the ROI box, as a fraction of its size")
     roi_mean_filter: int = Field(21, ge=1, le=201, description="side of the mean filter on the mask (paper: 21)")
     lungmask_dir: str | None = Field(None, description="folder with images/ and masks/ to measure ROI lung coverage")
 

@@ -1,0 +1,100 @@
+"""Speed and peak memory of the batch preprocessing path (cxrlib.cache.preprocess_manifest), per data set.
+
+Prints one table. Each data set runs in its own process, on a fresh temporary cache (every image is
+computed), over all cores unless --workers says otherwise; then the same call again (every image is a
+cache hit). The manifest (with sha256, as notebook 01 writes it) is built before the clock starts.
+
+Columns: images/s of the whole batch call; mean per-image milliseconds inside a worker for decode
+(read_radiograph), CLAHE (resize + CLAHE), contours (ROI extraction + crop) and write (two PNGs, atomic);
+peak resident memory of the main process and of the largest worker; wall seconds of the cached rerun.
+
+    nice -n 10 .venv/bin/python benchmarks/preprocess.py
+    python benchmarks/preprocess.py --datasets ../shared/data/kermany224 --workers 2 --limit 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATASETS = [SHARED / "kermany224", SHARED / "kermany-fullres-sample"]
+
+
+def _one(dataset: str, workers: int | None, limit: int | None) -> dict:
+    import warnings
+
+    import pandas as pd
+
+    from cxrlib.cache import cache_folder, preprocess_manifest
+    from cxrlib.data import build_manifest
+    from cxrlib.preprocess import PreprocessConfig
+
+    manifest = build_manifest(dataset, with_hashes=True, progress=False, required_splits=("train",))
+    if limit:
+        manifest = manifest.iloc[:limit]
+    config = PreprocessConfig()
+    with tempfile.TemporaryDirectory() as cache_dir, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        out = preprocess_manifest(manifest, cache_dir, config, workers=workers, progress=False)
+        wall = time.perf_counter() - start
+        start = time.perf_counter()
+        preprocess_manifest(manifest, cache_dir, config, workers=workers, progress=False)
+        rerun = time.perf_counter() - start
+        table = pd.read_csv(cache_folder(cache_dir, config) / "table.csv")
+    return {
+        "dataset": Path(dataset).name, "images": len(manifest), "unique": len(table),
+        "workers": workers or os.cpu_count(), "wall_s": wall, "images_per_s": len(manifest) / wall,
+        **{name: 1e3 * table[f"t_{name}_s"].mean() for name in ("decode", "clahe", "contour", "write")},
+        "main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_mib": max(table["worker_peak_mib"].max(),
+                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "rerun_s": rerun, "fallback_rate": float(out["fallback"].mean()),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=[str(d) for d in DEFAULT_DATASETS],
+                        help="Kermany-layout folders (train/{NORMAL,PNEUMONIA}/...)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--limit", type=int, default=None, help="first N images of each data set")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(_one(args.one, args.workers, args.limit)))
+        return 0
+    rows = []
+    for dataset in args.datasets:
+        if not Path(dataset).is_dir():
+            print(f"skipping {dataset}: not a folder", file=sys.stderr)
+            continue
+        command = [sys.executable, __file__, "--one", dataset]
+        command += ["--workers", str(args.workers)] if args.workers else []
+        command += ["--limit", str(args.limit)] if args.limit else []
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"cpu cores: {os.cpu_count()}, load average at the end: {os.getloadavg()[0]:.1f}")
+    header = (f"{'dataset':<24}{'images':>7}{'workers':>8}{'wall s':>8}{'img/s':>8}{'decode':>8}{'CLAHE':>7}"
+              f"{'contours':>9}{'write':>7}{'main MiB':>9}{'worker MiB':>11}{'rerun s':>8}{'fallback':>9}")
+    print(header)
+    print(f"{'':<47}{'(ms per image in a worker)':^31}")
+    for r in rows:
+        print(f"{r['dataset']:<24}{r['images']:>7}{r['workers']:>8}{r['wall_s']:>8.1f}{r['images_per_s']:>8.1f}"
+              f"{r['decode']:>8.2f}{r['clahe']:>7.2f}{r['contour']:>9.2f}{r['write']:>7.2f}{r['main_mib']:>9.0f}"
+              f"{r['worker_mib']:>11.0f}{r['rerun_s']:>8.2f}{r['fallback_rate']:>9.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Batch preprocessing of a manifest into a content-addressed cache, over all cores.
+
+Layout under ``cache_dir``::
+
+    preprocess-<config key>/
+        config.json          the PreprocessConfig and algorithm version the key stands for
+        images/<sha256>.png  processed crop (uint8 gray, output_size square)
+        masks/<sha256>.png   lung-field mask (0/255) in the frame of the preprocess_size image
+        table.csv            one row per image content: ROI box, mask area, fallback, timings
+
+An image is identified by the sha256 of its file and the parameters by :meth:`PreprocessConfig.key`,
+so a rerun with the same parameters finds everything and computes nothing, a change of any parameter
+writes to a new folder, and byte-identical files are processed once. Every file is written to a
+temporary name in its folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import roi as _roi
+from .data import read_radiograph, sha256_file
+from .preprocess import ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, resize_image
+
+__all__ = ["PROCESSED_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "write_bytes_atomic",
+           "preprocess_manifest"]
+
+#: Columns that :func:`preprocess_manifest` adds to the manifest (run_dir/processed.csv).
+PROCESSED_COLUMNS = ["processed_path", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "mask_path"]
+#: Columns of the cache's table.csv.
+TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "reason", "threshold",
+                 "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
+
+
+def _init_worker():
+    cv2.setNumThreads(1)
+
+
+def _pool_context():
+    """A 'forkserver' context on POSIX: workers fork from a clean server process, never from a parent whose
+    OpenCV / BLAS threads a plain fork would copy in a locked state (a hang). The server preloads cxrlib."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["cxrlib.cache"])
+    return context
+
+
+def map_parallel(func, tasks, *, workers=None, progress=True, desc=None):
+    """``[func(t) for t in tasks]`` over a process pool, in order, with a progress bar.
+
+    Workers start from a fork server (see :func:`_pool_context`): a script that calls this needs the
+    usual ``if __name__ == "__main__":`` guard; notebooks and ``python -m cxrlib`` do not.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level (picklable) function of one argument.
+    tasks : sequence
+    workers : int, optional
+        Processes (default: all cores); 1 runs in this process.
+    progress : bool, optional
+    desc : str, optional
+        Progress bar label.
+
+    Returns
+    -------
+    results : list
+    """
+    tasks = list(tasks)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer or None (all cores), got {workers!r}")
+    workers = min(int(workers), max(1, len(tasks)))
+    bar = tqdm(total=len(tasks), desc=desc, disable=not progress, unit="img")
+    results = []
+    if workers == 1:
+        for task in tasks:
+            results.append(func(task))
+            bar.update()
+    else:
+        chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker) as pool:
+            for result in pool.map(func, tasks, chunksize=chunksize):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
+
+
+def write_bytes_atomic(data, path):
+    """Write bytes to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    The temporary name carries the process id, so concurrent writers never share one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_png(image, path, *, bilevel=False):
+    params = [cv2.IMWRITE_PNG_BILEVEL, 1] if bilevel else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, encoded = cv2.imencode(".png", image, params)
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    write_bytes_atomic(encoded.tobytes(), path)
+
+
+def cache_folder(cache_dir, config):
+    """The folder that holds the results of ``config`` under ``cache_dir``."""
+    return Path(cache_dir) / f"preprocess-{config.key()}"
+
+
+def _peak_mib():
+    """Peak resident memory of this process in MiB (NaN where the platform cannot say)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _process_one(task):
+    path, sha, config, folder = task
+    start = time.perf_counter()
+    image = read_radiograph(path)
+    decoded = time.perf_counter()
+    resized = resize_image(image, config.preprocess_size)
+    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    equalized_at = time.perf_counter()
+    result = extract_roi(equalized, config)
+    processed = _roi.crop_box(equalized, result.box, output_size=config.output_size)
+    contoured = time.perf_counter()
+    _write_png(processed, Path(folder) / "images" / f"{sha}.png")
+    _write_png(result.lung_mask.astype(np.uint8) * 255, Path(folder) / "masks" / f"{sha}.png", bilevel=True)
+    written = time.perf_counter()
+    y0, x0, y1, x1 = result.box
+    return {"sha256": sha, "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1,
+            "mask_area": result.mask_area, "fallback": result.fallback, "reason": result.reason,
+            "threshold": result.threshold, "height": image.shape[0], "width": image.shape[1],
+            "t_decode_s": decoded - start, "t_clahe_s": equalized_at - decoded,
+            "t_contour_s": contoured - equalized_at, "t_write_s": written - contoured,
+            "worker_peak_mib": _peak_mib()}
+
+
+def _read_table(folder):
+    path = folder / "table.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    table = pd.read_csv(path, dtype={"sha256": str, "reason": str}, keep_default_na=False)
+    table["fallback"] = table["fallback"].astype(str).str.lower().eq("true")
+    return table
+
+
+def _write_table(table, folder):
+    path = folder / "table.csv"
+    tmp = folder / f".table.csv.{os.getpid()}.tmp"
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progress=True):
+    """Preprocess every image of a manifest into the cache; return the manifest with the ROI columns.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        With a ``path`` column (and ``sha256``, computed here when absent or empty).
+    cache_dir : str or Path
+        Cache root (the profile's work_dir, outside git).
+    config : PreprocessConfig, optional
+    workers : int, optional
+        Processes (default: all cores).
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    processed : pandas.DataFrame
+        The manifest's columns plus ``processed_path``, ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
+        (box as fractions of the original image's height / width), ``mask_area`` (lung mask's share of
+        the image), ``fallback`` (bool) and ``mask_path``.
+
+    Warns
+    -----
+    UserWarning
+        When some images fell back to the whole image (the count and the share).
+    """
+    if not isinstance(manifest, pd.DataFrame):
+        raise TypeError(f"manifest must be a pandas DataFrame, got {type(manifest).__name__}")
+    if "path" not in manifest.columns:
+        raise ValueError(f"manifest has no 'path' column (columns: {list(manifest.columns)}); build it with "
+                         "cxrlib.data.build_manifest")
+    if config is None:
+        config = PreprocessConfig()
+    if not isinstance(config, PreprocessConfig):
+        raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    folder = cache_folder(cache_dir, config)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    record = {"algorithm_version": ALGORITHM_VERSION, "key": config.key(), "config": config.to_dict()}
+    if not (folder / "config.json").exists():
+        write_bytes_atomic((json.dumps(record, indent=2) + "\n").encode(), folder / "config.json")
+
+    paths = manifest["path"].astype(str).tolist()
+    if "sha256" in manifest.columns:
+        hashes = [h if isinstance(h, str) and len(h) == 64 else None for h in manifest["sha256"]]
+    else:
+        hashes = [None] * len(paths)
+    missing = [i for i, h in enumerate(hashes) if h is None]
+    for i in tqdm(missing, desc="sha256", disable=not progress or not missing, unit="img"):
+        hashes[i] = sha256_file(paths[i])
+
+    table = _read_table(folder)
+    done = {sha for sha in table["sha256"]
+            if (folder / "images" / f"{sha}.png").exists() and (folder / "masks" / f"{sha}.png").exists()}
+    todo = {}
+    for path, sha in zip(paths, hashes):
+        if sha not in done and sha not in todo:
+            todo[sha] = path
+    if todo:
+        tasks = [(path, sha, config, str(folder)) for sha, path in todo.items()]
+        rows = map_parallel(_process_one, tasks, workers=workers, progress=progress, desc="preprocess")
+        new = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        table = pd.concat([table[~table["sha256"].isin(new["sha256"])], new], ignore_index=True)
+        _write_table(table, folder)
+
+    rows = table.set_index("sha256").loc[hashes]
+    out = manifest.copy()
+    out["sha256"] = hashes
+    out["processed_path"] = [str((folder / "images" / f"{sha}.png").resolve()) for sha in hashes]
+    for column in ("roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area"):
+        out[column] = rows[column].astype(float).to_numpy()
+    out["fallback"] = rows["fallback"].astype(bool).to_numpy()
+    out["mask_path"] = [str((folder / "masks" / f"{sha}.png").resolve()) for sha in hashes]
+    fallbacks = int(out["fallback"].sum())
+    if fallbacks:
+        warnings.warn(f"{fallbacks} of {len(out)} images ({fallbacks / len(out):.1%}) fell back to the whole image "
+                      "(no plausible lung fields); their 'fallback' column is True", stacklevel=2)
+    return out

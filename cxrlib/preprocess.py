@@ -1,0 +1,548 @@
+"""Preprocessing and thorax ROI (Galindo-Ramirez et al. 2022, sections 3.2-3.3).
+
+Per radiograph: resize to ``preprocess_size`` (paper: 400x400), CLAHE (OpenCV), then the thorax ROI of
+:mod:`cxrlib.roi` on the equalized image (mean threshold, morphological active contours, 21x21 mean
+filter, bounding box with a margin), then crop the equalized image to the box and resize it to the
+network input. When no lung field is found, or the box is implausibly small, the ROI falls back to the
+whole image and says so (``RoiResult.fallback``, a warning from :func:`preprocess_image`, the
+``fallback`` column of the batch table).
+
+Speed: the contour steps run on a ``contour_size`` image (default 100x100) downsampled from the
+equalized image after a Gaussian smoothing; every length is a fraction of the image side, so the same
+steps also run at full size (``extract_roi(..., reference=True)``, with scikit-image's own snakes), and a
+test checks that both agree on real radiographs. :func:`evaluate_roi` measures how much of a manual lung
+mask the box keeps (``python -m cxrlib roi-eval``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_vese,
+                                  morphological_geodesic_active_contour)
+
+from . import roi as _roi
+from .data import ImageReadError, read_radiograph
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "ROI_GOALS",
+    "PreprocessConfig",
+    "RoiResult",
+    "PreprocessResult",
+    "resize_image",
+    "apply_clahe",
+    "extract_roi",
+    "preprocess_image",
+    "evaluate_roi",
+    "roi_eval_main",
+]
+
+#: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
+ALGORITHM_VERSION = 1
+#: The goals of issue 3 for the ROI on manual lung masks.
+ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
+             "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01)}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Every parameter of the preprocessing; :meth:`key` hashes them (with the algorithm version).
+
+    Lengths of the ROI steps are fractions of the image side (the value at 400x400 in brackets), so the
+    steps mean the same at any ``preprocess_size`` and ``contour_size``.
+
+    Attributes
+    ----------
+    preprocess_size : int
+        Side of the resized radiograph (paper: 400).
+    clahe_clip_limit, clahe_tile_grid : float, int
+        OpenCV CLAHE clip limit and tiles per side.
+    roi_margin : float
+        Margin added to each side of the box, as a fraction of the box's height / width.
+    roi_mean_filter : int
+        Odd side of the mean filter on the mask, in pixels of the ``preprocess_size`` image (paper: 21).
+    output_size : int
+        Side of the processed crop (the model's input size).
+    contour_size : int
+        Side of the image the contour steps run on (at most ``preprocess_size``).
+    smoothing_sigma : float
+        Gaussian smoothing before the threshold (0.005: 2 px), removes noise and fine vessels.
+    chan_vese_iterations : int
+        Chan-Vese iterations at ``contour_size`` (scaled for the full-size reference).
+    split_radius : float
+        Necks narrower than twice this are cut between lung and outside air (0.03: 12 px).
+    min_field_fraction : float
+        Lung-field pieces smaller than this fraction of the largest are dropped.
+    grow_iterations : int
+        Balloon iterations of the geodesic contour at ``contour_size`` (10 at 100 px: up to 40 px at 400).
+    gradient_sigma : float
+        Gaussian scale of the edge map of the geodesic contour (0.01: 4 px).
+    mirror_balance : float
+        When one side of the spine holds less than this share of the other side's lung area, the box
+        is mirrored about the spine so that an opaque lung stays inside (0: never, 1: always).
+    min_aspect : float
+        A box flatter than this height / width is extended downwards, to the lung bases the dark
+        mask misses first (opaque lower lobes); adult lung fields are 0.65 to 1.4 times as tall as wide.
+    min_lung_area : float
+        Below this fraction of the image, the lung mask counts as degenerate (fallback).
+    min_box_side : float
+        A box narrower or shorter than this fraction of the image counts as degenerate (fallback).
+    """
+
+    preprocess_size: int = 400
+    clahe_clip_limit: float = 2.0
+    clahe_tile_grid: int = 8
+    roi_margin: float = 0.04
+    roi_mean_filter: int = 21
+    output_size: int = 224
+    contour_size: int = 100
+    smoothing_sigma: float = 0.005
+    chan_vese_iterations: int = 10
+    split_radius: float = 0.03
+    min_field_fraction: float = 0.1
+    grow_iterations: int = 10
+    gradient_sigma: float = 0.01
+    mirror_balance: float = 0.5
+    min_aspect: float = 0.8
+    min_lung_area: float = 0.02
+    min_box_side: float = 0.3
+
+    def __post_init__(self):
+        ints = {"preprocess_size": (16, 8192), "clahe_tile_grid": (1, 256), "roi_mean_filter": (1, 1001),
+                "output_size": (8, 8192), "contour_size": (16, 8192), "chan_vese_iterations": (0, 1000),
+                "grow_iterations": (0, 1000)}
+        for name, (low, high) in ints.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise ValueError(f"PreprocessConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
+        if self.roi_mean_filter % 2 == 0:
+            raise ValueError("PreprocessConfig.roi_mean_filter must be odd (a centred window), "
+                             f"got {self.roi_mean_filter}")
+        reals = {"clahe_clip_limit": (0.0, 1000.0), "roi_margin": (0.0, 1.0), "smoothing_sigma": (0.0, 0.2),
+                 "split_radius": (0.0, 0.5), "min_field_fraction": (0.0, 1.0), "gradient_sigma": (0.0, 0.2),
+                 "min_lung_area": (0.0, 1.0), "min_box_side": (0.0, 1.0),
+                 "mirror_balance": (0.0, 1.0), "min_aspect": (0.0, 10.0)}
+        for name, (low, high) in reals.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high
+                                                                                       and math.isfinite(value)):
+                raise ValueError(f"PreprocessConfig.{name} must be a number in [{low}, {high}], got {value!r}")
+        if self.clahe_clip_limit <= 0 or self.split_radius <= 0 or self.gradient_sigma <= 0:
+            raise ValueError("PreprocessConfig.clahe_clip_limit, split_radius and gradient_sigma must be > 0, got "
+                             f"{self.clahe_clip_limit!r}, {self.split_radius!r}, {self.gradient_sigma!r}")
+
+    def to_dict(self) -> dict:
+        """The parameters as a plain dict (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Stable 16-hex-digit hash of the parameters and :data:`ALGORITHM_VERSION` (the cache key)."""
+        payload = json.dumps({"algorithm_version": ALGORITHM_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RoiResult:
+    """Outcome of :func:`extract_roi`.
+
+    Attributes
+    ----------
+    box : tuple of float
+        ``(y0, x0, y1, x1)`` as fractions of the image height / width; ``(0, 0, 1, 1)`` on fallback.
+    lung_mask : (M, N) bool ndarray
+        The final lung-field mask, in the frame of the equalized image.
+    mask_area : float
+        ``lung_mask``'s share of the image.
+    fallback : bool
+        True when the mask was degenerate and the box is the whole image.
+    reason : str
+        Why it fell back ('' otherwise).
+    threshold : float
+        The mean threshold of Eq. 2.
+    stages : dict of str to ndarray
+        Intermediate images at the working resolution, without the flat border: 'smoothed',
+        'binary', 'contour', 'filtered', 'fields', 'lungs'.
+    """
+
+    box: tuple
+    lung_mask: np.ndarray
+    mask_area: float
+    fallback: bool
+    reason: str
+    threshold: float
+    stages: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PreprocessResult:
+    """Outcome of :func:`preprocess_image`: every image of the chain and the ROI."""
+
+    resized: np.ndarray
+    equalized: np.ndarray
+    roi: RoiResult
+    processed: np.ndarray
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _check_gray(name, image):
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (H, W) uint8 grayscale image (cxrlib's convention), got "
+                         f"shape {image.shape} dtype {image.dtype}; read files with cxrlib.data.read_radiograph")
+    if min(image.shape) < 2:
+        raise ValueError(f"{name} has shape {image.shape}; both sides must be at least 2 pixels")
+
+
+def _check_config(config):
+    if config is None:
+        return PreprocessConfig()
+    if not isinstance(config, PreprocessConfig):
+        raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    return config
+
+
+def resize_image(image, size):
+    """Resize to a ``size`` x ``size`` square (paper: 400x400); the aspect ratio is not kept.
+
+    Parameters
+    ----------
+    image : (H, W) uint8 ndarray
+    size : int
+        Output side (>= 16).
+
+    Returns
+    -------
+    resized : (size, size) uint8 ndarray
+        Area interpolation when shrinking, bilinear when enlarging.
+    """
+    _check_gray("image", image)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
+        raise ValueError(f"size must be an integer >= 16, got {size!r}")
+    shrink = image.shape[0] >= size and image.shape[1] >= size
+    return cv2.resize(image, (int(size), int(size)), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def apply_clahe(image, *, clip_limit=2.0, tile_grid=8):
+    """Contrast-limited adaptive histogram equalization (OpenCV), the paper's Img_Ec.
+
+    Parameters
+    ----------
+    image : (H, W) uint8 ndarray
+    clip_limit : float, optional
+        OpenCV clip limit (> 0).
+    tile_grid : int, optional
+        Tiles per side (>= 1).
+
+    Returns
+    -------
+    equalized : (H, W) uint8 ndarray
+    """
+    _check_gray("image", image)
+    if isinstance(clip_limit, bool) or not isinstance(clip_limit, (int, float)) or not clip_limit > 0:
+        raise ValueError(f"clip_limit must be a number > 0, got {clip_limit!r}")
+    if isinstance(tile_grid, bool) or not isinstance(tile_grid, (int, np.integer)) or tile_grid < 1:
+        raise ValueError(f"tile_grid must be an integer >= 1, got {tile_grid!r}")
+    clahe = cv2.createCLAHE(clipLimit=float(clip_limit), tileGridSize=(int(tile_grid), int(tile_grid)))
+    return clahe.apply(image)
+
+
+def _odd(value):
+    return max(1, int(round(value)) // 2 * 2 + 1) if value >= 1 else 1
+
+
+def extract_roi(equalized, config=None, *, reference=False):
+    """Thorax ROI of an equalized radiograph: lung-field mask and box (steps of :mod:`cxrlib.roi`).
+
+    Flat padding or a frame along the edges is set aside first (:func:`cxrlib.roi.uniform_border`);
+    the steps run on the rest and the box is given in the frame of the whole image.
+
+    Parameters
+    ----------
+    equalized : (H, W) uint8 ndarray
+        The CLAHE image (:func:`apply_clahe`), normally ``preprocess_size`` square.
+    config : PreprocessConfig, optional
+    reference : bool, optional
+        Run every step at full size with scikit-image's ``morphological_chan_vese`` and
+        ``morphological_geodesic_active_contour`` (iterations scaled by the size ratio): the plain
+        implementation the fast path is tested against; about a second per image.
+
+    Returns
+    -------
+    RoiResult
+    """
+    _check_gray("equalized", equalized)
+    config = _check_config(config)
+    height, width = equalized.shape
+    R0, C0, R1, C1 = _roi.uniform_border(equalized)
+    core = equalized[R0:R1, C0:C1]
+    result = _extract_core(core, config, reference=reference)
+    core_height, core_width = core.shape
+    y0, x0, y1, x1 = result["box"]
+    box = ((R0 + y0 * core_height) / height, (C0 + x0 * core_width) / width,
+           (R0 + y1 * core_height) / height, (C0 + x1 * core_width) / width)
+    lung_mask = np.zeros((height, width), dtype=bool)
+    lungs = result["stages"]["lungs"]
+    if lungs.shape != core.shape:
+        lungs = cv2.resize(lungs.astype(np.float32), (core_width, core_height), interpolation=cv2.INTER_LINEAR) >= 0.5
+    lung_mask[R0:R1, C0:C1] = lungs
+    return RoiResult(box=tuple(float(v) for v in box), lung_mask=lung_mask, mask_area=float(lung_mask.mean()),
+                     fallback=bool(result["reason"]), reason=result["reason"], threshold=result["threshold"],
+                     stages=result["stages"])
+
+
+def _extract_core(image, config, *, reference):
+    """The ROI steps on an image without padding; box as fractions of this image."""
+    height, width = image.shape
+    side = max(height, width)
+    smoothed = cv2.GaussianBlur(image, (0, 0), config.smoothing_sigma * side) if config.smoothing_sigma else image
+    work_side = side if reference else min(config.contour_size, side)
+    if work_side != side:
+        shape = (max(2, round(width * work_side / side)), max(2, round(height * work_side / side)))
+        smoothed = cv2.resize(smoothed, shape, interpolation=cv2.INTER_AREA)
+    steps = side / config.contour_size if reference else 1.0
+
+    # The body's box, from the threshold of the whole image; the later steps run inside it.
+    r0, c0, r1, c1 = _roi.field_of_view(_roi.mean_threshold(smoothed)[0])
+    view = smoothed[r0:r1, c0:c1]
+    binary, threshold = _roi.mean_threshold(view)
+    cv_iterations = int(round(config.chan_vese_iterations * steps))
+    if reference:
+        contour = morphological_chan_vese(view.astype(np.float64), cv_iterations,
+                                          init_level_set=~binary, smoothing=1).astype(bool)
+    else:
+        contour = _roi.chan_vese_contour(view, ~binary, iterations=cv_iterations)
+    filtered = _roi.mean_filter_mask(contour, _odd(config.roi_mean_filter * work_side / config.preprocess_size))
+    for factor in (1, 2, 3):
+        # A lung that touches the outside air through a wide neck is dropped with it; wider cuts free it.
+        fields = _roi.select_lung_fields(filtered, split_radius=factor * config.split_radius * work_side,
+                                         min_fraction=config.min_field_fraction)
+        if fields.sum() >= config.min_lung_area * smoothed.size:
+            break
+    lungs = fields
+    if fields.any() and config.grow_iterations:
+        gimage = inverse_gaussian_gradient(view.astype(np.float64) / 255.0, sigma=config.gradient_sigma * work_side)
+        grow = int(round(config.grow_iterations * steps))
+        if reference:
+            lungs = morphological_geodesic_active_contour(gimage, grow, init_level_set=fields, smoothing=1,
+                                                          balloon=1).astype(bool)
+        else:
+            lungs = _roi.geodesic_contour(gimage, fields, iterations=grow, balloon=1)
+
+    def frame(part, outside):
+        full = np.full(smoothed.shape, outside, dtype=part.dtype)
+        full[r0:r1, c0:c1] = part
+        return full
+
+    stages = {"smoothed": smoothed, "binary": frame(binary, True), "contour": frame(contour, False),
+              "filtered": frame(filtered, False), "fields": frame(fields, False), "lungs": frame(lungs, False)}
+    fields, lungs = stages["fields"], stages["lungs"]
+    area = float(lungs.mean())
+    reason, box = "", (0.0, 0.0, 1.0, 1.0)
+    if not fields.any():
+        reason = "no lung field found"
+    elif area < config.min_lung_area:
+        reason = f"lung mask covers {area:.3f} of the image (< min_lung_area {config.min_lung_area})"
+    else:
+        midline = _roi.body_midline(smoothed, lungs) if config.mirror_balance > 0 else None
+        box = _roi.roi_box(lungs, margin=config.roi_margin, midline=midline, balance=config.mirror_balance,
+                           min_aspect=config.min_aspect)
+        if min(box[2] - box[0], box[3] - box[1]) < config.min_box_side:
+            reason = (f"box {box[2] - box[0]:.2f} x {box[3] - box[1]:.2f} of the image is smaller than "
+                      f"min_box_side {config.min_box_side}")
+            box = (0.0, 0.0, 1.0, 1.0)
+    return {"box": box, "reason": reason, "threshold": threshold, "stages": stages}
+
+
+def preprocess_image(image, config=None):
+    """Whole chain for one radiograph: resize, CLAHE, thorax ROI, crop to the model input.
+
+    Parameters
+    ----------
+    image : (H, W) uint8 ndarray
+        A radiograph as read by :func:`cxrlib.data.read_radiograph`.
+    config : PreprocessConfig, optional
+
+    Returns
+    -------
+    PreprocessResult
+        ``processed`` is the ``(output_size, output_size)`` uint8 crop of the equalized image.
+
+    Warns
+    -----
+    UserWarning
+        When the ROI falls back to the whole image.
+    """
+    config = _check_config(config)
+    _check_gray("image", image)
+    resized = resize_image(image, config.preprocess_size)
+    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    result = extract_roi(equalized, config)
+    if result.fallback:
+        warnings.warn(f"thorax ROI fell back to the whole image: {result.reason}", stacklevel=2)
+    processed = _roi.crop_box(equalized, result.box, output_size=config.output_size)
+    return PreprocessResult(resized=resized, equalized=equalized, roi=result, processed=processed)
+
+
+# --------------------------------------------------------------------------- evaluation on lung masks
+
+
+def _pair_images_and_masks(images_dir, masks_dir):
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    for name, folder in (("images_dir", images_dir), ("masks_dir", masks_dir)):
+        if not folder.is_dir():
+            raise ValueError(f"{name} {str(folder)!r} is not a folder; give the folder of the images / of their masks")
+
+    def index(folder):
+        files = {}
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in _IMAGE_SUFFIXES and not path.name.startswith("."):
+                files.setdefault(path.stem, path)
+        return files
+
+    images, masks = index(images_dir), index(masks_dir)
+    stems = sorted(set(images) & set(masks))
+    if not stems:
+        raise ValueError(f"no image in {str(images_dir)!r} has a mask with the same stem in {str(masks_dir)!r} "
+                         f"({len(images)} images, {len(masks)} masks; e.g. image {next(iter(images), None)!r}, "
+                         f"mask {next(iter(masks), None)!r})")
+    return [(stem, images[stem], masks[stem]) for stem in stems], len(images) - len(stems), len(masks) - len(stems)
+
+
+def _evaluate_one(task):
+    stem, image_path, mask_path, config = task
+    image = read_radiograph(image_path)
+    mask = read_radiograph(mask_path) > 0
+    resized = resize_image(image, config.preprocess_size)
+    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    result = extract_roi(equalized, config)
+    r0, c0, r1, c1 = _roi._box_pixels(result.box, mask.shape)
+    lung = int(mask.sum())
+    y0, x0, y1, x1 = result.box
+    return {"stem": stem, "image_path": str(image_path), "mask_path": str(mask_path),
+            "coverage": float(mask[r0:r1, c0:c1].sum() / lung) if lung else float("nan"),
+            "area": (y1 - y0) * (x1 - x0), "fallback": result.fallback, "reason": result.reason,
+            "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1, "mask_area": result.mask_area,
+            "lung_fraction": lung / mask.size, "height": image.shape[0], "width": image.shape[1]}
+
+
+def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=True):
+    """Measure how well the ROI box keeps the lungs, on radiographs with manual lung masks.
+
+    Every image in ``images_dir`` that has a mask with the same stem in ``masks_dir`` (any size; nonzero
+    pixels are lung) goes through the ROI extraction; coverage is the share of the mask's lung pixels
+    inside the box, area the box's share of the image.
+
+    Parameters
+    ----------
+    images_dir, masks_dir : str or Path
+    config : PreprocessConfig, optional
+    workers : int, optional
+        Processes (default: all cores).
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    summary : dict
+        ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
+        ``area_median``, ``fallback_rate``, ``n_empty_masks``, ``images_without_mask``,
+        ``masks_without_image``, ``goals`` (each goal of :data:`ROI_GOALS` and whether it is met),
+        ``config``.
+    per_image : pandas.DataFrame
+        One row per pair: stem, paths, coverage, area, fallback, reason, box, mask_area, lung_fraction.
+    """
+    from .cache import map_parallel
+
+    config = _check_config(config)
+    pairs, unmatched_images, unmatched_masks = _pair_images_and_masks(images_dir, masks_dir)
+    rows = map_parallel(_evaluate_one, [(*pair, config) for pair in pairs], workers=workers,
+                        progress=progress, desc="roi-eval")
+    per_image = pd.DataFrame(rows)
+    empty = int(per_image["coverage"].isna().sum())
+    if empty:
+        warnings.warn(f"{empty} lung masks are empty; they are left out of the coverage statistics", stacklevel=2)
+    coverage = per_image["coverage"].dropna()
+    summary = {
+        "n": int(len(per_image)),
+        "coverage_median": float(coverage.median()) if len(coverage) else float("nan"),
+        "coverage_p05": float(np.percentile(coverage, 5)) if len(coverage) else float("nan"),
+        "coverage_mean": float(coverage.mean()) if len(coverage) else float("nan"),
+        "coverage_min": float(coverage.min()) if len(coverage) else float("nan"),
+        "area_median": float(per_image["area"].median()),
+        "fallback_rate": float(per_image["fallback"].mean()),
+        "n_empty_masks": empty,
+        "images_without_mask": unmatched_images,
+        "masks_without_image": unmatched_masks,
+    }
+    summary["goals"] = {name: {"goal": f"{op} {value}",
+                               "met": bool(summary[name] >= value if op == ">=" else summary[name] <= value)}
+                        for name, (op, value) in ROI_GOALS.items()}
+    summary["config"] = {"key": config.key(), **config.to_dict()}
+    return summary, per_image
+
+
+def roi_eval_main(argv):
+    """``python -m cxrlib roi-eval --images DIR --masks DIR [--json] [--workers N] [--per-image CSV]``.
+
+    Parameters
+    ----------
+    argv : list of str
+        Arguments after ``roi-eval``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on an input error (printed as one line on stderr).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m cxrlib roi-eval",
+        description="Measure how much of manual lung masks the thorax ROI box keeps (coverage) and how large the "
+                    "box is (area). Images and masks are paired by file stem; nonzero mask pixels are lung.")
+    parser.add_argument("--images", required=True, help="folder of radiographs")
+    parser.add_argument("--masks", required=True, help="folder of lung masks with the same stems")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--per-image", metavar="CSV", help="also write the per-image table to this CSV file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        summary, per_image = evaluate_roi(args.images, args.masks, workers=args.workers,
+                                          progress=not args.no_progress and not args.json)
+    except (ValueError, ImageReadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.per_image:
+        target = Path(args.per_image)
+        tmp = target.with_name(f".{target.name}.tmp")
+        per_image.to_csv(tmp, index=False)
+        tmp.replace(target)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"ROI on lung masks: {summary['n']} image/mask pairs from {args.images}")
+    print(f"{'metric':<18}{'value':>10}  {'goal':<10}{'met':>5}")
+    for name in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate"):
+        goal = summary["goals"].get(name)
+        met = ("yes" if goal["met"] else "NO") if goal else ""
+        print(f"{name:<18}{summary[name]:>10.4f}  {goal['goal'] if goal else '':<10}{met:>5}")
+    if summary["images_without_mask"] or summary["masks_without_image"] or summary["n_empty_masks"]:
+        print(f"unpaired: {summary['images_without_mask']} images, {summary['masks_without_image']} masks; "
+              f"empty masks: {summary['n_empty_masks']}")
+    print(f"config key {summary['config']['key']}")
+    return 0

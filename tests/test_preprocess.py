@@ -1,0 +1,411 @@
+"""Preprocessing and thorax ROI: each step on tiny synthetic arrays, refusals, fallback, real-image checks."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_vese,
+                                  morphological_geodesic_active_contour)
+
+from cxrlib import roi
+from cxrlib.data import read_radiograph
+from cxrlib.preprocess import (PreprocessConfig, apply_clahe, evaluate_roi, extract_roi, preprocess_image,
+                               resize_image, roi_eval_main)
+from cxrlib.synthetic import synthetic_radiograph
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared(*parts):
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not on this machine")
+    return path
+
+
+def phantom(size=128, seed=0):
+    """Body (bright) on dark air, two dark elliptic 'lungs', a bright 'R' marker in the top-left air.
+
+    Returns the image and the lung mask.
+    """
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size), 25, np.float32)
+    s = size / 128
+    cv2.rectangle(image, (int(18 * s), int(10 * s)), (int(110 * s), int(127 * s)), 170, -1)
+    lungs = np.zeros((size, size), np.uint8)
+    cv2.ellipse(lungs, (int(43 * s), int(58 * s)), (int(16 * s), int(32 * s)), 0, 0, 360, 1, -1)
+    cv2.ellipse(lungs, (int(85 * s), int(58 * s)), (int(16 * s), int(32 * s)), 0, 0, 360, 1, -1)
+    image[lungs > 0] = 70
+    cv2.rectangle(image, (int(3 * s), int(3 * s)), (int(12 * s), int(14 * s)), 255, -1)
+    image += rng.normal(0, 6, image.shape).astype(np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8), lungs.astype(bool)
+
+
+def iou(a, b):
+    return (a & b).sum() / max(1, (a | b).sum())
+
+
+# --------------------------------------------------------------------------- resize, CLAHE
+
+
+def test_resize_image_square_uint8():
+    out = resize_image(np.zeros((50, 80), np.uint8), 40)
+    assert out.shape == (40, 40) and out.dtype == np.uint8
+    assert resize_image(np.full((20, 30), 7, np.uint8), 64).max() == 7
+
+
+@pytest.mark.parametrize("image, size, error", [
+    (np.zeros((20, 20), np.float32), 32, ValueError),
+    (np.zeros((20, 20, 3), np.uint8), 32, ValueError),
+    ([[0, 1], [2, 3]], 32, TypeError),
+    (np.zeros((20, 20), np.uint8), 8, ValueError),
+    (np.zeros((20, 20), np.uint8), True, ValueError),
+])
+def test_resize_image_refuses(image, size, error):
+    with pytest.raises(error):
+        resize_image(image, size)
+
+
+def test_apply_clahe_raises_local_contrast():
+    rng = np.random.default_rng(0)
+    flat = (120 + rng.integers(-5, 6, (64, 64))).astype(np.uint8)
+    out = apply_clahe(flat, clip_limit=2.0, tile_grid=4)
+    assert out.shape == flat.shape and out.dtype == np.uint8
+    assert out.std() > 1.5 * flat.std()
+
+
+@pytest.mark.parametrize("kwargs", [{"clip_limit": 0}, {"clip_limit": -1.0}, {"tile_grid": 0}, {"tile_grid": 2.5}])
+def test_apply_clahe_refuses(kwargs):
+    with pytest.raises(ValueError):
+        apply_clahe(np.zeros((16, 16), np.uint8), **kwargs)
+
+
+# --------------------------------------------------------------------------- ROI steps
+
+
+def test_mean_threshold_is_eq_1_and_2():
+    image = np.array([[0, 10], [20, 30]], np.uint8)
+    binary, th = roi.mean_threshold(image)
+    assert th == 15.0
+    assert binary.tolist() == [[False, False], [True, True]]
+
+
+@pytest.mark.parametrize("image, error", [(np.zeros((4, 4), bool), TypeError), (np.zeros((4, 4, 3)), ValueError),
+                                          (np.zeros(5), ValueError), ("image", TypeError)])
+def test_mean_threshold_refuses(image, error):
+    with pytest.raises(error):
+        roi.mean_threshold(image)
+
+
+def test_chan_vese_contour_recovers_dark_lungs_from_noisy_init():
+    image, lungs = phantom()
+    rng = np.random.default_rng(1)
+    init = lungs ^ (rng.random(lungs.shape) < 0.15)
+    out = roi.chan_vese_contour(image, init, iterations=10)
+    inside_body = np.zeros_like(lungs)
+    inside_body[12:126, 20:108] = True
+    assert iou(out & inside_body, lungs) > 0.9
+
+
+def test_chan_vese_contour_matches_scikit_image():
+    image, lungs = phantom()
+    binary, _ = roi.mean_threshold(cv2.GaussianBlur(image, (0, 0), 1))
+    ours = roi.chan_vese_contour(image, ~binary, iterations=8, smoothing=1)
+    theirs = morphological_chan_vese(image.astype(float), 8, init_level_set=~binary, smoothing=1).astype(bool)
+    assert iou(ours, theirs) > 0.995
+
+
+def test_geodesic_contour_grows_to_the_edge_and_matches_scikit_image():
+    image = np.full((80, 80), 200, np.uint8)
+    cv2.circle(image, (40, 40), 25, 60, -1)
+    truth = image == 60
+    seed = np.zeros((80, 80), bool)
+    seed[35:45, 35:45] = True
+    gimage = inverse_gaussian_gradient(image / 255.0, sigma=1.5)
+    ours = roi.geodesic_contour(gimage, seed, iterations=40, balloon=1, threshold=0.5)
+    assert iou(ours, truth) > 0.85
+    theirs = morphological_geodesic_active_contour(gimage, 40, init_level_set=seed, smoothing=1, balloon=1,
+                                                  threshold=0.5)
+    assert iou(ours, theirs.astype(bool)) > 0.995
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"init_mask": np.zeros((5, 5), bool)}, ValueError),
+    ({"iterations": -1}, ValueError),
+    ({"smoothing": 1.5}, ValueError),
+    ({"lambda1": 0}, ValueError),
+])
+def test_chan_vese_contour_refuses(kwargs, error):
+    args = {"image": np.zeros((8, 8)), "init_mask": np.zeros((8, 8), bool), "iterations": 2, **kwargs}
+    with pytest.raises(error):
+        roi.chan_vese_contour(args.pop("image"), args.pop("init_mask"), **args)
+
+
+@pytest.mark.parametrize("kwargs", [{"balloon": 2}, {"threshold": "median"}, {"iterations": -3}])
+def test_geodesic_contour_refuses(kwargs):
+    with pytest.raises(ValueError):
+        roi.geodesic_contour(np.ones((8, 8)), np.zeros((8, 8), bool), **{"iterations": 1, **kwargs})
+
+
+def test_mean_filter_mask_drops_small_blobs_keeps_large_regions():
+    mask = np.zeros((60, 60), bool)
+    mask[10:40, 10:40] = True
+    mask[50:53, 50:53] = True
+    out = roi.mean_filter_mask(mask, 9)
+    assert out[25, 25] and not out[51, 51]
+    assert iou(out, mask) > 0.85
+
+
+@pytest.mark.parametrize("size, level", [(4, 0.5), (0, 0.5), (5, 0.0), (5, 1.5)])
+def test_mean_filter_mask_refuses(size, level):
+    with pytest.raises(ValueError):
+        roi.mean_filter_mask(np.zeros((10, 10), bool), size, level=level)
+
+
+def test_select_lung_fields_cuts_necks_and_drops_outside_air():
+    mask = np.zeros((100, 100), bool)
+    mask[20:80, 15:40] = True          # lung
+    mask[20:80, 60:85] = True          # lung
+    mask[:, 0:8] = True                # air beside the body, touches the border
+    mask[40:44, 8:15] = True           # narrow neck joining the left lung to the air
+    mask[88:91, 48:51] = True          # small blob
+    fields = roi.select_lung_fields(mask, split_radius=5, min_fraction=0.1)
+    assert fields[50, 25] and fields[50, 70]
+    assert not fields[:, 0:8].any() and not fields[88:91, 48:51].any()
+
+
+def test_select_lung_fields_empty_when_all_touch_the_border():
+    mask = np.zeros((50, 50), bool)
+    mask[:, :20] = True
+    assert not roi.select_lung_fields(mask, split_radius=3).any()
+    with pytest.raises(ValueError):
+        roi.select_lung_fields(mask, split_radius=0)
+
+
+def test_body_midline_finds_the_bright_spine():
+    image = np.full((60, 100), 50, np.uint8)
+    image[:, 54:60] = 220
+    assert abs(roi.body_midline(image, np.zeros_like(image, bool)) - 0.57) < 0.03
+
+
+def test_roi_box_fractions_margin_and_mirroring():
+    fields = np.zeros((100, 200), bool)
+    fields[20:60, 40:80] = True                  # left lung only
+    assert roi.roi_box(fields, margin=0) == (0.2, 0.2, 0.6, 0.4)
+    y0, x0, y1, x1 = roi.roi_box(fields, margin=0.1)
+    assert (y0, y1) == pytest.approx((0.16, 0.64)) and (x0, x1) == pytest.approx((0.18, 0.42))
+    mirrored = roi.roi_box(fields, margin=0, midline=0.5)
+    assert mirrored == pytest.approx((0.2, 0.2, 0.6, 0.8))
+    fields[20:60, 120:160] = True                # both lungs: no mirroring about an off-centre midline
+    assert roi.roi_box(fields, margin=0, midline=0.45) == pytest.approx((0.2, 0.2, 0.6, 0.8))
+
+
+@pytest.mark.parametrize("kwargs", [{"margin": -0.1}, {"margin": 0.1, "midline": 1.5}, {"margin": 0.1, "balance": 2}])
+def test_roi_box_refuses(kwargs):
+    fields = np.zeros((10, 10), bool)
+    fields[2:5, 2:5] = True
+    with pytest.raises(ValueError):
+        roi.roi_box(fields, **kwargs)
+    with pytest.raises(ValueError):
+        roi.roi_box(np.zeros((10, 10), bool), margin=0.1)
+
+
+def test_crop_box_takes_the_box_and_resizes():
+    image = np.zeros((100, 100), np.uint8)
+    image[20:60, 30:90] = 200
+    crop = roi.crop_box(image, (0.2, 0.3, 0.6, 0.9), output_size=32)
+    assert crop.shape == (32, 32) and crop.dtype == np.uint8 and crop.min() == 200
+
+
+@pytest.mark.parametrize("box", [(0.5, 0.2, 0.4, 0.9), (0, 0, 1, 1.2), (0, 0, 1), "box"])
+def test_crop_box_refuses_bad_boxes(box):
+    with pytest.raises(ValueError):
+        roi.crop_box(np.zeros((10, 10), np.uint8), box, output_size=8)
+
+
+# --------------------------------------------------------------------------- whole ROI / chain
+
+
+def test_extract_roi_keeps_both_phantom_lungs_and_drops_the_marker():
+    image, lungs = phantom(200)
+    config = PreprocessConfig(preprocess_size=200, contour_size=100, output_size=64)
+    result = preprocess_image(image, config)
+    assert not result.roi.fallback and result.roi.reason == ""
+    r0, c0, r1, c1 = roi._box_pixels(result.roi.box, lungs.shape)
+    assert lungs[r0:r1, c0:c1].sum() / lungs.sum() > 0.99
+    assert r0 > 0.1 * 200 and c0 > 0.1 * 200          # the marker (top-left corner) is outside
+    assert result.processed.shape == (64, 64) and result.processed.dtype == np.uint8
+    assert result.roi.lung_mask.shape == (200, 200)
+    assert set(result.roi.stages) == {"smoothed", "binary", "contour", "filtered", "fields", "lungs"}
+
+
+def test_extract_roi_on_synthetic_radiographs_keeps_lungs_drops_markers():
+    rng = np.random.default_rng(3)
+    config = PreprocessConfig(preprocess_size=256, output_size=96)
+    for label in ("NORMAL", "PNEUMONIA", "NORMAL", "PNEUMONIA"):
+        sample = synthetic_radiograph(label=label, rng=rng, size=256, shortcut=True)
+        result = preprocess_image(sample.image, config)
+        r0, c0, r1, c1 = roi._box_pixels(result.roi.box, sample.image.shape)
+        assert sample.lung_mask[r0:r1, c0:c1].sum() / sample.lung_mask.sum() > 0.98
+        shortcut = sample.marker_boxes[-1]                  # the planted tag, top-right corner
+        assert shortcut[2] <= r0 or shortcut[1] >= c1
+
+
+def test_degenerate_image_falls_back_to_the_whole_image_and_says_so():
+    no_lungs = np.full((120, 120), 20, np.uint8)        # a body without dark lung fields, air at the sides
+    no_lungs[:, 25:95] = 180
+    config = PreprocessConfig(preprocess_size=120, output_size=48)
+    with pytest.warns(UserWarning, match="fell back"):
+        result = preprocess_image(no_lungs, config)
+    assert result.roi.fallback and result.roi.box == (0.0, 0.0, 1.0, 1.0) and result.roi.reason
+    flat = extract_roi(np.full((120, 120), 90, np.uint8), config)
+    assert flat.fallback
+
+
+def test_preprocess_image_refuses_non_uint8_and_bad_config():
+    with pytest.raises(ValueError, match="uint8"):
+        preprocess_image(np.zeros((50, 50), np.uint16))
+    with pytest.raises(TypeError):
+        preprocess_image(np.zeros((50, 50), np.uint8), {"preprocess_size": 400})
+
+
+def test_config_key_is_stable_and_changes_with_every_parameter():
+    base = PreprocessConfig()
+    assert base.key() == PreprocessConfig().key() and len(base.key()) == 16
+    keys = {base.key()}
+    for item in dataclasses.fields(PreprocessConfig):
+        value = getattr(base, item.name)
+        changed = value + 2 if isinstance(value, int) else value * 0.5
+        keys.add(dataclasses.replace(base, **{item.name: changed}).key())
+    assert len(keys) == 1 + len(dataclasses.fields(PreprocessConfig))
+
+
+@pytest.mark.parametrize("kwargs", [{"roi_mean_filter": 20}, {"roi_margin": -0.1}, {"preprocess_size": 8},
+                                    {"contour_size": True}, {"clahe_clip_limit": 0}, {"mirror_balance": 1.5},
+                                    {"smoothing_sigma": float("nan")}])
+def test_config_refuses(kwargs):
+    with pytest.raises(ValueError, match="PreprocessConfig"):
+        PreprocessConfig(**kwargs)
+
+
+# --------------------------------------------------------------------------- evaluation on masks
+
+
+def _mask_folder(tmp_path, count=3):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(count):
+        image, lungs = phantom(160, seed=i)
+        cv2.imwrite(str(images / f"case{i}.jpeg"), image)
+        cv2.imwrite(str(masks / f"case{i}.png"), lungs.astype(np.uint8) * 255)
+    cv2.imwrite(str(images / "unpaired.png"), phantom(160)[0])
+    return images, masks
+
+
+def test_evaluate_roi_summary_and_per_image(tmp_path):
+    images, masks = _mask_folder(tmp_path)
+    config = PreprocessConfig(preprocess_size=160, output_size=64)
+    summary, per_image = evaluate_roi(images, masks, config, workers=1, progress=False)
+    assert summary["n"] == 3 and summary["images_without_mask"] == 1
+    assert summary["coverage_median"] > 0.99 and 0 < summary["area_median"] < 1
+    assert summary["fallback_rate"] == 0 and summary["goals"]["fallback_rate"]["met"]
+    assert list(per_image["stem"]) == ["case0", "case1", "case2"]
+    json.dumps(summary)
+
+
+def test_evaluate_roi_refuses_folders_without_pairs(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(ValueError, match="same stem"):
+        evaluate_roi(tmp_path / "a", tmp_path / "b", progress=False)
+    with pytest.raises(ValueError, match="not a folder"):
+        evaluate_roi(tmp_path / "missing", tmp_path / "b", progress=False)
+
+
+def test_roi_eval_main_json_and_table(tmp_path, capsys):
+    images, masks = _mask_folder(tmp_path, count=2)
+    assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--json", "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {"n", "coverage_median", "coverage_p05", "area_median", "fallback_rate"} <= set(summary)
+    per_image = tmp_path / "per_image.csv"
+    assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--workers", "1", "--no-progress",
+                          "--per-image", str(per_image)]) == 0
+    assert "coverage_median" in capsys.readouterr().out and per_image.exists()
+    assert roi_eval_main(["--images", str(tmp_path / "nope"), "--masks", str(masks)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- real radiographs (../shared)
+
+
+def _pick(folder, pattern, count):
+    files = sorted(shared(*folder).glob(pattern))
+    return files[:: max(1, len(files) // count)][:count]
+
+
+def test_fast_path_agrees_with_the_full_size_reference_on_real_images():
+    """Fast path (contours at 100x100, OpenCV snakes) vs the plain full-size steps with scikit-image snakes.
+
+    Thresholds, over 4 Shenzhen, 4 Kermany-224 and 2 full-resolution Kermany images: the fallback flags agree;
+    where neither falls back, lung-mask IoU >= 0.6 on each image and median >= 0.7; box IoU >= 0.75 on each image
+    and median >= 0.85; no box edge differs by more than 0.12 of the image side.
+    """
+    files = (_pick(("data", "lungmasks-shenzhen", "images"), "*.jpeg", 4)
+             + _pick(("data", "kermany224", "train"), "*/*.jpeg", 4)
+             + _pick(("data", "kermany-fullres-sample", "train"), "*/*.jpeg", 2))
+    config = PreprocessConfig()
+    mask_ious, box_ious = [], []
+    for path in files:
+        equalized = apply_clahe(resize_image(read_radiograph(path), config.preprocess_size))
+        fast, reference = extract_roi(equalized, config), extract_roi(equalized, config, reference=True)
+        assert fast.fallback == reference.fallback, path.name
+        if fast.fallback:
+            continue
+        a, b = fast.box, reference.box
+        inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        mask_ious.append(iou(fast.lung_mask, reference.lung_mask))
+        box_ious.append(inter / union)
+        assert max(abs(u - v) for u, v in zip(a, b)) <= 0.12, path.name
+    assert len(mask_ious) >= 8
+    assert min(mask_ious) >= 0.6 and np.median(mask_ious) >= 0.7
+    assert min(box_ious) >= 0.75 and np.median(box_ious) >= 0.85
+
+
+def test_opencv_snakes_match_scikit_image_on_real_images():
+    config = PreprocessConfig()
+    for path in _pick(("data", "kermany-fullres-sample", "train"), "*/*.jpeg", 3):
+        equalized = apply_clahe(resize_image(read_radiograph(path), config.preprocess_size))
+        stages = extract_roi(equalized, config).stages
+        image, init = stages["smoothed"], ~stages["binary"]
+        theirs = morphological_chan_vese(image.astype(float), 10, init_level_set=init, smoothing=1).astype(bool)
+        assert iou(roi.chan_vese_contour(image, init, iterations=10), theirs) > 0.995
+        gimage = inverse_gaussian_gradient(image / 255.0, sigma=1.0)
+        theirs = morphological_geodesic_active_contour(gimage, 10, init_level_set=init, smoothing=1, balloon=1)
+        assert iou(roi.geodesic_contour(gimage, init, iterations=10), theirs.astype(bool)) > 0.995
+
+
+def test_roi_covers_the_lungs_on_shenzhen_masks(tmp_path):
+    source = shared("data", "lungmasks-shenzhen")
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for path in _pick(("data", "lungmasks-shenzhen", "images"), "*.jpeg", 16):
+        (images / path.name).symlink_to(path)
+        (masks / f"{path.stem}.png").symlink_to(source / "masks" / f"{path.stem}.png")
+    summary, per_image = evaluate_roi(images, masks, workers=1, progress=False)
+    assert summary["n"] == 16 and summary["fallback_rate"] == 0
+    assert summary["coverage_median"] >= 0.995 and per_image["coverage"].min() >= 0.95
+    assert summary["area_median"] <= 0.65
+
+
+def test_roi_box_extends_flat_boxes_downwards():
+    fields = np.zeros((100, 100), bool)
+    fields[10:30, 20:80] = True                     # only the apices: 0.2 tall, 0.6 wide
+    y0, x0, y1, x1 = roi.roi_box(fields, margin=0, min_aspect=0.8)
+    assert (y0, x0, x1) == pytest.approx((0.1, 0.2, 0.8)) and y1 == pytest.approx(0.1 + 0.48)
+    assert roi.roi_box(fields, margin=0)[2] == pytest.approx(0.3)
