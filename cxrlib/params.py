@@ -63,7 +63,7 @@ class StudyParams(BaseModel):
     lr_decay_steps: int = Field(100, ge=1, description="ds in Lr = Lr_i * D^(s/ds)")
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     finetune_from_block: str | None = Field(None, description="first Xception block that trains in finetune mode; null: all")
-    augment: bool = True
+    augment: bool = Field(False, description="random rotation/shift/zoom/contrast; needs images, not cached features")
     feature_cache: bool = Field(True, description="cache the frozen part's outputs on disk and train only what follows")
 
     # Grad-CAM

@@ -1,0 +1,182 @@
+"""Training and inference speed and peak memory of the classifier, per mode and input size.
+
+Prints one table. Each configuration runs in its own process so that its peak memory is its own.
+
+Modes (cxrlib.model / cxrlib.training):
+  frozen   the frozen base runs once per image (feature extraction, then cached) and a head trains on the
+           pooled features: "train img/s" is the head's, "prefix img/s" the extraction's
+  block14  fine-tuning from block14 on cached block13 outputs (the CPU fine-tuning path)
+  full     end-to-end fine-tuning on images (the paper's, GPU path; mixed precision on a GPU)
+"inference img/s" is the whole classifier on images (cxrlib.model.predict_proba), what steps 04/05 pay.
+Weights are random (speed does not depend on their values); data is random noise.
+  fit      (with --fit) cxrlib.training.train_classifier end to end with augmentation on synthetic
+           radiographs (cxrlib.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
+           augmentation and validation pass included
+
+Backend-neutral (no tf.data): runs under Keras' TensorFlow backend here and JAX on a GPU box without
+TensorFlow (KERAS_BACKEND=jax). Usage:
+
+    nice -n 10 .venv/bin/python benchmarks/train.py                      # 224 and 400 px, all modes
+    python benchmarks/train.py --sizes 224 --modes frozen block14 --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MODES = ("frozen", "block14", "full")
+
+
+def _peak_memory_mib():
+    """Peak device memory of this process: GPU when there is one, else resident CPU memory."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU"
+        elif backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform == "gpu":
+                return device.memory_stats()["peak_bytes_in_use"] / 2**20, "GPU"
+    except (KeyError, RuntimeError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "CPU RSS"
+
+
+def _rate(step, n_images, steps, warmup=2):
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return n_images * steps / (time.perf_counter() - start)
+
+
+def run_one(mode, size, batch_size, steps):
+    import numpy as np
+
+    import keras
+    from cxrlib import model as cm
+    from cxrlib.training import device_name, distribution
+
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    scope, policy = distribution()
+    with scope:
+        classifier = cm.build_classifier(input_size=size, weights="none", dtype_policy=policy)
+        train_mode, block = {"frozen": ("frozen", None), "block14": ("finetune", "block14"),
+                             "full": ("finetune", None)}[mode]
+        cm.configure_trainable(classifier, train_mode=train_mode, finetune_from_block=block)
+        cut = cm.cut_layer(classifier, train_mode=train_mode, finetune_from_block=block)
+        prefix, trained = cm.split_at(classifier, cut) if cut else (None, classifier)
+        cm.compile_classifier(trained)
+    images = rng.integers(0, 256, (batch_size, size, size), dtype=np.uint8)
+    x_images = cm.to_model_input(images)
+    labels = (np.arange(batch_size) % 2).astype("float32")
+
+    result = {"mode": mode, "size": size, "batch": batch_size, "device": device_name(),
+              "backend": keras.backend.backend(), "policy": policy or "float32"}
+    if prefix is not None:
+        result["prefix img/s"] = _rate(lambda: prefix.predict_on_batch(x_images), batch_size, steps)
+        x_train = np.asarray(prefix.predict_on_batch(x_images), dtype="float32")
+        # the trained part is cheap: time more steps
+        train_steps = steps * 10
+    else:
+        x_train, train_steps = x_images, steps
+    result["train img/s"] = _rate(lambda: trained.train_on_batch(x_train, labels), batch_size, train_steps)
+    result["inference img/s"] = _rate(lambda: classifier.predict_on_batch(x_images), batch_size, steps)
+    result["peak MiB"], result["memory"] = _peak_memory_mib()
+    return result
+
+
+def run_fit(size, batch_size, per_class=64):
+    import tempfile
+    import warnings
+
+    from cxrlib import data, synthetic
+    from cxrlib.training import TrainSettings, device_name, train_classifier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = synthetic.make_synthetic_dataset(Path(tmp) / "synthetic", train_per_class=per_class, test_per_class=2,
+                                                size=max(96, size), seed=0, shortcut=False, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = data.split_train_validation(data.build_manifest(root, progress=False), val_fraction=0.2)
+        settings = TrainSettings(model_input_size=size, train_mode="finetune", weights="none", epochs=2,
+                                 batch_size=batch_size, augment=True, feature_cache=False)
+        result = train_classifier(frame, image_column="path", settings=settings, progress=False)
+    n_train = int((frame.subset == "train").sum())
+    import keras
+
+    return {"mode": "fit", "size": size, "batch": batch_size, "device": device_name(),
+            "backend": keras.backend.backend(),
+            "train img/s": n_train / float(result.history.seconds.iloc[-1]),
+            "first epoch s": float(result.history.seconds.iloc[0]), "peak MiB": _peak_memory_mib()[0],
+            "memory": _peak_memory_mib()[1]}
+
+
+def _table(rows):
+    columns = ["mode", "size", "batch", "prefix img/s", "train img/s", "inference img/s", "first epoch s",
+               "peak MiB", "memory"]
+    lines = [" | ".join(columns), " | ".join("---" for _ in columns)]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "-")
+            cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 400])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measure (after 2 warm-up steps)")
+    parser.add_argument("--fit", action="store_true", help="also time train_classifier end to end (2 epochs)")
+    parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        mode, size = args.one[0], int(args.one[1])
+        result = run_fit(size, args.batch_size) if mode == "fit" else run_one(mode, size, args.batch_size, args.steps)
+        print(json.dumps(result))
+        return
+    rows = []
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    modes = list(args.modes) + (["fit"] if args.fit else [])
+    for size in args.sizes:
+        for mode in modes:
+            cmd = [sys.executable, __file__, "--one", mode, str(size), "--batch-size", str(args.batch_size),
+                   "--steps", str(args.steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                rows.append({"mode": mode, "size": size, "batch": args.batch_size, "memory": "failed"})
+                print(out.stderr[-2000:], file=sys.stderr)
+                continue
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"done: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)  # survives a killed run
+    if rows and "device" in rows[0]:
+        first = rows[0]
+        print(f"device: {first['device']}; Keras backend {first['backend']}, dtype policy {first['policy']}; "
+              f"random weights and images, {args.steps} timed steps after 2 warm-up")
+    print(_table(rows))
+
+
+if __name__ == "__main__":
+    main()

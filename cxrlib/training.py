@@ -1,0 +1,647 @@
+"""Training one classifier: data, modes, best epoch, threshold, history, resume.
+
+:func:`train_classifier` trains the Xception classifier of :mod:`cxrlib.model` on the
+rows of a processed manifest whose ``subset`` is ``train`` and selects on those whose
+``subset`` is ``val`` (validation carved from train by patient). Test rows are never
+read. The steps:
+
+1. Read the images of one column (``processed_path``: the ROI crops; ``path``: the
+   original radiographs) at the model's input size.
+2. Build the classifier, set which layers train (:class:`TrainSettings`).
+3. When a frozen prefix exists (``frozen``, or ``finetune`` from block 2..14) and
+   ``feature_cache`` is on, compute the prefix's output once (cached on disk under
+   ``work_dir``) and train only the rest on it; otherwise train on images through
+   the tf.data pipeline (``ImageBatches`` under a non-TensorFlow Keras backend),
+   with augmentation if asked (the only path that augments).
+4. Adam on the paper's Eq. 10 schedule, binary cross-entropy with balanced class
+   weights (``n / (2 n_c)``: the 1:2.9 imbalance weighs NORMAL about 2.9 times as
+   much as PNEUMONIA).
+5. After every epoch: the validation loss (weighted like the training loss, so the
+   curves compare), accuracy at 0.5 and ROC AUC (scikit-learn); the weights of the
+   epoch with the highest validation AUC are kept (the first such epoch on ties),
+   and the last epoch is checkpointed under ``work_dir`` with the optimizer state,
+   so a rerun after an interruption resumes where it stopped (and a finished run
+   returns at once with its result).
+6. The decision threshold is chosen on validation only (:func:`choose_threshold`).
+
+A loss that turns NaN or infinite stops training (``keras.callbacks.TerminateOnNaN``)
+and raises :class:`FloatingPointError`; the last good checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
+from tqdm.auto import tqdm
+
+import keras
+
+from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
+from .model import (BLOCKS, MIN_INPUT_SIZE, build_classifier, compile_classifier, configure_trainable,
+                    cut_layer, lr_schedule, resolve_weights, split_at, to_model_input)
+
+__all__ = [
+    "IMAGE_COLUMNS",
+    "TrainSettings",
+    "TrainingResult",
+    "train_classifier",
+    "choose_threshold",
+    "accelerators",
+    "device_name",
+    "distribution",
+    "settings_table",
+    "save_training_outputs",
+    "plot_histories",
+    "plot_validation_scores",
+]
+
+IMAGE_COLUMNS = {"processed": "processed_path", "original": "path"}
+"""The study's two models and the processed.csv column each reads."""
+
+_LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides a training run (the profile's model and training keys).
+
+    The defaults are our choice (the paper's Table 1 is missing from our copy):
+    a frozen ImageNet base with a trained head, Adam 1e-3 decayed by Eq. 10
+    (D = 0.9 every 100 steps), dropout 0.3, 30 epochs of 32 images, augmentation on.
+    ``feature_cache`` (not in the paper) lets a frozen prefix be computed once.
+    """
+
+    model_input_size: int = 224
+    train_mode: str = "frozen"
+    weights: str = "imagenet"
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    lr_decay_rate: float = 0.9
+    lr_decay_steps: int = 100
+    dropout: float = 0.3
+    finetune_from_block: str | None = None
+    augment: bool = True
+    feature_cache: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        def check(name, ok, accepted):
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is refused; expected {accepted}")
+
+        def is_int(value):
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+        check("model_input_size", is_int(self.model_input_size) and self.model_input_size >= MIN_INPUT_SIZE,
+              f"an int >= {MIN_INPUT_SIZE} (Xception refuses smaller inputs)")
+        check("train_mode", self.train_mode in ("frozen", "finetune"), "'frozen' or 'finetune'")
+        check("epochs", is_int(self.epochs) and self.epochs >= 1, "an int >= 1")
+        check("batch_size", is_int(self.batch_size) and self.batch_size >= 1, "an int >= 1")
+        check("learning_rate", float(self.learning_rate) > 0, "a float > 0")
+        check("lr_decay_rate", 0 < float(self.lr_decay_rate) <= 1, "a float in (0, 1]")
+        check("lr_decay_steps", is_int(self.lr_decay_steps) and self.lr_decay_steps >= 1, "an int >= 1")
+        check("dropout", 0 <= float(self.dropout) < 1, "a float in [0, 1)")
+        check("finetune_from_block", self.finetune_from_block is None or self.finetune_from_block in BLOCKS,
+              f"null or one of {', '.join(BLOCKS)}")
+        check("augment", isinstance(self.augment, bool), "true or false")
+        check("feature_cache", isinstance(self.feature_cache, bool), "true or false")
+        check("seed", is_int(self.seed) and self.seed >= 0, "an int >= 0")
+        resolve_weights(self.weights)
+
+    @property
+    def cached(self):
+        """Whether training runs on cached features of a frozen prefix."""
+        has_prefix = self.train_mode == "frozen" or self.finetune_from_block not in (None, "block1")
+        return self.feature_cache and has_prefix
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What :func:`train_classifier` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The full classifier with the best epoch's weights (:mod:`cxrlib.model`).
+    history : pandas.DataFrame
+        One row per epoch: epoch, loss, accuracy, val_loss, val_accuracy, val_auc,
+        learning_rate, seconds.
+    threshold : float
+        Decision threshold chosen on validation (P(pneumonia) >= threshold: pneumonia).
+    val_auc : float
+        Validation ROC AUC of the best epoch.
+    best_epoch : int
+        1-based.
+    train_seconds : float
+        Feature extraction (if any) plus fitting, summed over resumed runs.
+    feature_seconds : float
+    validation : pandas.DataFrame
+        The validation rows with ``label_int``, ``score`` and ``predicted``.
+    settings : TrainSettings
+    trainable_layers : list of str
+    device : str
+    """
+
+    model: object
+    history: pd.DataFrame
+    threshold: float
+    val_auc: float
+    best_epoch: int
+    train_seconds: float
+    feature_seconds: float
+    validation: pd.DataFrame
+    settings: TrainSettings
+    trainable_layers: list
+    device: str
+
+    def summary(self):
+        """A JSON-ready dict for training.json."""
+        best = self.history.loc[self.history.epoch == self.best_epoch].iloc[0]
+        return {
+            "threshold": float(self.threshold),
+            "val_auc": float(self.val_auc),
+            "val_accuracy_at_threshold": float((self.validation.predicted == self.validation.label_int).mean()),
+            "best_epoch": int(self.best_epoch),
+            "best_epoch_val_loss": float(best.val_loss),
+            "epochs_run": int(len(self.history)),
+            "train_seconds": round(float(self.train_seconds), 1),
+            "feature_seconds": round(float(self.feature_seconds), 1),
+            "trainable_layers": len(self.trainable_layers),
+            "trainable_params": int(sum(np.prod(w.shape) for w in self.model.trainable_weights)),
+            "cached_features": self.settings.cached,
+            "device": self.device,
+            "settings": dataclasses.asdict(self.settings),
+        }
+
+
+def choose_threshold(labels, scores):
+    """The validation threshold that maximises Youden's J = sensitivity + specificity - 1.
+
+    Maximising J is maximising balanced accuracy. From ``sklearn.metrics.roc_curve``
+    the first maximum is taken (the highest threshold among ties), and the threshold
+    returned is the midpoint between that score and the next lower one, so the
+    validation images are classified the same but unseen scores near the boundary
+    are not decided by a single image's score.
+
+    Parameters
+    ----------
+    labels : (N,) int ndarray
+        0 = NORMAL, 1 = PNEUMONIA, both present.
+    scores : (N,) float ndarray
+        P(pneumonia).
+
+    Returns
+    -------
+    threshold : float
+        Classify as pneumonia when ``score >= threshold``.
+    """
+    labels = np.asarray(labels).astype(int).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} must have the same length")
+    if set(np.unique(labels).tolist()) != {0, 1}:
+        raise ValueError("labels must contain both classes (0 = NORMAL, 1 = PNEUMONIA) to choose a threshold")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinite values")
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+    best = int(np.argmax(tpr - fpr))
+    if best == 0:
+        warnings.warn("no threshold separates the validation classes better than chance; using 0.5",
+                      stacklevel=2)
+        return 0.5
+    lower = thresholds[best + 1] if best + 1 < len(thresholds) else 0.0
+    return float((thresholds[best] + lower) / 2.0)
+
+
+def accelerators():
+    """Names of the GPUs the Keras backend sees (empty on a CPU machine)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def device_name():
+    """The GPUs, or ``"CPU (n cores)"``."""
+    gpus = accelerators()
+    return "; ".join(gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
+
+
+def _split(frame, image_column):
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame (processed.csv), got {type(frame).__name__}")
+    missing = [c for c in (image_column, "label", "subset") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the column(s) {missing}; expected processed.csv from notebooks/02 "
+                         f"(columns path, processed_path, label, subset, ...)")
+    bad = sorted(set(frame.label) - set(_LABELS))
+    if bad:
+        raise ValueError(f"label values {bad} are refused; expected 'NORMAL' or 'PNEUMONIA'")
+    parts = []
+    for subset in ("train", "val"):
+        rows = frame.loc[frame.subset == subset].reset_index(drop=True)
+        if rows.empty:
+            raise ValueError(f"the {subset!r} subset is empty; the manifest needs rows with subset={subset!r} "
+                             "(cxrlib.data.split_train_validation carves 'val' from train by patient)")
+        counts = rows.label.value_counts()
+        if len(counts) < 2:
+            raise ValueError(f"the {subset!r} subset has only {counts.index[0]} images ({counts.iloc[0]}); "
+                             "both classes are needed to train and to choose a threshold")
+        parts.append(rows)
+    return parts
+
+
+class _EpochKeeper(keras.callbacks.Callback):
+    """Validation metrics, best-epoch weights, checkpoint and progress after every epoch."""
+
+    def __init__(self, val_inputs, val_labels, directory, *, class_weight, schedule, batch_size, epochs,
+                 images, progress):
+        super().__init__()
+        self.val_inputs, self.val_labels = val_inputs, np.asarray(val_labels, dtype=np.float64)
+        self.directory = Path(directory)
+        self.class_weight, self.schedule = class_weight, schedule
+        self.batch_size, self.epochs, self.images, self.progress = batch_size, epochs, images, progress
+        self.state = {"epoch": 0, "best_epoch": 0, "best_auc": -np.inf, "history": [], "fit_seconds": 0.0}
+        self.failed_epoch = None
+
+    # files
+    @property
+    def state_path(self):
+        return self.directory / "state.json"
+
+    def _save_weights(self, filename):
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".weights.h5")
+        os.close(fd)
+        os.unlink(tmp)
+        self.model.save_weights(tmp)
+        os.replace(tmp, self.directory / filename)
+
+    def _save_state(self):
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.state, handle, indent=1, default=float)
+        os.replace(tmp, self.state_path)
+
+    def restore(self, model):
+        """Load the last checkpoint into ``model``; return the epoch to start from."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not (self.state_path.is_file() and (self.directory / "last.weights.h5").is_file()):
+            return 0
+        state = json.loads(self.state_path.read_text())
+        if state["epoch"] < self.epochs:
+            model.load_weights(self.directory / "last.weights.h5")
+        self.state = state
+        return int(state["epoch"])
+
+    def predict(self, model):
+        out = []
+        for start in range(0, len(self.val_inputs), self.batch_size):
+            batch = self.val_inputs[start:start + self.batch_size]
+            batch = to_model_input(batch) if self.images else batch.astype(np.float32)
+            out.append(np.asarray(model.predict_on_batch(batch), dtype=np.float64).reshape(-1))
+        return np.concatenate(out)
+
+    def _val_metrics(self, scores):
+        y = self.val_labels
+        p = np.clip(scores, 1e-7, 1 - 1e-7)
+        weights = np.where(y == 1, self.class_weight[1], self.class_weight[0])
+        loss = float(np.mean(-weights * (y * np.log(p) + (1 - y) * np.log(1 - p))))
+        accuracy = float(np.mean((scores >= 0.5) == (y == 1)))
+        return loss, accuracy, float(roc_auc_score(y, scores))
+
+    # callback hooks
+    def on_train_begin(self, logs=None):
+        start = self.state["epoch"]
+        self.bar = tqdm(total=self.epochs, initial=start, desc="epochs", disable=not self.progress)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if not np.isfinite(logs.get("loss", np.nan)):
+            self.failed_epoch = epoch + 1
+            return
+        loss, accuracy, auc = self._val_metrics(self.predict(self.model))
+        logs.update(val_loss=loss, val_accuracy=accuracy, val_auc=auc)
+        seconds = time.perf_counter() - self.t0
+        row = {"epoch": epoch + 1, "loss": float(logs["loss"]), "accuracy": float(logs.get("accuracy", np.nan)),
+               "val_loss": loss, "val_accuracy": accuracy, "val_auc": auc,
+               "learning_rate": float(self.schedule(int(self.model.optimizer.iterations.numpy()))),
+               "seconds": round(seconds, 2)}
+        self.state["history"].append(row)
+        self.state["fit_seconds"] += seconds
+        if auc > self.state["best_auc"]:
+            self.state.update(best_auc=auc, best_epoch=epoch + 1)
+            self._save_weights("best.weights.h5")
+        self.state["epoch"] = epoch + 1
+        self._save_weights("last.weights.h5")
+        self._save_state()
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{row['loss']:.3f}", val_auc=f"{auc:.4f}")
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def distribution():
+    """How to use this machine: ``(scope, dtype_policy)``.
+
+    Mixed precision (``mixed_float16``) on a GPU, None (float32) on a CPU. With several
+    GPUs, data parallelism: the scope of ``tf.distribute.MirroredStrategy`` under
+    TensorFlow; under JAX, ``keras.distribution.DataParallel`` is set globally.
+    """
+    import contextlib
+
+    gpus = accelerators()
+    policy = "mixed_float16" if gpus else None
+    if len(gpus) > 1 and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope(), policy
+    if len(gpus) > 1 and keras.backend.backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+    return contextlib.nullcontext(), policy
+
+
+def train_classifier(frame, *, image_column="processed_path", settings=None, work_dir=None, name="model",
+                     progress=True):
+    """Train one classifier on the train subset, selecting on the val subset.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        processed.csv (or a manifest): columns ``label`` ('NORMAL' | 'PNEUMONIA'),
+        ``subset`` ('train' | 'val' | 'test') and ``image_column``. Test rows are ignored.
+    image_column : str
+        ``"processed_path"`` (ROI crops) or ``"path"`` (original images).
+    settings : TrainSettings, optional
+    work_dir : str or Path, optional
+        Caches (``features/``) and checkpoints (``checkpoints/<name>-<key>/``); the key
+        is a fingerprint of the settings and the images, so a rerun of the same
+        training resumes (or returns its finished result). None: nothing is kept.
+    name : str
+        Name of the model (checkpoint folder), e.g. "processed" or "original".
+    progress : bool
+
+    Returns
+    -------
+    TrainingResult
+    """
+    settings = settings or TrainSettings()
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
+        raise ValueError(f"name={name!r} must be letters, digits, '_', '.', '-' (it names a folder)")
+    if settings.train_mode == "frozen" and resolve_weights(settings.weights) is None:
+        warnings.warn("train_mode 'frozen' with weights 'none' trains a head on the features of a random, "
+                      "untrained network; use pretrained weights, or train_mode 'finetune'", stacklevel=2)
+    if settings.augment and settings.cached:
+        warnings.warn("augment is on but the frozen prefix's features are cached, so images are not augmented; "
+                      "set feature_cache: false to augment (every epoch then runs the whole network)", stacklevel=2)
+    train, val = _split(frame, image_column)
+    size = settings.model_input_size
+    x_train = read_images(train[image_column], size=size, progress=progress)
+    x_val = read_images(val[image_column], size=size, progress=progress)
+    y_train = train.label.map(_LABELS).to_numpy(np.int64)
+    y_val = val.label.map(_LABELS).to_numpy(np.int64)
+    weights = class_weights(y_train)
+
+    keras.utils.set_random_seed(settings.seed)
+    scope, policy = distribution()
+    with scope:
+        model = build_classifier(input_size=size, weights=settings.weights, dropout=settings.dropout,
+                                 seed=settings.seed, dtype_policy=policy)
+        trainable = configure_trainable(model, train_mode=settings.train_mode,
+                                        finetune_from_block=settings.finetune_from_block,
+                                        train_batchnorm=resolve_weights(settings.weights) is None)
+        if settings.cached:
+            cut = cut_layer(model, train_mode=settings.train_mode, finetune_from_block=settings.finetune_from_block)
+            prefix, train_model = split_at(model, cut)
+        else:
+            train_model = model
+        compile_classifier(train_model, learning_rate=settings.learning_rate, decay_rate=settings.lr_decay_rate,
+                           decay_steps=settings.lr_decay_steps)
+        train_model.optimizer.build(train_model.trainable_variables)  # so checkpoints restore its state
+
+    temporary = None
+    if work_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="cxr-train-")
+        work_dir = temporary.name
+    work_dir = Path(work_dir)
+    source = resolve_weights(settings.weights)
+    stamp = (source.stat().st_size, source.stat().st_mtime_ns) if isinstance(source, Path) else source
+    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, x_train, y_train, x_val, y_val)
+    directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
+    try:
+        feature_seconds = 0.0
+        if settings.cached:
+            start = time.perf_counter()
+            fit_x = cached_features(x_train, prefix, cache_dir=work_dir / "features",
+                                    batch_size=settings.batch_size, progress=progress)
+            val_inputs = cached_features(x_val, prefix, cache_dir=work_dir / "features",
+                                         batch_size=settings.batch_size, progress=progress)
+            feature_seconds = time.perf_counter() - start
+            fit_kwargs = {"x": fit_x.astype(np.float32), "y": y_train.astype(np.float32),
+                          "batch_size": settings.batch_size, "shuffle": True}
+        else:
+            val_inputs = x_val
+            batches = image_dataset if keras.backend.backend() == "tensorflow" else ImageBatches
+            fit_kwargs = {"x": batches(x_train, y_train, batch_size=settings.batch_size, training=True,
+                                       augment=settings.augment, seed=settings.seed),
+                          "shuffle": False}  # the dataset shuffles itself (seeded)
+        schedule = lr_schedule(learning_rate=settings.learning_rate, decay_rate=settings.lr_decay_rate,
+                               decay_steps=settings.lr_decay_steps)
+        keeper = _EpochKeeper(val_inputs, y_val, directory, class_weight=weights, schedule=schedule,
+                              batch_size=settings.batch_size, epochs=settings.epochs,
+                              images=not settings.cached, progress=progress)
+        initial_epoch = keeper.restore(train_model)
+        feature_seconds = keeper.state.setdefault("feature_seconds", feature_seconds)  # the first run's
+        if initial_epoch < settings.epochs:
+            train_model.fit(**fit_kwargs, epochs=settings.epochs, initial_epoch=initial_epoch, class_weight=weights,
+                            callbacks=[keeper, keras.callbacks.TerminateOnNaN()], verbose=0)
+        if keeper.failed_epoch is not None:
+            raise FloatingPointError(
+                f"the training loss of {name!r} became NaN or infinite in epoch {keeper.failed_epoch}; "
+                f"training stopped (learning_rate={settings.learning_rate:g}): lower learning_rate, or check "
+                f"the images; the last good epoch ({keeper.state['epoch']}) is checkpointed in {directory}")
+        train_model.load_weights(directory / "best.weights.h5")
+        scores = keeper.predict(train_model)
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+
+    threshold = choose_threshold(y_val, scores)
+    validation = val.assign(label_int=y_val, score=scores, predicted=(scores >= threshold).astype(int))
+    state = keeper.state
+    return TrainingResult(
+        model=model, history=pd.DataFrame(state["history"]), threshold=threshold,
+        val_auc=float(roc_auc_score(y_val, scores)), best_epoch=int(state["best_epoch"]),
+        train_seconds=feature_seconds + float(state["fit_seconds"]), feature_seconds=feature_seconds,
+        validation=validation, settings=settings, trainable_layers=trainable, device=device_name(),
+    )
+
+
+def plot_histories(histories, *, best_epochs=None):
+    """Loss, accuracy and validation AUC per epoch, train and validation, one row per model.
+
+    Parameters
+    ----------
+    histories : dict of str -> pandas.DataFrame
+        ``TrainingResult.history`` per model name.
+    best_epochs : dict of str -> int, optional
+        Marked with a dotted line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if not histories:
+        raise ValueError("histories is empty; pass {model name: history DataFrame}")
+    fig, axes = plt.subplots(len(histories), 3, figsize=(12, 3.2 * len(histories)), squeeze=False)
+    for row, (name, history) in zip(axes, histories.items()):
+        panels = [("loss", "loss (class-weighted BCE)"), ("accuracy", "accuracy at 0.5"), ("auc", "ROC AUC")]
+        for ax, (metric, label) in zip(row, panels):
+            if metric in history:
+                ax.plot(history.epoch, history[metric], "o-", ms=3, color="tab:blue", label="train")
+            ax.plot(history.epoch, history[f"val_{metric}"], "o-", ms=3, color="tab:orange", label="validation")
+            if best_epochs and name in best_epochs:
+                ax.axvline(best_epochs[name], color="grey", ls=":", label="best epoch (val AUC)")
+            ax.set(title=f"{name}: {label}", xlabel="epoch")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+_SOURCES = {
+    "model_input_size": "paper: 400 (§3.2); a profile may use less (kermany224: the copies' 224)",
+    "train_mode": "paper: transfer learning (§3.4); 'frozen' is our CPU path",
+    "weights": "paper: ImageNet transfer learning (§3.4)",
+    "epochs": "paper: 100 (Table 2); fewer on CPU: our choice",
+    "batch_size": "our choice (paper's Table 1 missing)",
+    "learning_rate": "our choice: Lr_i of Eq. 10 (Table 1 missing)",
+    "lr_decay_rate": "our choice: D of Eq. 10 (Table 1 missing)",
+    "lr_decay_steps": "our choice: ds of Eq. 10, in optimizer steps (Table 1 missing)",
+    "dropout": "our choice: head dropout (Table 1 missing)",
+    "finetune_from_block": "our choice (paper does not say which layers train)",
+    "augment": "our choice: rotation ±5°, shift ±5 %, zoom ±10 %, contrast ±20 %, no flips",
+    "feature_cache": "our choice: frozen prefix computed once (not in the paper)",
+    "seed": "our choice",
+}
+
+
+def settings_table(settings):
+    """The settings with where each value comes from (the paper, or our choice).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: setting name; columns ``value``, ``source``.
+    """
+    values = dataclasses.asdict(settings)
+    return pd.DataFrame({"value": [str(v) for v in values.values()],
+                         "source": [_SOURCES.get(k, "") for k in values]}, index=list(values))
+
+
+def _replace_into(path, write):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _inference_copy(model):
+    """The same layers in an uncompiled model: saved without the optimizer (Adam's moments triple the file)."""
+    return keras.Model(model.inputs, model.outputs, name=model.name)
+
+
+def save_training_outputs(results, run_dir):
+    """Write the run folder's training outputs, each file atomically.
+
+    Parameters
+    ----------
+    results : dict of str -> TrainingResult
+        Keyed by model name ("processed", "original").
+    run_dir : str or Path
+
+    Writes ``models/<name>.keras`` (weights and graph, no optimizer state),
+    ``training/<name>_history.csv``, ``training.json``
+    ({name: TrainingResult.summary()}) and ``validation_predictions.csv`` (model,
+    path, patient_id, label, score, threshold, predicted).
+
+    Returns
+    -------
+    paths : list of Path
+    """
+    run_dir = Path(run_dir)
+    paths, rows = [], []
+    for name, result in results.items():
+        model_path = run_dir / "models" / f"{name}.keras"
+        _replace_into(model_path, lambda tmp, m=result.model: _inference_copy(m).save(tmp))
+        history_path = run_dir / "training" / f"{name}_history.csv"
+        _replace_into(history_path, lambda tmp, h=result.history: h.to_csv(tmp, index=False))
+        paths += [model_path, history_path]
+        val = result.validation
+        rows.append(pd.DataFrame({"model": name, "path": val["path"],
+                                  "patient_id": val.get("patient_id", ""), "label": val["label"],
+                                  "score": val["score"], "threshold": result.threshold,
+                                  "predicted": np.where(val["predicted"] == 1, "PNEUMONIA", "NORMAL")}))
+    summary = {name: result.summary() for name, result in results.items()}
+    json_path = run_dir / "training.json"
+    _replace_into(json_path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    csv_path = run_dir / "validation_predictions.csv"
+    _replace_into(csv_path, lambda tmp: pd.concat(rows).to_csv(tmp, index=False))
+    return paths + [json_path, csv_path]
+
+
+def plot_validation_scores(results):
+    """Validation P(pneumonia) by true class, with each model's chosen threshold.
+
+    Parameters
+    ----------
+    results : dict of str -> TrainingResult
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.4), squeeze=False)
+    bins = np.linspace(0, 1, 41)
+    for ax, (name, result) in zip(axes[0], results.items()):
+        val = result.validation
+        for label, color in (("NORMAL", "tab:blue"), ("PNEUMONIA", "tab:red")):
+            ax.hist(val.score[val.label == label], bins=bins, alpha=0.6, color=color,
+                    label=f"{label} (n={int((val.label == label).sum())})")
+        ax.axvline(result.threshold, color="k", ls="--", label=f"threshold {result.threshold:.3f}")
+        ax.set(title=f"{name}: validation scores", xlabel="P(pneumonia)", ylabel="images")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,316 @@
+"""Tests of cxrlib.model and cxrlib.training on tiny synthetic radiographs (weights='none', 72-px inputs)."""
+
+import json
+
+import cv2
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared_path
+from cxrlib import model as cm
+from cxrlib import training as ct
+from cxrlib.training import TrainSettings, choose_threshold, train_classifier
+
+SIZE = 72
+
+
+def _image(label, rng, size=SIZE):
+    image = rng.normal(90, 20, (size, size))
+    if label == "PNEUMONIA":
+        yy, xx = np.mgrid[:size, :size]
+        cy, cx = rng.uniform(0.3, 0.7, 2) * size
+        image += 90 * (((yy - cy) ** 2 + (xx - cx) ** 2) < (size / 5) ** 2)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_frame(folder, *, per_class=(12, 6), size=SIZE, seed=0):
+    """A processed.csv-like frame: `per_class` = (train, val) images per class, plus 2 test rows per class."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subset, n in (("train", per_class[0]), ("val", per_class[1]), ("test", 2)):
+        for label in ("NORMAL", "PNEUMONIA"):
+            for i in range(n):
+                path = folder / f"{subset}-{label}-{i}.png"
+                cv2.imwrite(str(path), _image(label, rng, size))
+                rows.append({"path": str(path), "processed_path": str(path), "label": label, "subset": subset,
+                             "patient_id": f"{subset}{label}{i}"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    return make_frame(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return cm.build_classifier(input_size=SIZE, weights="none", dropout=0.2)
+
+
+RANDOM_FROZEN = pytest.mark.filterwarnings("ignore:train_mode 'frozen' with weights 'none'")
+FAST = dict(model_input_size=SIZE, weights="none", batch_size=8, learning_rate=1e-2, lr_decay_steps=10,
+            augment=False, seed=0)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def test_classifier_shapes_and_gradcam_layer(classifier):
+    assert classifier.input_shape == (None, SIZE, SIZE, 3)
+    assert classifier.output_shape == (None, 1)
+    conv = classifier.get_layer(cm.GRADCAM_LAYER)
+    assert conv.output.shape[-1] == 2048
+    # the layer is part of the classifier's own graph: a Grad-CAM model can be cut from it
+    grad_model = keras.Model(classifier.input, [conv.output, classifier.output])
+    maps, proba = grad_model(cm.to_model_input(np.zeros((2, SIZE, SIZE), np.uint8)))
+    assert maps.shape[0] == 2 and proba.shape == (2, 1)
+
+
+def test_input_below_71_is_refused():
+    with pytest.raises(ValueError, match="at least 71"):
+        cm.build_classifier(input_size=70, weights="none")
+    with pytest.raises(ValueError, match="model_input_size"):
+        TrainSettings(model_input_size=64, weights="none")
+
+
+def test_missing_weights_file_is_refused(tmp_path):
+    missing = tmp_path / "nope.weights.h5"
+    with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
+        cm.build_classifier(input_size=SIZE, weights=missing)
+    with pytest.raises(FileNotFoundError, match="imagenet"):
+        TrainSettings(weights=str(missing))
+
+
+def test_wrong_weights_file_is_refused(tmp_path):
+    garbage = tmp_path / "garbage.weights.h5"
+    garbage.write_bytes(b"not an h5 file")
+    with pytest.raises(ValueError, match="garbage.weights.h5"):
+        cm.build_classifier(input_size=SIZE, weights=garbage)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    wrong = tmp_path / "dense.weights.h5"
+    other.save_weights(wrong)
+    with pytest.raises(ValueError, match="dense.weights.h5"):
+        cm.build_classifier(input_size=SIZE, weights=wrong)
+
+
+def test_local_imagenet_weights_are_loaded():
+    path = shared_path("weights", "xception_imagenet_notop.weights.h5")
+    model = cm.build_classifier(input_size=SIZE, weights=path)
+    reference = keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
+    reference.load_weights(path)
+    for name in ("block1_conv1", "block14_sepconv2"):
+        for got, want in zip(model.get_layer(name).get_weights(), reference.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_trainable_layers_per_mode(classifier):
+    names = cm.configure_trainable(classifier, train_mode="frozen")
+    assert names == ["pneumonia"]
+    assert len(classifier.trainable_weights) == 2
+    names = cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block14")
+    assert "block14_sepconv1" in names and "pneumonia" in names
+    assert not any(n.startswith("block13") for n in names)
+    assert not any(n.endswith("_bn") for n in names)  # pretrained statistics kept
+    names = cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block13")
+    assert "block13_sepconv1" in names and not any(n.startswith("block12") for n in names)
+    assert len([n for n in names if n.startswith("conv2d")]) == 1  # block13's residual projection
+    batchnorm = [layer for layer in classifier.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    cm.configure_trainable(classifier, train_mode="finetune", train_batchnorm=True)
+    assert len(classifier.non_trainable_weights) == 2 * len(batchnorm)  # only the BN moving statistics
+    cm.configure_trainable(classifier, train_mode="finetune")
+    assert not any(layer.trainable for layer in batchnorm)
+    with pytest.raises(ValueError, match="block15"):
+        cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block15")
+    with pytest.raises(ValueError, match="train_mode"):
+        cm.configure_trainable(classifier, train_mode="partial")
+
+
+def test_split_at_composes_to_the_classifier(classifier):
+    prefix, suffix = cm.split_at(classifier, "block14_sepconv1")
+    x = cm.to_model_input(np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE), dtype=np.uint8))
+    np.testing.assert_allclose(suffix.predict_on_batch(prefix.predict_on_batch(x)),
+                               classifier.predict_on_batch(x), rtol=1e-5, atol=1e-6)
+    assert len(suffix.layers) < 12
+
+
+@pytest.mark.parametrize("lr,rate,steps", [(1e-3, 0.9, 100), (5e-4, 0.5, 7)])
+def test_schedule_is_eq10(lr, rate, steps):
+    schedule = cm.lr_schedule(learning_rate=lr, decay_rate=rate, decay_steps=steps)
+    for s in (0, 1, 7, 50, 100, 1234):
+        assert float(schedule(s)) == pytest.approx(lr * rate ** (s / steps), rel=1e-5)
+
+
+def test_schedule_refusals():
+    with pytest.raises(ValueError, match="lr_decay_rate"):
+        cm.lr_schedule(learning_rate=1e-3, decay_rate=1.5, decay_steps=10)
+    with pytest.raises(ValueError, match="learning_rate"):
+        cm.lr_schedule(learning_rate=0, decay_rate=0.9, decay_steps=10)
+
+
+def test_model_input_conversion():
+    images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
+    batch = cm.to_model_input(images)
+    assert batch.shape == (2, 4, 4, 3) and batch.dtype == np.float32
+    np.testing.assert_array_equal(batch[..., 2], images)
+    assert cm.to_model_input(images[0]).shape == (1, 4, 4, 3)
+    with pytest.raises(TypeError, match="uint8"):
+        cm.to_model_input(images.astype(float))
+
+
+def test_predict_proba_checks_size(classifier):
+    proba = cm.predict_proba(classifier, np.zeros((3, SIZE, SIZE), np.uint8), batch_size=2)
+    assert proba.shape == (3,) and np.all((proba >= 0) & (proba <= 1))
+    with pytest.raises(ValueError, match="read_images"):
+        cm.predict_proba(classifier, np.zeros((3, 64, 64), np.uint8))
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="03_training"):
+        cm.load_classifier(tmp_path / "processed.keras")
+
+
+# ----------------------------------------------------------------------------- threshold
+
+
+def test_threshold_maximises_youden_on_validation():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.4, 0.8, 0.9, 0.95])
+    threshold = choose_threshold(labels, scores)
+    # best split: positives are scores >= 0.4 except the 0.7 negative -> J = 1 - 1/4 at 0.4 (or 0.8: 0.75 - 0)
+    predicted = scores >= threshold
+    sens = predicted[labels == 1].mean()
+    spec = 1 - predicted[labels == 0].mean()
+    candidates = [(scores >= t)[labels == 1].mean() - (scores >= t)[labels == 0].mean() for t in scores]
+    assert sens + spec - 1 == pytest.approx(max(candidates))
+    assert threshold == pytest.approx((0.8 + 0.7) / 2)  # first maximum (highest threshold), midpoint below it
+    separable = choose_threshold([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.9])
+    assert separable == pytest.approx(0.45)
+
+
+def test_threshold_refusals():
+    with pytest.raises(ValueError, match="both classes"):
+        choose_threshold([1, 1, 1], [0.2, 0.5, 0.9])
+    with pytest.raises(ValueError, match="NaN"):
+        choose_threshold([0, 1], [0.2, np.nan])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@RANDOM_FROZEN
+def test_frozen_training_lowers_the_loss_and_saves_a_usable_model(frame, tmp_path):
+    settings = TrainSettings(train_mode="frozen", epochs=6, **FAST)
+    result = train_classifier(frame, image_column="processed_path", settings=settings, work_dir=tmp_path,
+                              name="processed", progress=False)
+    history = result.history
+    assert list(history.epoch) == [1, 2, 3, 4, 5, 6]
+    assert history.loss.iloc[-1] < history.loss.iloc[0]
+    assert set(history.columns) >= {"loss", "accuracy", "val_loss", "val_accuracy", "val_auc", "learning_rate"}
+    assert result.best_epoch == int(history.val_auc.idxmax()) + 1
+    assert 0 < result.threshold < 1 and result.val_auc == pytest.approx(history.val_auc.max(), abs=1e-3)
+    assert len(result.validation) == 12 and set(result.validation.subset) == {"val"}
+    assert result.trainable_layers == ["pneumonia"]
+    assert list((tmp_path / "features").glob("*.npy"))  # frozen features cached on disk
+    json.dumps(result.summary())
+    # the saved classifier is a full-image model that 04/05 can load and score
+    path = tmp_path / "processed.keras"
+    result.model.save(path)
+    loaded = cm.load_classifier(path)
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.processed_path])
+    np.testing.assert_allclose(cm.predict_proba(loaded, images), result.validation.score, atol=2e-3)
+    assert loaded.get_layer(cm.GRADCAM_LAYER) is not None
+
+
+def test_finetune_end_to_end_with_augmentation_runs_and_saves(frame, tmp_path):
+    settings = TrainSettings(train_mode="finetune", epochs=2, **{**FAST, "augment": True, "learning_rate": 1e-3})
+    result = train_classifier(frame, image_column="path", settings=settings, progress=False)
+    assert len(result.history) == 2 and np.isfinite(result.history.loss).all()
+    assert len(result.trainable_layers) > 75  # every layer with weights
+    assert result.settings.cached is False
+    paths = ct.save_training_outputs({"original": result}, tmp_path)
+    model_path = tmp_path / "models" / "original.keras"
+    assert model_path in paths and (tmp_path / "training" / "original_history.csv").is_file()
+    assert model_path.stat().st_size < 1.3 * 4 * result.model.count_params()  # no optimizer state
+    loaded = cm.load_classifier(model_path)
+    images = np.zeros((2, SIZE, SIZE), np.uint8)
+    np.testing.assert_allclose(cm.predict_proba(loaded, images), cm.predict_proba(result.model, images), atol=1e-6)
+    saved = pd.read_csv(tmp_path / "validation_predictions.csv")
+    assert list(saved.columns) == ["model", "path", "patient_id", "label", "score", "threshold", "predicted"]
+    assert json.loads((tmp_path / "training.json").read_text())["original"]["best_epoch"] == result.best_epoch
+
+
+def test_finetune_from_block14_on_cached_prefix_lowers_the_loss(frame):
+    settings = TrainSettings(train_mode="finetune", finetune_from_block="block14", epochs=4,
+                             **{**FAST, "learning_rate": 1e-3})
+    result = train_classifier(frame, image_column="path", settings=settings, progress=False)
+    assert result.settings.cached
+    assert "block14_sepconv2" in result.trainable_layers
+    assert result.history.loss.iloc[-1] < result.history.loss.iloc[0]
+
+
+@RANDOM_FROZEN
+def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monkeypatch):
+    settings = TrainSettings(train_mode="frozen", epochs=4, **FAST)
+    original = ct._EpochKeeper.on_epoch_end
+    calls = []
+
+    def interrupt_after_two(self, epoch, logs=None):
+        original(self, epoch, logs)
+        calls.append(epoch)
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+    state = json.loads(next((tmp_path / "checkpoints").glob("m-*/state.json")).read_text())
+    assert state["epoch"] == 2
+    calls.clear()
+
+    def spy(self, epoch, logs=None):
+        original(self, epoch, logs)
+        calls.append(epoch)
+
+    monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", spy)
+    result = train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+    assert calls == [2, 3]  # only the epochs left ran
+    assert list(result.history.epoch) == [1, 2, 3, 4]
+    assert result.history.loss.iloc[:2].tolist() == [row["loss"] for row in state["history"]]
+    # the optimizer state came back: the learning rate continues from step 4 epochs * 3 batches
+    assert result.history.learning_rate.iloc[-1] == pytest.approx(1e-2 * 0.9 ** (12 / 10), rel=1e-4)
+    again = train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+    assert calls == [2, 3] and again.threshold == result.threshold  # a finished run returns its result
+
+
+@RANDOM_FROZEN
+def test_nan_loss_is_a_clear_error(frame, monkeypatch):
+    real = ct.cached_features
+
+    def poisoned(images, prefix, **kwargs):
+        features = real(images, prefix, **kwargs)
+        features[:] = np.nan
+        return features
+
+    monkeypatch.setattr(ct, "cached_features", poisoned)
+    with pytest.raises(FloatingPointError, match="NaN"):
+        train_classifier(frame, settings=TrainSettings(train_mode="frozen", epochs=2, **FAST), progress=False)
+
+
+@RANDOM_FROZEN
+def test_empty_or_one_class_split_is_refused(frame):
+    settings = TrainSettings(train_mode="frozen", epochs=1, **FAST)
+    with pytest.raises(ValueError, match="'val' subset is empty"):
+        train_classifier(frame[frame.subset != "val"], settings=settings, progress=False)
+    one_class = frame[~((frame.subset == "train") & (frame.label == "NORMAL"))]
+    with pytest.raises(ValueError, match="both classes"):
+        train_classifier(one_class, settings=settings, progress=False)
+    with pytest.raises(ValueError, match="processed_path"):
+        train_classifier(frame.drop(columns="processed_path"), settings=settings, progress=False)
+
+
+def test_frozen_random_base_is_warned_about(frame):
+    settings = TrainSettings(train_mode="frozen", epochs=1, **FAST)
+    with pytest.warns(UserWarning, match="random, untrained network"), pytest.raises(ValueError, match="empty"):
+        train_classifier(frame[frame.subset != "val"], settings=settings, progress=False)
