@@ -674,7 +674,12 @@ def compare_groups(values, in_group):
     ok = np.isfinite(v)
     inside, outside = v[ok & g], v[ok & ~g]
     if inside.size == 0 or outside.size == 0:
-        raise ValueError(f"both groups need finite values, got {inside.size} in and {outside.size} out")
+        # e.g. a model whose heatmaps are all zero (nan measures) on one group: nothing to compare
+        warnings.warn(f"cannot compare groups: {inside.size} finite values in, {outside.size} out",
+                      RuntimeWarning, stacklevel=2)
+        nan = float("nan")
+        return {"n_in": int(inside.size), "n_out": int(outside.size), "mean_in": nan, "mean_out": nan,
+                "difference": nan, "statistic": nan, "p_value": nan}
     test = mannwhitneyu(inside, outside, alternative="two-sided")
     return {
         "n_in": int(inside.size), "n_out": int(outside.size), "mean_in": float(inside.mean()),
