@@ -1,4 +1,4 @@
-"""Command line: ``python -m cxrlib {run,fetch,roi-eval} ...``."""
+"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval} ...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ def _run(args: argparse.Namespace) -> int:
 
     params = load_profile(args.profile, parse_overrides(args.set))
     run_study(params, only=args.only, progress=not args.quiet, log_output=args.log_output)
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .pipeline import render_run
+
+    print(f"Report: {render_run(args.run_dir)}")
     return 0
 
 
@@ -38,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-output", action="store_true", help="stream the notebooks' cell output to the console")
     run.add_argument("--quiet", action="store_true", help="no cell progress bar")
     run.set_defaults(handler=_run)
+
+    render = commands.add_parser("render", help="render an existing run folder's HTML again (executes nothing)")
+    render.add_argument("run_dir", help="a run folder, e.g. reports/demo")
+    render.set_defaults(handler=_render)
 
     fetch = commands.add_parser("fetch", help="download or copy the Kermany archive, verify it and unpack it")
     fetch.add_argument("source", help="local path or http(s) URL of ChestXRay2017.zip (or Kaggle's chest_xray zip)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ __all__ = [
     "StudyRunError",
     "Step",
     "discover_steps",
+    "render_run",
     "run_study",
     "write_json_atomic",
 ]
@@ -36,6 +38,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 _PACKAGES = ("cxrlib", "tensorflow", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
              "scikit-learn", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "jupytext", "nbconvert")
+
+
+# TensorFlow's C++ start-up log lines (I0000/W0000/E0000 ..., "To enable the following instructions", absl's
+# notice): kept in the executed notebook, left out of the report view
+_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the following instructions)")
 
 
 class StudyRunError(RuntimeError):
@@ -187,14 +194,39 @@ def _render_html(executed: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["text"] = "".join(line for line in output["text"].splitlines(keepends=True)
+                                         if not _NATIVE_LOG.match(line))
+                if not output["text"].strip():
+                    continue
+            outputs.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = outputs
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    body, _ = exporter.from_notebook_node(notebook)
     html = executed.with_suffix(".html")
     tmp = html.with_name(f".{html.name}.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, html)
     return html
+
+
+def render_run(run_dir: str | os.PathLike) -> Path:
+    """Render an existing run folder again (each executed notebook's HTML and index.html), executing nothing."""
+    from .report import write_index
+
+    run_dir = Path(run_dir)
+    executed = sorted(run_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not executed:
+        raise StudyRunError(f"{run_dir} holds no executed notebooks (NN_name.ipynb); run the study first")
+    for notebook in executed:
+        _render_html(notebook)
+    return write_index(run_dir)
 
 
 def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,

@@ -114,3 +114,21 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
     record = json.loads((run_dir / "run.json").read_text())
     assert all(s["status"] == "done" for s in record["steps"].values())
     assert record["data"]["manifest_sha256"] == data["manifest_sha256"]
+
+
+def test_render_rebuilds_html_without_executing_and_drops_native_log_lines(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_log.py", 'run_dir = "x"',
+             "import sys\nsys.stderr.write('I0000 00:00:1 port.cc:153] oneDNN noise\\nreal warning\\n')")
+    run_dir = run_study(StudyParams(run_name="r", reports_dir=str(tmp_path / "reports")), notebooks_dir=nbdir,
+                        progress=False)
+    (run_dir / "01_log.html").unlink()
+    result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(run_dir)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    page = (run_dir / "01_log.html").read_text()
+    assert "real warning" in page and "oneDNN noise" not in page
+    executed = nbformat.read(run_dir / "01_log.ipynb", as_version=4)
+    assert "oneDNN noise" in executed.cells[-1].outputs[0]["text"], "the executed notebook keeps everything"
+    result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "no executed notebooks" in result.stderr
