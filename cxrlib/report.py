@@ -114,6 +114,13 @@ def _abstract(data: dict, roi: dict, training: dict, metrics: dict) -> str:
             if grad["processed"].get("mass_in_mask_mean") is not None and grad["original"].get("mass_in_mask_mean") is not None:
                 parts.append(f"Inside the thorax mask: {_pct(grad['processed']['mass_in_mask_mean'])} (processed) vs "
                              f"{_pct(grad['original']['mass_in_mask_mean'])} (original).")
+        shortcut = metrics.get("gradcam_shortcut", {})
+        for name in _MODELS:
+            row = shortcut.get(f"{name} | P(PNEUMONIA)")
+            if row and row.get("p_value") is not None:
+                parts.append(f"Planted shortcut: the {name} model's mean P(PNEUMONIA) is {row['mean_in']:.2f} on test "
+                             f"images carrying the marker and {row['mean_out']:.2f} on those without "
+                             f"(Mann-Whitney p = {row['p_value']:.2g}).")
     elif training:
         parts.append("The models are trained; evaluation on the test split has not run yet.")
     return "<p class='abstract'>" + " ".join(parts) + "</p>"
@@ -218,7 +225,7 @@ def _gradcam_section(run_dir: Path, metrics: dict) -> str:
     for name, caption in [("05_fig8_examples.png", "The paper's Fig. 8: heatmaps of both models on the same test "
                                                    "images, both classes, right and wrong predictions."),
                           ("05_mass_distributions.png", "Per-image heatmap mass inside the ROI and the mask."),
-                          ("05_shortcut.png", "Synthetic data: the planted marker and each model.")]:
+                          ]:
         text += _figure(run_dir, name, caption)
     return text
 
@@ -297,7 +304,10 @@ Science 151(6), 2022.</p>
 {_figure(run_dir, "01_samples.png", "Random images per class.")}
 <h2>Method</h2>
 {_method_section(run, roi, training)}
-{_figure(run_dir, "02_fig5_original_vs_processed.png", "The paper's Fig. 5: original and processed (ROI) images.")}
+{_figure(run_dir, "02_clahe.png", "The paper's Fig. 4: original and CLAHE-enhanced images.")}
+{_figure(run_dir, "02_processed.png", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
+{_figure(run_dir, "02_stages.png", "Every stage of the ROI extraction on a few images.")}
+{_figure(run_dir, "02_lungmask_distributions.png", "The ROI box against manual lung masks: coverage and area.")}
 {_figure(run_dir, "03_curves.png", "Training and validation accuracy and loss per epoch, both models.")}
 <h2>Results</h2>
 {_results_section(run_dir, metrics)}
