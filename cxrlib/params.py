@@ -26,7 +26,7 @@ class ProfileError(ValueError):
 class StudyParams(BaseModel):
     """Every parameter a study run can take, with its type, range and default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     # run
     run_name: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",

@@ -66,3 +66,10 @@ def test_weights_path_is_resolved(tmp_path):
     weights = tmp_path / "x.weights.h5"
     weights.write_bytes(b"")
     assert StudyParams(weights=str(weights)).weights == str(weights.resolve())
+
+
+def test_default_folders_are_absolute_so_notebooks_in_the_run_folder_share_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = StudyParams()
+    assert params.work_dir == str(tmp_path / "data" / "work")
+    assert params.reports_dir == str(tmp_path / "reports")
