@@ -248,8 +248,11 @@ def test_compare_groups():
     assert out["difference"] == pytest.approx(0.25, abs=0.02) and out["p_value"] < 1e-8
     same = gradcam.compare_groups(rng.normal(0, 1, 60), flag)
     assert same["p_value"] > 0.01
-    with pytest.raises(ValueError, match="both groups"):
-        gradcam.compare_groups(values, np.ones(60, bool))
+    with pytest.warns(RuntimeWarning, match="cannot compare groups"):
+        empty = gradcam.compare_groups(values, np.ones(60, bool))
+    assert empty["n_out"] == 0 and np.isnan(empty["p_value"]) and np.isnan(empty["difference"])
+    with pytest.raises(ValueError, match="boolean"):
+        gradcam.compare_groups(values, np.ones(60))
 
 
 def test_select_examples_covers_classes_and_errors():
