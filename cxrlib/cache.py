@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import roi as _roi
+from .atomic import atomic_path
 from .data import read_radiograph, sha256_file
 from .preprocess import ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, resize_image
 
@@ -101,19 +102,9 @@ def map_parallel(func, tasks, *, workers=None, progress=True, desc=None):
 
 
 def write_bytes_atomic(data, path):
-    """Write bytes to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    The temporary name carries the process id, so concurrent writers never share one.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write bytes to ``path`` through a temporary file in the same folder (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _write_png(image, path, *, bilevel=False):
@@ -171,14 +162,8 @@ def _read_table(folder):
 
 
 def _write_table(table, folder):
-    path = folder / "table.csv"
-    tmp = folder / f".table.csv.{os.getpid()}.tmp"
-    try:
+    with atomic_path(folder / "table.csv") as tmp:
         table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progress=True):

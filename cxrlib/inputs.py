@@ -18,8 +18,6 @@ radiographs; a vertical flip even less so.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -29,6 +27,7 @@ from tqdm.auto import tqdm
 
 import keras
 
+from .atomic import atomic_path
 from .data import read_radiograph
 from .model import to_model_input
 
@@ -224,14 +223,8 @@ def fingerprint(*parts):
 
 
 def _save_atomic(array, path):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npy")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.save(tmp, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cached_features(images, prefix, *, cache_dir=None, batch_size=32, progress=True):

@@ -10,8 +10,6 @@ differences (the same resamples for both models).
 """
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,6 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
+
+from .atomic import atomic_path
 
 __all__ = [
     "METRIC_NAMES",
@@ -756,15 +756,8 @@ def update_json(path, updates):
     path = Path(path)
     content = json.loads(path.read_text()) if path.exists() else {}
     content = _merge(content, _jsonable(updates))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(content, f, indent=2, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(content, indent=2, allow_nan=False))
     return content
 
 
@@ -783,15 +776,8 @@ def write_table(frame, path):
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

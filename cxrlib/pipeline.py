@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .atomic import atomic_path
 from .params import StudyParams
 
 __all__ = [
@@ -74,10 +75,8 @@ def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
 
 def write_json_atomic(data: dict, path: Path) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _select_steps(steps: list[Step], only: str | None) -> list[Step]:
@@ -210,9 +209,8 @@ def _render_html(executed: Path) -> Path:
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
     html = executed.with_suffix(".html")
-    tmp = html.with_name(f".{html.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, html)
+    with atomic_path(html) as tmp:
+        tmp.write_text(body, encoding="utf-8")
     return html
 
 

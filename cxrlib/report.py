@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .atomic import atomic_path
+
 __all__ = ["write_index"]
 
 _SECTIONS = {
@@ -326,7 +328,6 @@ device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)
 </body></html>
 """
     index = run_dir / "index.html"
-    tmp = index.with_name(".index.html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, index)
+    with atomic_path(index) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return index

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 import keras
 
+from .atomic import atomic_path
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
 from .model import (BLOCKS, MIN_INPUT_SIZE, build_classifier, compile_classifier, configure_trainable,
                     cut_layer, lr_schedule, resolve_weights, split_at, to_model_input)
@@ -292,17 +293,12 @@ class _EpochKeeper(keras.callbacks.Callback):
         return self.directory / "state.json"
 
     def _save_weights(self, filename):
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".weights.h5")
-        os.close(fd)
-        os.unlink(tmp)
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.directory / filename)
+        with atomic_path(self.directory / filename) as tmp:
+            self.model.save_weights(tmp)
 
     def _save_state(self):
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.state, handle, indent=1, default=float)
-        os.replace(tmp, self.state_path)
+        with atomic_path(self.state_path) as tmp:
+            tmp.write_text(json.dumps(self.state, indent=1, default=float))
 
     def restore(self, model):
         """Load the last checkpoint into ``model``; return the epoch to start from."""
@@ -568,14 +564,6 @@ def settings_table(settings):
                          "source": [_SOURCES.get(k, "") for k in values]}, index=list(values))
 
 
-def _replace_into(path, write):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _inference_copy(model):
     """The same layers in an uncompiled model: saved without the optimizer (Adam's moments triple the file)."""
     return keras.Model(model.inputs, model.outputs, name=model.name)
@@ -603,9 +591,11 @@ def save_training_outputs(results, run_dir):
     paths, rows = [], []
     for name, result in results.items():
         model_path = run_dir / "models" / f"{name}.keras"
-        _replace_into(model_path, lambda tmp, m=result.model: _inference_copy(m).save(tmp))
+        with atomic_path(model_path) as tmp:
+            _inference_copy(result.model).save(tmp)
         history_path = run_dir / "training" / f"{name}_history.csv"
-        _replace_into(history_path, lambda tmp, h=result.history: h.to_csv(tmp, index=False))
+        with atomic_path(history_path) as tmp:
+            result.history.to_csv(tmp, index=False)
         paths += [model_path, history_path]
         val = result.validation
         rows.append(pd.DataFrame({"model": name, "path": val["path"],
@@ -614,9 +604,11 @@ def save_training_outputs(results, run_dir):
                                   "predicted": np.where(val["predicted"] == 1, "PNEUMONIA", "NORMAL")}))
     summary = {name: result.summary() for name, result in results.items()}
     json_path = run_dir / "training.json"
-    _replace_into(json_path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
     csv_path = run_dir / "validation_predictions.csv"
-    _replace_into(csv_path, lambda tmp: pd.concat(rows).to_csv(tmp, index=False))
+    with atomic_path(csv_path) as tmp:
+        pd.concat(rows).to_csv(tmp, index=False)
     return paths + [json_path, csv_path]
 
 
