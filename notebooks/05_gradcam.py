@@ -221,8 +221,8 @@ else:
 # ## 7. metrics.json and conclusion
 
 # %%
-updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seed": first_seed, "frame_size": FRAME_SIZE,
-                           "roi_area_share_mean": float(measures[n]["roi_area"].mean())} for n in names},
+updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seed": first_seed, "frame_size": FRAME_SIZE}
+                       for n in names},
            "gradcam_comparisons": paired}
 if shortcut_table is not None:
     updates["gradcam_shortcut"] = {f"{arm} | {what}": row for (arm, what), row in evidence.items()}
