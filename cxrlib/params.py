@@ -170,17 +170,18 @@ class StudyParams(BaseModel):
         for pair in self.compare or []:
             unknown = [arm for arm in pair if arm not in self.arms]
             if unknown or pair[0] == pair[1]:
-                raise ValueError(f"compare pair {list(pair)} must name two different declared arms "
+                raise ValueError(f"key 'compare': pair {list(pair)} must name two different declared arms "
                                  f"({', '.join(self.arms)})")
         spec = BACKBONES[self.backbone]
         if not spec.pretrained and self.weights != "none":
-            raise ValueError(f"backbone {self.backbone!r} trains from scratch: set weights: none")
+            raise ValueError(f"key 'weights': value {self.weights!r} is refused: backbone {self.backbone!r} trains "
+                             "from scratch; set weights: none")
         if self.model_input_size < spec.min_input_size:
-            raise ValueError(f"model_input_size {self.model_input_size} is below {self.backbone}'s minimum "
-                             f"{spec.min_input_size}")
+            raise ValueError(f"key 'model_input_size': value {self.model_input_size} is refused: below "
+                             f"{self.backbone}'s minimum {spec.min_input_size}")
         if not spec.pretrained and (self.train_mode != "finetune" or self.finetune_from_block is not None):
-            raise ValueError(f"backbone {self.backbone!r} trains from scratch, end to end: set train_mode: finetune "
-                             "and finetune_from_block: null")
+            raise ValueError(f"key 'train_mode': value {self.train_mode!r} is refused: backbone {self.backbone!r} "
+                             "trains from scratch, end to end; set train_mode: finetune and finetune_from_block: null")
         return self
 
     def comparisons(self) -> list[tuple[str, str]]:
@@ -210,9 +211,11 @@ def _explain(error: ValidationError, values: dict[str, Any], source: str) -> Pro
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"unknown key {key!r}{hint}; known keys: {', '.join(known)}")
+        elif not loc:  # a check across keys: its message names the key
+            lines.append(item["msg"].removeprefix("Value error, "))
         else:
             message = item["msg"].removeprefix("Value error, ")
-            value = values.get(loc[0]) if loc else values
+            value = values.get(loc[0])
             lines.append(f"key {key!r}: value {value!r} is refused: {message}")
     return ProfileError(f"{source}: " + "; ".join(lines))
 

@@ -290,5 +290,14 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(record, run_json)
     index = write_index(run_dir)
+    print(_time_table(record["steps"]))
     print(f"Report: {index}")
     return run_dir
+
+
+def _time_table(steps: dict) -> str:
+    """Where the time went: one line per step, with its share of the total."""
+    done = {stem: s["seconds"] for stem, s in steps.items() if "seconds" in s}
+    total = sum(done.values()) or 1.0
+    lines = [f"  {stem:<20} {seconds:8.0f} s  {100 * seconds / total:5.1f}%" for stem, seconds in done.items()]
+    return "\n".join(["Time per step:", *lines, f"  {'total':<20} {sum(done.values()):8.0f} s"])

@@ -281,14 +281,25 @@ def test_overlay_and_figures():
     assert rgb[0, 0, 0] > rgb[0, 0, 2]  # jet: hot is red
     with pytest.raises(ValueError, match="alpha"):
         gradcam.overlay(image, heat, alpha=2)
-    example = {"image": image, "crop": image[8:24, 8:24], "box": (0.25, 0.25, 0.75, 0.75),
-               "heatmap_processed": heat, "heatmap_original": heat, "title": "x"}
-    assert isinstance(gradcam.plot_examples([example, example]), Figure)
+    example = {"image": image, "box": (0.25, 0.25, 0.75, 0.75), "heatmaps": {"paper": heat, "original": heat,
+                                                                               "clahe": heat},
+               "cropped": {"paper": True, "original": False, "clahe": False}, "title": "x"}
+    fig = gradcam.plot_examples([example, example])
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 * 4
     frame = pd.DataFrame({"mass_in_roi": [0.2, 0.5], "mass_in_mask": [np.nan, np.nan]})
     fig = gradcam.plot_measure_distributions({"a": frame, "b": frame})
     assert isinstance(fig, Figure) and len(fig.axes) == 1
 
 
-def test_default_layer_is_the_model_module_s():
+@pytest.mark.parametrize("backbone", ["xception", "small_cnn"])
+def test_default_layer_is_the_backbone_s_last_convolution(backbone):
     model_module = pytest.importorskip("cxrlib.model")
-    assert gradcam.DEFAULT_LAYER == model_module.GRADCAM_LAYER
+    from cxrlib.backbones import BACKBONES
+
+    model = model_module.build_classifier(backbone=backbone, input_size=96, weights="none")
+    layer = gradcam.find_layer(model)
+    assert layer.name == BACKBONES[backbone].gradcam_layer
+    assert len(layer.output.shape) == 4
+    heatmap = gradcam.make_gradcam_heatmap(model_module.to_model_input(np.zeros((1, 96, 96), np.uint8) + 100),
+                                           model, layer.name)
+    assert np.all(np.isfinite(heatmap))

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import shared_path
 from cxrlib import model as cm
+from cxrlib.backbones import BACKBONES
 from cxrlib import training as ct
 from cxrlib.training import TrainSettings, choose_threshold, train_classifier
 
@@ -34,7 +35,7 @@ def make_frame(folder, *, per_class=(12, 6), size=SIZE, seed=0):
             for i in range(n):
                 path = folder / f"{subset}-{label}-{i}.png"
                 cv2.imwrite(str(path), _image(label, rng, size))
-                rows.append({"path": str(path), "processed_path": str(path), "label": label, "subset": subset,
+                rows.append({"path": str(path), "image_paper": str(path), "label": label, "subset": subset,
                              "patient_id": f"{subset}{label}{i}"})
     return pd.DataFrame(rows)
 
@@ -60,7 +61,7 @@ FAST = dict(model_input_size=SIZE, weights="none", batch_size=8, learning_rate=1
 def test_classifier_shapes_and_gradcam_layer(classifier):
     assert classifier.input_shape == (None, SIZE, SIZE, 3)
     assert classifier.output_shape == (None, 1)
-    conv = classifier.get_layer(cm.GRADCAM_LAYER)
+    conv = classifier.get_layer(BACKBONES["xception"].gradcam_layer)
     assert conv.output.shape[-1] == 2048
     # the layer is part of the classifier's own graph: a Grad-CAM model can be cut from it
     grad_model = keras.Model(classifier.input, [conv.output, classifier.output])
@@ -202,7 +203,7 @@ def test_threshold_refusals():
 @RANDOM_FROZEN
 def test_frozen_training_lowers_the_loss_and_saves_a_usable_model(frame, tmp_path):
     settings = TrainSettings(train_mode="frozen", epochs=6, **FAST)
-    result = train_classifier(frame, image_column="processed_path", settings=settings, work_dir=tmp_path,
+    result = train_classifier(frame, image_column="image_paper", settings=settings, work_dir=tmp_path,
                               name="processed", progress=False)
     history = result.history
     assert list(history.epoch) == [1, 2, 3, 4, 5, 6]
@@ -218,9 +219,9 @@ def test_frozen_training_lowers_the_loss_and_saves_a_usable_model(frame, tmp_pat
     path = tmp_path / "processed.keras"
     result.model.save(path)
     loaded = cm.load_classifier(path)
-    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.processed_path])
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.image_paper])
     np.testing.assert_allclose(cm.predict_proba(loaded, images), result.validation.score, atol=2e-3)
-    assert loaded.get_layer(cm.GRADCAM_LAYER) is not None
+    assert loaded.get_layer(BACKBONES["xception"].gradcam_layer) is not None
 
 
 def test_finetune_end_to_end_with_augmentation_runs_and_saves(frame, tmp_path):
@@ -229,16 +230,18 @@ def test_finetune_end_to_end_with_augmentation_runs_and_saves(frame, tmp_path):
     assert len(result.history) == 2 and np.isfinite(result.history.loss).all()
     assert len(result.trainable_layers) > 75  # every layer with weights
     assert result.settings.cached is False
-    paths = ct.save_training_outputs({"original": result}, tmp_path)
-    model_path = tmp_path / "models" / "original.keras"
-    assert model_path in paths and (tmp_path / "training" / "original_history.csv").is_file()
+    paths = ct.save_training_outputs({("original", 0): result}, tmp_path, tmp_path / "models")
+    model_path = tmp_path / "models" / "original-seed0.keras"
+    assert model_path in paths and (tmp_path / "training" / "original-seed0_history.csv").is_file()
     assert model_path.stat().st_size < 1.3 * 4 * result.model.count_params()  # no optimizer state
     loaded = cm.load_classifier(model_path)
     images = np.zeros((2, SIZE, SIZE), np.uint8)
     np.testing.assert_allclose(cm.predict_proba(loaded, images), cm.predict_proba(result.model, images), atol=1e-6)
     saved = pd.read_csv(tmp_path / "validation_predictions.csv")
-    assert list(saved.columns) == ["model", "path", "patient_id", "label", "score", "threshold", "predicted"]
-    assert json.loads((tmp_path / "training.json").read_text())["original"]["best_epoch"] == result.best_epoch
+    assert list(saved.columns) == ["arm", "seed", "path", "patient_id", "label", "score", "threshold", "predicted"]
+    record = json.loads((tmp_path / "training.json").read_text())["arms"]["original"]["seeds"]["0"]
+    assert record["best_epoch"] == result.best_epoch
+    assert set(record["thresholds"]) == {"fixed_0.5", "youden", "sensitivity_0.95"}
 
 
 def test_finetune_from_block14_on_cached_prefix_lowers_the_loss(frame):
@@ -264,7 +267,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monke
 
     monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
-        train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+        train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, name="m", progress=False)
     state = json.loads(next((tmp_path / "checkpoints").glob("m-*/state.json")).read_text())
     assert state["epoch"] == 2
     calls.clear()
@@ -274,13 +277,13 @@ def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monke
         calls.append(epoch)
 
     monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", spy)
-    result = train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+    result = train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, name="m", progress=False)
     assert calls == [2, 3]  # only the epochs left ran
     assert list(result.history.epoch) == [1, 2, 3, 4]
     assert result.history.loss.iloc[:2].tolist() == [row["loss"] for row in state["history"]]
     # the optimizer state came back: the learning rate continues from step 4 epochs * 3 batches
     assert result.history.learning_rate.iloc[-1] == pytest.approx(1e-2 * 0.9 ** (12 / 10), rel=1e-4)
-    again = train_classifier(frame, settings=settings, work_dir=tmp_path, name="m", progress=False)
+    again = train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, name="m", progress=False)
     assert calls == [2, 3] and again.threshold == result.threshold  # a finished run returns its result
 
 
@@ -295,22 +298,84 @@ def test_nan_loss_is_a_clear_error(frame, monkeypatch):
 
     monkeypatch.setattr(ct, "cached_features", poisoned)
     with pytest.raises(FloatingPointError, match="NaN"):
-        train_classifier(frame, settings=TrainSettings(train_mode="frozen", epochs=2, **FAST), progress=False)
+        train_classifier(frame, image_column="path", settings=TrainSettings(train_mode="frozen", epochs=2, **FAST),
+                         progress=False)
 
 
 @RANDOM_FROZEN
 def test_empty_or_one_class_split_is_refused(frame):
     settings = TrainSettings(train_mode="frozen", epochs=1, **FAST)
     with pytest.raises(ValueError, match="'val' subset is empty"):
-        train_classifier(frame[frame.subset != "val"], settings=settings, progress=False)
+        train_classifier(frame[frame.subset != "val"], image_column="path", settings=settings, progress=False)
     one_class = frame[~((frame.subset == "train") & (frame.label == "NORMAL"))]
     with pytest.raises(ValueError, match="both classes"):
-        train_classifier(one_class, settings=settings, progress=False)
-    with pytest.raises(ValueError, match="processed_path"):
-        train_classifier(frame.drop(columns="processed_path"), settings=settings, progress=False)
+        train_classifier(one_class, image_column="path", settings=settings, progress=False)
+    with pytest.raises(ValueError, match="image_paper"):
+        train_classifier(frame.drop(columns="image_paper"), image_column="image_paper", settings=settings,
+                         progress=False)
 
 
 def test_frozen_random_base_is_warned_about(frame):
     settings = TrainSettings(train_mode="frozen", epochs=1, **FAST)
     with pytest.warns(UserWarning, match="random, untrained network"), pytest.raises(ValueError, match="empty"):
-        train_classifier(frame[frame.subset != "val"], settings=settings, progress=False)
+        train_classifier(frame[frame.subset != "val"], image_column="path", settings=settings, progress=False)
+
+
+# ----------------------------------------------------------------------------- small CNN, operating points, scoring
+
+
+def test_small_cnn_trains_from_scratch_and_learns_a_visible_opacity(frame, tmp_path):
+    settings = TrainSettings(backbone="small_cnn", train_mode="finetune", epochs=8, model_input_size=SIZE,
+                             weights="none", batch_size=8, learning_rate=3e-3, lr_decay_steps=50, seed=0)
+    result = train_classifier(frame, image_column="path", settings=settings, progress=False)
+    assert not result.settings.cached and result.model.count_params() < 200_000
+    assert result.history.loss.iloc[-1] < result.history.loss.iloc[0]
+    assert result.val_auc >= 0.9  # a bright disc on noise is learnable from 24 images
+    path = tmp_path / "m.keras"
+    result.model.save(path)
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.path])
+    np.testing.assert_allclose(ct.predict_scores(cm.load_classifier(path), images, settings=settings),
+                               result.validation.score, atol=1e-5)
+
+
+def test_small_cnn_refuses_weights_and_tiny_inputs():
+    with pytest.raises(ValueError, match="takes no weights"):
+        cm.build_classifier(backbone="small_cnn", input_size=64, weights="imagenet")
+    with pytest.raises(ValueError, match="at least 32"):
+        cm.build_classifier(backbone="small_cnn", input_size=16, weights="none")
+    with pytest.raises(ValueError, match="unknown"):
+        cm.build_classifier(backbone="resnet", input_size=64, weights="none")
+
+
+def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame, tmp_path):
+    # a fixed weights file stands in for ImageNet's: the frozen prefix is then the same for every seed
+    weights = tmp_path / "fixed_notop.weights.h5"
+    keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)).save_weights(weights)
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in frame.path[:6]])
+    scores = []
+    for seed in (0, 1):
+        settings = TrainSettings(train_mode="frozen", epochs=1, **{**FAST, "seed": seed, "weights": str(weights)})
+        result = train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, progress=False,
+                                  name=f"s{seed}")
+        cached = ct.predict_scores(result.model, images, settings=settings, work_dir=tmp_path)
+        np.testing.assert_allclose(cached, cm.predict_proba(result.model, images), atol=2e-3)
+        scores.append(cached)
+    # one feature file per image set (train, val, these six), whatever the number of seeds
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 3
+    assert not np.allclose(scores[0], scores[1])  # the heads differ by seed
+
+
+def test_operating_thresholds_on_constructed_scores():
+    labels = np.array([0] * 10 + [1] * 20)
+    scores = np.concatenate([np.linspace(0.0, 0.45, 10), np.linspace(0.3, 1.0, 20)])
+    points = ct.operating_thresholds(labels, scores)
+    assert points["fixed_0.5"] == 0.5
+    sensitivity = ((scores >= points["sensitivity_0.95"]) & (labels == 1)).sum() / 20
+    assert sensitivity >= 0.95
+    # it is the highest such threshold: the next positive score up would drop below 0.95
+    assert ((scores > points["sensitivity_0.95"] + 0.04) & (labels == 1)).sum() / 20 < 0.95
+    youden = points["youden"]
+    j = lambda t: ((scores >= t) & (labels == 1)).mean() * 30 / 20 + ((scores < t) & (labels == 0)).mean() * 30 / 10
+    assert j(youden) == pytest.approx(max(j(t) for t in np.unique(scores)))
+    with pytest.raises(ValueError, match="target"):
+        ct.threshold_for_sensitivity(labels, scores, target=0)

@@ -73,3 +73,52 @@ def test_default_folders_are_absolute_so_notebooks_in_the_run_folder_share_them(
     params = StudyParams()
     assert params.work_dir == str(tmp_path / "data" / "work")
     assert params.reports_dir == str(tmp_path / "reports")
+
+
+def test_arms_seeds_backbone_and_default_comparisons(tmp_path):
+    params = load_profile(write(tmp_path, (
+        "arms:\n  original: {}\n  clahe: {clahe: true}\n  roi: {roi: true}\n  paper: {clahe: true, roi: true}\n"
+        "seeds: [0, 1, 2]\nbackbone: small_cnn\nweights: none\ntrain_mode: finetune\n")))
+    assert list(params.arms) == ["original", "clahe", "roi", "paper"]
+    assert params.arms["paper"].clahe and params.arms["paper"].roi and not params.arms["clahe"].roi
+    assert params.seeds == [0, 1, 2]
+    assert params.comparisons() == [("clahe", "original"), ("roi", "original"), ("paper", "original")]
+    dumped = params.model_dump()["arms"]
+    assert dumped["roi"] == {"clahe": False, "roi": True}  # papermill receives plain dicts
+    explicit = StudyParams(arms={"a": {}, "b": {"roi": True}}, compare=[["b", "a"]])
+    assert explicit.comparisons() == [("b", "a")]
+    assert StudyParams(arms={"a": {}, "b": {"roi": True}}).comparisons() == [("b", "a")]  # no 'original': first arm
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("arms:\n  paper: {clahe: true, crop: true}\n", "arm 'paper': unknown key 'crop'"),
+    ("arms:\n  paper: {clahe: yes-please}\n", "key 'arms.paper.clahe'"),
+    ("arms: {}\n", "key 'arms'"),
+    ("arms:\n  '1st': {}\n", "arm names"),
+    ("seeds: [0, 0]\n", "key 'seeds'"),
+    ("seeds: []\n", "key 'seeds'"),
+    ("backbone: resnet\n", "key 'backbone'"),
+    ("compare: [[paper, nope]]\n", "key 'compare'"),
+    ("backbone: small_cnn\nweights: imagenet\ntrain_mode: finetune\n", "key 'weights'"),
+    ("backbone: small_cnn\nweights: none\ntrain_mode: frozen\n", "key 'train_mode'"),
+    ("model_input_size: 64\n", "key 'model_input_size'"),
+])
+def test_arm_and_shape_refusals_name_the_key(tmp_path, text, expected):
+    with pytest.raises(ProfileError) as info:
+        load_profile(write(tmp_path, text))
+    assert expected in str(info.value)
+
+
+def test_preprocessing_ranges_are_declared_once():
+    from cxrlib.preprocess import PREPROCESS_RANGES, PreprocessConfig
+
+    for key in ("preprocess_size", "clahe_clip_limit", "clahe_tile_grid", "roi_margin", "roi_mean_filter"):
+        low, high = PREPROCESS_RANGES[key]
+        schema = StudyParams.model_fields[key].metadata
+        assert any(getattr(m, "le", None) == high for m in schema), key
+        assert any(getattr(m, "ge", None) == low for m in schema) or key == "clahe_clip_limit", key
+        with pytest.raises(ValueError):
+            PreprocessConfig(**{key: high + 1 if isinstance(high, int) else high * 2})
+    assert StudyParams().augment is False
+    from cxrlib.training import TrainSettings
+    assert TrainSettings().augment is StudyParams().augment

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from cxrlib.params import StudyParams, load_profile
@@ -99,10 +100,11 @@ def test_cli_refuses_a_mistyped_key_with_exit_status_2(tmp_path):
 
 @pytest.mark.slow
 def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
+    arms = {"original": {}, "roi": {"roi": True}, "paper": {"clahe": True, "roi": True}}
     overrides = {"run_name": "tiny", "reports_dir": str(tmp_path / "reports"), "work_dir": str(tmp_path / "work"),
                  "synthetic_train_per_class": 12, "synthetic_test_per_class": 6, "synthetic_size": 128,
-                 "preprocess_size": 128, "model_input_size": 71, "epochs": 2, "batch_size": 8,
-                 "gradcam_examples": 2}
+                 "preprocess_size": 128, "model_input_size": 64, "epochs": 2, "batch_size": 8,
+                 "gradcam_examples": 2, "arms": arms, "seeds": [0, 1]}
     params = load_profile(REPO / "params" / "demo.yaml", overrides)
     run_dir = run_study(params, progress=False)
     for step in discover_steps():
@@ -114,6 +116,24 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
     record = json.loads((run_dir / "run.json").read_text())
     assert all(s["status"] == "done" for s in record["steps"].values())
     assert record["data"]["manifest_sha256"] == data["manifest_sha256"]
+    # every arm and seed is trained, scored and recorded; nothing names an arm the profile does not declare
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert list(metrics["arms"]) == list(arms)
+    keys = {"accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "average_precision"}
+    for arm, m in metrics["arms"].items():
+        assert keys <= set(m) and keys <= set(m["sd"]) and keys <= set(m["ci"])
+        assert [p["seed"] for p in m["per_seed"]] == [0, 1]
+        assert set(m["operating_points"]) == {"fixed_0.5", "youden", "sensitivity_0.95"}
+        assert all(0 <= m[k] <= 1 for k in keys)
+        assert m["without_fallback"] is None or keys <= set(m["without_fallback"])
+    assert [(c["a"], c["b"]) for c in metrics["comparisons"]] == [("roi", "original"), ("paper", "original")]
+    assert all(len(c["mcnemar_p_values"]) == 2 for c in metrics["comparisons"])
+    assert set(metrics["gradcam"]) == set(arms)
+    predictions = pd.read_csv(run_dir / "test_predictions.csv")
+    assert len(predictions) == 3 * 2 * 12 and set(predictions["arm"]) == set(arms)
+    assert (tmp_path / "work" / "models" / "tiny" / "roi-seed1.keras").is_file()
+    assert not (run_dir / "models").exists()  # models stay out of the report
+    assert "roi" in index and "paper" in index
 
 
 def test_render_rebuilds_html_without_executing_and_drops_native_log_lines(tmp_path):
