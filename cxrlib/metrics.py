@@ -904,11 +904,15 @@ def arms_table(records, *, point=None):
             continue
         cells = {}
         for key in _HEADLINE:
-            value, sd, (low, high) = m[key], m["sd"][key], m["ci"][key]
             scale, unit, digits = (1, "", 3) if key in ("roc_auc", "average_precision") else (100, "%", 1)
-            spread = f" ± {scale * sd:.{digits}f}" if sd is not None and np.isfinite(sd) else ""
-            cells[key] = (f"{scale * value:.{digits}f}{unit}{spread} "
-                          f"({scale * low:.{digits}f}–{scale * high:.{digits}f})")
+
+            def number(v):
+                return "n/a" if v is None or not np.isfinite(v) else f"{scale * v:.{digits}f}"
+
+            sd, (low, high) = m["sd"][key], m["ci"][key]
+            spread = f" ± {number(sd)}" if sd is not None and np.isfinite(sd) else ""
+            value = number(m[key])
+            cells[key] = f"{value}{unit if value != 'n/a' else ''}{spread} ({number(low)}–{number(high)})"
         cells["threshold"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
         rows[arm] = cells
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")

@@ -4,6 +4,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
@@ -293,3 +294,76 @@ def test_plots_return_figures():
     assert figs[0].axes[0].texts[0].get_text().startswith(str(metrics.confusion_matrix(y, preds["a"])[0, 0]))
     with pytest.raises(TypeError, match="scores"):
         metrics.plot_roc_curves(y, [s])
+
+
+# --------------------------------------------------------------------------- arms x seeds
+
+
+def _arm_predictions(rng, n=120, seeds=(0, 1), fallback_every=10):
+    """Two arms on the same images: 'good' separates the classes, 'weak' barely; some ROIs fell back."""
+    y = np.tile([0, 1], n // 2)
+    rows = []
+    for arm, strength in (("good", 3.0), ("weak", 0.2)):
+        for seed in seeds:
+            score = 1 / (1 + np.exp(-(strength * (2 * y - 1) + rng.normal(0, 1, n))))
+            rows.append(pd.DataFrame({"arm": arm, "seed": seed, "filename": [f"f{i}" for i in range(n)],
+                                      "patient_id": [f"p{i // 2}" for i in range(n)], "y_true": y, "score": score,
+                                      "fallback": np.arange(n) % fallback_every == 0}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _thresholds(arms=("good", "weak"), seeds=(0, 1)):
+    return {a: {s: {"fixed_0.5": 0.5, "youden": 0.5, "sensitivity_0.95": 0.2} for s in seeds} for a in arms}
+
+
+def test_evaluate_seeds_gives_mean_sd_and_an_interval_of_the_mean():
+    y = np.array([0, 0, 1, 1] * 10)
+    a = np.where(y == 1, 0.8, 0.2)
+    b = np.where(y == 1, 0.6, 0.45)
+    b[:4] = [0.7, 0.2, 0.3, 0.9]  # seed 1 makes two errors
+    out = metrics.evaluate_seeds(y, [a, b], [0.5, 0.5], n_boot=200, seed=0)
+    first, second = (metrics.classification_metrics(y, s, threshold=0.5) for s in (a, b))
+    assert out["accuracy"] == pytest.approx((first["accuracy"] + second["accuracy"]) / 2)
+    assert out["sd"]["accuracy"] == pytest.approx(np.std([first["accuracy"], second["accuracy"]], ddof=1))
+    low, high = out["ci"]["accuracy"]
+    assert low <= out["accuracy"] <= high
+    assert [m["accuracy"] for m in out["per_seed"]] == [first["accuracy"], second["accuracy"]]
+    single = metrics.evaluate_seeds(y, [a], [0.5], n_boot=50)
+    assert np.isnan(single["sd"]["accuracy"])
+    with pytest.raises(ValueError, match="one per seed"):
+        metrics.evaluate_seeds(y, [a, b], [0.5], n_boot=10)
+
+
+def test_evaluate_arms_records_operating_points_fallbacks_and_comparisons():
+    predictions = _arm_predictions(np.random.default_rng(0))
+    out = metrics.evaluate_arms(predictions, _thresholds(), pairs=[("good", "weak")], n_boot=200, seed=0)
+    good, weak = out["arms"]["good"], out["arms"]["weak"]
+    assert good["roc_auc"] > 0.9 > 0.7 > weak["roc_auc"]
+    assert set(good["operating_points"]) == set(metrics.OPERATING_POINTS)
+    # the headline is the Youden point; the low sensitivity-0.95 threshold calls more images positive
+    assert good["accuracy"] == good["operating_points"]["youden"]["accuracy"]
+    assert good["operating_points"]["sensitivity_0.95"]["sensitivity"] >= good["sensitivity"]
+    # without fallbacks: the same images are left out for both arms (paired), n drops by the fallback count
+    assert good["fallback_images"] == weak["fallback_images"] == 12
+    assert good["without_fallback"]["n"] == weak["without_fallback"]["n"] == 108
+    [comparison] = out["comparisons"]
+    assert comparison["a"] == "good" and comparison["auc_difference"] > 0 and comparison["auc_difference_ci"][0] > 0
+    assert len(comparison["mcnemar_p_values"]) == 2 and all(p < 0.05 for p in comparison["mcnemar_p_values"])
+    json.dumps(metrics._jsonable(out))
+
+
+def test_evaluate_arms_refuses_a_missing_seed():
+    predictions = _arm_predictions(np.random.default_rng(1))
+    partial = predictions[~((predictions["arm"] == "weak") & (predictions["seed"] == 1))]
+    with pytest.raises(ValueError, match="every arm needs every seed"):
+        metrics.evaluate_arms(partial, _thresholds(), n_boot=10)
+    with pytest.raises(ValueError, match="lacks the column"):
+        metrics.evaluate_arms(predictions.drop(columns="fallback"), _thresholds(), n_boot=10)
+
+
+def test_arms_table_shows_mean_sd_and_interval():
+    out = metrics.evaluate_arms(_arm_predictions(np.random.default_rng(2)), _thresholds(), n_boot=100)
+    table = metrics.arms_table(out["arms"])
+    assert list(table.index) == ["good", "weak"]
+    assert " ± " in table.loc["good", "accuracy"] and "(" in table.loc["good", "roc_auc"]
+    assert list(metrics.arms_table(out["arms"], point="without_fallback").index) == ["good", "weak"]
