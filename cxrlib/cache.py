@@ -20,7 +20,6 @@ temporary name in its folder and renamed into place.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -33,15 +32,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import roi as _roi
-from .atomic import atomic_path
+from .atomic import write_bytes, write_csv, write_json
 from .data import read_radiograph, sha256_file
 from .arms import Arm
 from .preprocess import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
                          resize_image)
 
-__all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "write_bytes_atomic",
-           "preprocess_manifest"]
+__all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "preprocess_manifest"]
 
 #: Columns that :func:`preprocess_manifest` adds to the manifest besides one ``image_<arm>`` per arm.
 ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "mask_path"]
@@ -107,18 +104,12 @@ def map_parallel(func, tasks, *, workers=None, progress=True, desc=None):
     return results
 
 
-def write_bytes_atomic(data, path):
-    """Write bytes to ``path`` through a temporary file in the same folder (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def _write_png(image, path, *, bilevel=False):
     params = [cv2.IMWRITE_PNG_BILEVEL, 1] if bilevel else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     ok, encoded = cv2.imencode(".png", image, params)
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
-    write_bytes_atomic(encoded.tobytes(), path)
+    write_bytes(encoded.tobytes(), path)
 
 
 def cache_folder(cache_dir, config):
@@ -172,11 +163,6 @@ def _read_table(folder):
     return table
 
 
-def _write_table(table, folder):
-    with atomic_path(folder / "table.csv") as tmp:
-        table.to_csv(tmp, index=False)
-
-
 def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None, progress=True):
     """Preprocess every image of a manifest into the cache; return the manifest with the ROI columns.
 
@@ -226,7 +212,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
     (folder / "masks").mkdir(parents=True, exist_ok=True)
     record = {"algorithm_version": ALGORITHM_VERSION, "key": config.key(), "config": config.to_dict()}
     if not (folder / "config.json").exists():
-        write_bytes_atomic((json.dumps(record, indent=2) + "\n").encode(), folder / "config.json")
+        write_json(record, folder / "config.json")
 
     paths = manifest["path"].astype(str).tolist()
     if "sha256" in manifest.columns:
@@ -250,7 +236,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
         rows = map_parallel(_process_one, tasks, workers=workers, progress=progress, desc="preprocess")
         new = pd.DataFrame(rows, columns=TABLE_COLUMNS)
         table = pd.concat([table[~table["sha256"].isin(new["sha256"])], new], ignore_index=True)
-        _write_table(table, folder)
+        write_csv(table, folder / "table.csv")
 
     rows = table.set_index("sha256").loc[hashes]
     out = manifest.copy()

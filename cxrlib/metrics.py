@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from .atomic import atomic_path
+from .atomic import write_text
 
 __all__ = [
     "METRIC_NAMES",
@@ -40,7 +40,6 @@ __all__ = [
     "metrics_table",
     "paper_table2",
     "update_json",
-    "write_table",
     "plot_confusion_matrices",
     "plot_roc_curves",
     "plot_pr_curves",
@@ -1001,29 +1000,8 @@ def update_json(path, updates):
     path = Path(path)
     content = json.loads(path.read_text()) if path.exists() else {}
     content = _merge(content, _jsonable(updates))
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(content, indent=2, allow_nan=False))
+    write_text(json.dumps(content, indent=2, allow_nan=False), path)
     return content
-
-
-def write_table(frame, path):
-    """Write a DataFrame as CSV (no index) through a temporary file and ``os.replace``.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-    path : str or Path
-
-    Returns
-    -------
-    Path
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-    return path
 
 
 # --------------------------------------------------------------------------- figures

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import atomic_path
+from .atomic import write_json, write_text
 from .params import StudyParams
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "discover_steps",
     "render_run",
     "run_study",
-    "write_json_atomic",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,12 +70,6 @@ def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
     if not steps:
         raise StudyRunError(f"no notebooks (NN_name.py) found in {notebooks_dir}")
     return steps
-
-
-def write_json_atomic(data: dict, path: Path) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _select_steps(steps: list[Step], only: str | None) -> list[Step]:
@@ -209,8 +202,7 @@ def _render_html(executed: Path) -> Path:
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
     html = executed.with_suffix(".html")
-    with atomic_path(html) as tmp:
-        tmp.write_text(body, encoding="utf-8")
+    write_text(body, html)
     return html
 
 
@@ -273,12 +265,12 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         print(f"[{number}/{len(steps)}] {step.stem} ...", flush=True)
         started = time.perf_counter()
         record["steps"][step.stem] = {"status": "running"}
-        write_json_atomic(record, run_json)
+        write_json(record, run_json)
         try:
             executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
         except StudyRunError:
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
-            write_json_atomic(record, run_json)
+            write_json(record, run_json)
             raise
         _render_html(executed)
         seconds = round(time.perf_counter() - started, 1)
@@ -288,7 +280,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     if data_json.is_file():
         record["data"] = json.loads(data_json.read_text())
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(record, run_json)
+    write_json(record, run_json)
     index = write_index(run_dir)
     print(_time_table(record["steps"]))
     print(f"Report: {index}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_path
+from .atomic import write_text
 
 __all__ = ["write_index"]
 
@@ -343,6 +343,5 @@ device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)
 </body></html>
 """
     index = run_dir / "index.html"
-    with atomic_path(index) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    write_text(page, index)
     return index

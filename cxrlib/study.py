@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .arms import arms_from
-from .atomic import atomic_path
+from .atomic import atomic_path, write_csv, write_json
 from .training import model_name
 
 __all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
@@ -91,17 +91,11 @@ class StudyRun:
 
     def write_csv(self, frame, name):
         """Write a DataFrame (no index) into the run folder atomically; return the path."""
-        path = self.dir / name
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False)
-        return path
+        return write_csv(frame, self.dir / name)
 
     def write_json(self, record, name):
         """Write a JSON record into the run folder atomically; return the path."""
-        path = self.dir / name
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-        return path
+        return write_json(record, self.dir / name)
 
     # arms and models ----------------------------------------------------------------------------
     @staticmethod

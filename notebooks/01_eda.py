@@ -31,14 +31,12 @@ synthetic_size = 256
 synthetic_shortcut = True
 
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib import data, eda, synthetic
-from cxrlib.pipeline import write_json_atomic
 from cxrlib.study import StudyRun
 
 run_dir = Path(run_dir)
@@ -179,7 +177,7 @@ record = {
                for s in ("train", "val", "test")},
     "leakage": leakage["summary"],
 }
-write_json_atomic(record, run_dir / "data.json")
+run.write_json(record, "data.json")
 display(Markdown(f"Wrote `manifest.csv` ({len(manifest)} images) and `data.json`.  \n"
                  f"**Conclusion:** {description}; train {len(manifest[manifest.subset == 'train'])}, "
                  f"validation {len(manifest[manifest.subset == 'val'])}, test {len(manifest[manifest.subset == 'test'])} "

@@ -46,7 +46,6 @@ from IPython.display import Markdown, display
 from cxrlib import plots_preprocess as plots
 from cxrlib.cache import cache_folder, preprocess_manifest
 from cxrlib.data import read_radiograph
-from cxrlib.pipeline import write_json_atomic
 from cxrlib.study import StudyRun
 from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, apply_clahe, evaluate_roi, extract_roi, resize_image
 
@@ -238,7 +237,7 @@ record = {
     "lungmasks": ({**{k: v for k, v in lung_eval.items() if k != "config"}, "source": str(lungmask_dir)}
                   if lung_eval else None),
 }
-write_json_atomic(record, run_dir / "roi.json")
+run.write_json(record, "roi.json")
 summary = (f"{len(processed)} radiographs{tag} cropped to the thorax; median box "
            f"{kept_area.median():.2f} of the image, fallback to the whole image "
            f"for {processed['fallback'].mean():.1%}")

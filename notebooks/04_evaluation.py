@@ -237,5 +237,5 @@ display(Markdown(
     ("**SYNTHETIC data.** " if run.is_synthetic else "")
     + f"On {len(test)} test images, at each model's validation-chosen (Youden) threshold, mean over "
     f"{len(seeds)} seed(s):\n\n" + "\n".join(lines) + "\n\n" + "\n".join(verdicts)
-    + f"\n\nThe paper reports 91% accuracy, 91% sensitivity and 86% specificity for its processed-image model."
+    + "\n\nThe paper reports 91% accuracy, 91% sensitivity and 86% specificity for its processed-image model."
 ))

@@ -11,7 +11,8 @@ import pytest
 
 from cxrlib import cache
 from cxrlib.arms import Arm
-from cxrlib.cache import ROI_COLUMNS, cache_folder, preprocess_manifest, write_bytes_atomic
+from cxrlib.atomic import write_bytes
+from cxrlib.cache import ROI_COLUMNS, cache_folder, preprocess_manifest
 from cxrlib.data import ImageReadError
 from cxrlib.preprocess import PreprocessConfig
 
@@ -107,12 +108,12 @@ def test_process_pool_gives_the_same_result(manifest, tmp_path):
     pd.testing.assert_frame_equal(serial[columns], pooled[columns])
 
 
-def test_write_bytes_atomic_leaves_no_partial_file(tmp_path):
+def test_write_bytes_leaves_no_partial_file(tmp_path):
     target = tmp_path / "x.png"
-    write_bytes_atomic(b"abc", target)
+    write_bytes(b"abc", target)
     assert target.read_bytes() == b"abc"
     with pytest.raises(TypeError):
-        write_bytes_atomic(object(), tmp_path / "y.png")
+        write_bytes(object(), tmp_path / "y.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
 
 

@@ -300,6 +300,6 @@ def test_default_layer_is_the_backbone_s_last_convolution(backbone):
     layer = gradcam.find_layer(model)
     assert layer.name == BACKBONES[backbone].gradcam_layer
     assert len(layer.output.shape) == 4
-    heatmap = gradcam.make_gradcam_heatmap(model_module.to_model_input(np.zeros((1, 96, 96), np.uint8) + 100),
+    heatmap, _ = gradcam.make_gradcam_heatmap(model_module.to_model_input(np.zeros((1, 96, 96), np.uint8) + 100),
                                            model, layer.name)
     assert np.all(np.isfinite(heatmap))

@@ -9,6 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from cxrlib import metrics
+from cxrlib.atomic import write_csv
 
 # 10 images: 6 PNEUMONIA, 4 NORMAL. At threshold 0.5: tp=4 (0.9 0.8 0.7 0.6), fn=2 (0.4 0.2),
 # tn=3 (0.1 0.3 0.45), fp=1 (0.55).
@@ -265,7 +266,7 @@ def test_metrics_table_and_write_table(tmp_path):
     assert list(table.columns) == ["a", "b"] and list(table.index) == list(metrics.METRIC_NAMES)
     assert table.loc["accuracy", "a"].startswith(f"{100 * results['a']['accuracy']:.1f}% (")
     assert "(" not in table.loc["accuracy", "b"]
-    path = metrics.write_table(table.reset_index(), tmp_path / "t.csv")
+    path = write_csv(table.reset_index(), tmp_path / "t.csv")
     assert path.read_text().splitlines()[0] == "index,a,b"
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
