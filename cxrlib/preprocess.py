@@ -320,6 +320,19 @@ def _extract_core(image, config, *, reference):
     # The body's box, from the threshold of the whole image; the later steps run inside it.
     r0, c0, r1, c1 = _roi.field_of_view(_roi.mean_threshold(smoothed)[0])
     view = smoothed[r0:r1, c0:c1]
+    view_midline = _roi.body_midline(view, np.zeros(view.shape, dtype=bool))
+    filter_size = _odd(config.roi_mean_filter * work_side / config.preprocess_size)
+    # Air outside the body (beside the neck, the chest wall, the arms) is a third, darkest class: left in, it
+    # pulls Eq. 2's mean down and becomes the dark phase of the two-phase contour, and lungs of similar
+    # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
+    # and painted with the mean of the bright body, so the threshold and the contour see the body only.
+    air = _roi.outside_air(_roi.mean_filter_mask(~_roi.mean_threshold(view)[0], filter_size),
+                           split_radius=config.split_radius * work_side, midline=view_midline)
+    if air.any() and not air.all():
+        body = view[~air]
+        threshold = float(body.mean())
+        view = view.copy()
+        view[air] = np.round(body[body >= threshold].mean()).astype(view.dtype)
     binary, threshold = _roi.mean_threshold(view)
     cv_iterations = int(round(config.chan_vese_iterations * steps))
     if reference:
@@ -327,11 +340,11 @@ def _extract_core(image, config, *, reference):
                                           init_level_set=~binary, smoothing=1).astype(bool)
     else:
         contour = _roi.chan_vese_contour(view, ~binary, iterations=cv_iterations)
-    filtered = _roi.mean_filter_mask(contour, _odd(config.roi_mean_filter * work_side / config.preprocess_size))
+    filtered = _roi.mean_filter_mask(contour, filter_size)
     for factor in (1, 2, 3):
         # A lung that touches the outside air through a wide neck is dropped with it; wider cuts free it.
         fields = _roi.select_lung_fields(filtered, split_radius=factor * config.split_radius * work_side,
-                                         min_fraction=config.min_field_fraction)
+                                         min_fraction=config.min_field_fraction, midline=view_midline)
         if fields.sum() >= config.min_lung_area * smoothed.size:
             break
     lungs = fields
