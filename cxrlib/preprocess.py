@@ -24,6 +24,7 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 
 import cv2
@@ -46,6 +47,7 @@ __all__ = [
     "apply_clahe",
     "extract_roi",
     "preprocess_image",
+    "fallback_rates",
     "compare_to_reference",
     "evaluate_roi",
     "roi_eval_main",
@@ -415,6 +417,76 @@ def preprocess_image(image, config=None):
         warnings.warn(f"thorax ROI fell back to the whole image: {result.reason}", stacklevel=2)
     processed = _roi.crop_box(equalized, result.box, output_size=config.output_size)
     return PreprocessResult(resized=resized, equalized=equalized, roi=result, processed=processed)
+
+
+# --------------------------------------------------------------------------- fallback rates by class
+
+
+def _wilson(successes, n, z):
+    if n == 0:
+        return float("nan"), float("nan")
+    if successes == 0 or successes == n:
+        bound = (z * z / n) / (1 + z * z / n)
+        return (0.0, bound) if successes == 0 else (1.0 - bound, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def fallback_rates(processed, *, label_column="label", confidence=0.95):
+    """Fallback rate overall and per class with Wilson intervals, and the ratio of the highest to the lowest.
+
+    A fallback image is the whole radiograph; when one class falls back more often, the framing alone tells
+    the classes apart. The ratio's interval is Katz's log interval; when a class has no fallback (or only
+    fallbacks) every count gets 0.5 added (Haldane), for the estimate as well, so the ratio stays finite.
+
+    Parameters
+    ----------
+    processed : pandas.DataFrame
+        With a boolean ``fallback`` column and ``label_column`` (e.g. :func:`cxrlib.cache.preprocess_manifest`'s
+        output).
+    label_column : str, optional
+    confidence : float, optional
+        Level of the intervals, in (0, 1).
+
+    Returns
+    -------
+    rates : dict
+        ``n``, ``fallbacks``, ``rate``, ``ci`` (overall); ``by_label``: the same per class; ``ratio``,
+        ``ratio_ci`` (highest class rate over lowest; NaN with fewer than two classes), ``ratio_corrected``
+        (whether 0.5 was added), ``confidence``.
+    """
+    from scipy.stats import norm
+
+    if not isinstance(processed, pd.DataFrame):
+        raise TypeError(f"processed must be a pandas DataFrame, got {type(processed).__name__}")
+    for column in ("fallback", label_column):
+        if column not in processed.columns:
+            raise ValueError(f"processed has no {column!r} column (columns: {list(processed.columns)})")
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    fallback = processed["fallback"].astype(bool)
+
+    def entry(flags):
+        n, k = int(len(flags)), int(flags.sum())
+        return {"n": n, "fallbacks": k, "rate": k / n if n else float("nan"), "ci": list(_wilson(k, n, z))}
+
+    result = {**entry(fallback), "by_label": {str(label): entry(group) for label, group
+                                              in fallback.groupby(processed[label_column])},
+              "confidence": confidence}
+    counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
+    if len(counts) < 2:
+        return {**result, "ratio": float("nan"), "ratio_ci": [float("nan"), float("nan")], "ratio_corrected": False}
+    high = max(counts, key=lambda c: c[0] / c[1])
+    low = min(counts, key=lambda c: c[0] / c[1])
+    corrected = any(k in (0, n) for k, n in (high, low))
+    (k1, n1), (k0, n0) = [(k + 0.5, n + 1.0) if corrected else (k, n) for k, n in (high, low)]
+    ratio = (k1 / n1) / (k0 / n0)
+    spread = z * math.sqrt(1 / k1 - 1 / n1 + 1 / k0 - 1 / n0)
+    return {**result, "ratio": ratio, "ratio_ci": [ratio * math.exp(-spread), ratio * math.exp(spread)],
+            "ratio_corrected": corrected}
 
 
 # --------------------------------------------------------------------------- fast path against the reference
