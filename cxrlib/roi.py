@@ -385,7 +385,7 @@ def _check_pieces_args(mask, split_radius, midline, reach):
         _check_real("midline", midline, 0, 1)
 
 
-def outside_air(mask, *, split_radius, midline=None, reach=0.25):
+def outside_air(mask, *, split_radius, midline=None, reach=0.2):
     """The pieces of a dark mask that are air outside the body (see :func:`select_lung_fields` for the rule).
 
     Parameters
@@ -404,7 +404,7 @@ def outside_air(mask, *, split_radius, midline=None, reach=0.25):
     return outside[labels]
 
 
-def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, reach=0.25):
+def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, reach=0.2):
     """Keep the dark regions that are lung fields: not air outside the body, not small blobs.
 
     A lung and the air beside the body often touch through a narrow dark neck. The mask is cut at its
