@@ -15,9 +15,12 @@ inside the body, whose bounding box is the rib cage the paper wants:
    2014) started from the candidates; it turns the rib-striped dark pixels into regions.
 3. :func:`mean_filter_mask` - the paper's 21x21 mean filter; a pixel stays when at least half of its
    window is candidate (majority vote), which drops small dark blobs and thin bridges.
-4. :func:`select_lung_fields` - the dark regions that touch the image border are air outside the body
-   (beside the arms, above the shoulders): they are split from the lungs at narrow necks (watershed of the
-   distance map) and dropped; regions much smaller than the largest are dropped too.
+4. :func:`select_lung_fields` - dark regions are split at narrow necks (watershed of the distance map);
+   a piece that touches the top edge, or a side edge without reaching in towards the midline, is air
+   outside the body (above the shoulders, beside the chest wall or the arms) and is dropped; a piece that
+   touches only the lower edge is a lung base cut by the frame and is kept; regions much smaller than the
+   largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
+   bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
 5. :func:`geodesic_contour` - morphological geodesic active contour (Caselles et al. 1997 in the
    morphological form) with a balloon force, grown from the lung fields until it meets strong edges:
    it recovers the lung bases and lateral parts that are too bright to pass the threshold.
