@@ -287,7 +287,7 @@ def extract_roi(equalized, config=None, *, reference=False):
     reference : bool, optional
         Run every step at full size with scikit-image's ``morphological_chan_vese`` and
         ``morphological_geodesic_active_contour`` (iterations scaled by the size ratio): the plain
-        implementation the fast path is tested against; about a second per image.
+        implementation the fast path is tested against; one to two seconds per image.
 
     Returns
     -------
