@@ -11,6 +11,7 @@ import warnings
 import cv2
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Rectangle
 
 from .data import read_radiograph
@@ -23,6 +24,8 @@ __all__ = [
     "plot_roi_statistics",
     "plot_roi_gallery",
     "plot_roi_evaluation",
+    "plot_lungmask_worst_cases",
+    "plot_roi_extremes",
 ]
 
 
@@ -235,5 +238,72 @@ def plot_roi_evaluation(per_image):
     axes[2].axvline(per_image["area"].median(), color="C3", lw=1, label="median")
     axes[2].set_xlabel("box area (share of the image)")
     axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lungmask_worst_cases(per_image, config=None, *, groups=None, count=6):
+    """The radiographs whose box keeps the least of a lung, per group, with the manual mask (cyan).
+
+    Parameters
+    ----------
+    per_image : pandas.DataFrame
+        Output of :func:`cxrlib.preprocess.evaluate_roi` (``coverage_left`` / ``coverage_right`` columns).
+    config : PreprocessConfig, optional
+    groups : pandas.Series, optional
+        A class per row (e.g. normal / abnormal); one row of the figure per class. Default: one group.
+    count : int, optional
+        Images per group, the lowest ``min(coverage_left, coverage_right)`` first.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Titles: group, stem, coverage of the image-left and image-right lung.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    table = per_image.assign(worst_lung=per_image[["coverage_left", "coverage_right"]].min(axis=1),
+                             group="all" if groups is None else groups)
+    picks = (table.sort_values("worst_lung").groupby("group", sort=True).head(count)
+             .sort_values(["group", "worst_lung"]))
+    titles = [f"{r.group}: {r.stem[:14]}\nL {r.coverage_left:.3f} R {r.coverage_right:.3f}" for r in picks.itertuples()]
+    return plot_roi_gallery(picks["image_path"].tolist(), config, titles=titles, masks=picks["mask_path"].tolist(),
+                            columns=count)
+
+
+def plot_roi_extremes(processed, config=None, *, count=6, max_fallbacks=24):
+    """Per class, the smallest and the largest boxes that are not fallbacks, then every fallback.
+
+    Parameters
+    ----------
+    processed : pandas.DataFrame
+        Output of :func:`cxrlib.cache.preprocess_manifest` (``path``, ``label``, box and ``fallback``).
+    config : PreprocessConfig, optional
+    count : int, optional
+        Smallest and largest boxes shown per class.
+    max_fallbacks : int, optional
+        At most this many fallbacks are drawn (the title says how many there are).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    for name, value in (("count", count), ("max_fallbacks", max_fallbacks)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    table = processed.assign(box_area=(processed.roi_y1 - processed.roi_y0) * (processed.roi_x1 - processed.roi_x0))
+    kept = table[~table["fallback"]].sort_values("box_area")
+    parts, titles = [], []
+    for label, group in kept.groupby("label", sort=True):
+        for kind, rows in (("smallest", group.head(count)), ("largest", group.tail(count))):
+            parts.append(rows)
+            titles += [f"{label[:4]} {kind} {r.box_area:.2f}" for r in rows.itertuples()]
+    fallbacks = table[table["fallback"]]
+    parts.append(fallbacks.head(max_fallbacks))
+    titles += [f"{r.label[:4]} fallback" for r in fallbacks.head(max_fallbacks).itertuples()]
+    picks = pd.concat(parts)
+    fig = plot_roi_gallery(picks["path"].tolist(), config, titles=titles, columns=count)
+    fig.suptitle(f"smallest and largest boxes per class; {len(fallbacks)} fallbacks"
+                 + (f" (first {max_fallbacks} shown)" if len(fallbacks) > max_fallbacks else ""), fontsize=9)
     fig.tight_layout()
     return fig

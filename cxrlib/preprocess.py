@@ -24,6 +24,7 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 
 import cv2
@@ -39,6 +40,7 @@ __all__ = [
     "ALGORITHM_VERSION",
     "PREPROCESS_RANGES",
     "ROI_GOALS",
+    "BOTH_LUNGS_LEVEL",
     "PreprocessConfig",
     "RoiResult",
     "PreprocessResult",
@@ -47,15 +49,20 @@ __all__ = [
     "extract_roi",
     "preprocess_image",
     "network_image",
+    "fallback_rates",
+    "compare_to_reference",
     "evaluate_roi",
     "roi_eval_main",
 ]
 
 #: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
-ALGORITHM_VERSION = 1
-#: The goals of issue 3 for the ROI on manual lung masks.
+ALGORITHM_VERSION = 2
+#: The goals of issues 3 and 10 for the ROI on manual lung masks (``area_median`` only on uncropped images).
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
-             "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01)}
+             "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01),
+             "both_lungs_rate": (">=", 0.99), "area_ratio_median": ("<=", 1.3)}
+#: A lung counts as kept (``both_lungs_rate``) when the box holds at least this share of its pixels.
+BOTH_LUNGS_LEVEL = 0.9
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
 PREPROCESS_RANGES = {
@@ -283,7 +290,7 @@ def extract_roi(equalized, config=None, *, reference=False):
     reference : bool, optional
         Run every step at full size with scikit-image's ``morphological_chan_vese`` and
         ``morphological_geodesic_active_contour`` (iterations scaled by the size ratio): the plain
-        implementation the fast path is tested against; about a second per image.
+        implementation the fast path is tested against; one to two seconds per image.
 
     Returns
     -------
@@ -323,6 +330,19 @@ def _extract_core(image, config, *, reference):
     # The body's box, from the threshold of the whole image; the later steps run inside it.
     r0, c0, r1, c1 = _roi.field_of_view(_roi.mean_threshold(smoothed)[0])
     view = smoothed[r0:r1, c0:c1]
+    view_midline = _roi.body_midline(view, np.zeros(view.shape, dtype=bool))
+    filter_size = _odd(config.roi_mean_filter * work_side / config.preprocess_size)
+    # Air outside the body (beside the neck, the chest wall, the arms) is a third, darkest class: left in, it
+    # pulls Eq. 2's mean down and becomes the dark phase of the two-phase contour, and lungs of similar
+    # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
+    # and painted with the mean of the bright body, so the threshold and the contour see the body only.
+    air = _roi.outside_air(_roi.mean_filter_mask(~_roi.mean_threshold(view)[0], filter_size),
+                           split_radius=config.split_radius * work_side, midline=view_midline)
+    if air.any() and not air.all():
+        body = view[~air]
+        threshold = float(body.mean())
+        view = view.copy()
+        view[air] = np.round(body[body >= threshold].mean()).astype(view.dtype)
     binary, threshold = _roi.mean_threshold(view)
     cv_iterations = int(round(config.chan_vese_iterations * steps))
     if reference:
@@ -330,11 +350,11 @@ def _extract_core(image, config, *, reference):
                                           init_level_set=~binary, smoothing=1).astype(bool)
     else:
         contour = _roi.chan_vese_contour(view, ~binary, iterations=cv_iterations)
-    filtered = _roi.mean_filter_mask(contour, _odd(config.roi_mean_filter * work_side / config.preprocess_size))
+    filtered = _roi.mean_filter_mask(contour, filter_size)
     for factor in (1, 2, 3):
         # A lung that touches the outside air through a wide neck is dropped with it; wider cuts free it.
         fields = _roi.select_lung_fields(filtered, split_radius=factor * config.split_radius * work_side,
-                                         min_fraction=config.min_field_fraction)
+                                         min_fraction=config.min_field_fraction, midline=view_midline)
         if fields.sum() >= config.min_lung_area * smoothed.size:
             break
     lungs = fields
@@ -423,6 +443,118 @@ def network_image(resized, equalized, box, *, clahe, roi, output_size):
     return _roi.crop_box(source, box if roi else (0.0, 0.0, 1.0, 1.0), output_size=output_size)
 
 
+# --------------------------------------------------------------------------- fallback rates by class
+
+
+def fallback_rates(processed, *, label_column="label", confidence=0.95):
+    """Fallback rate overall and per class with Wilson intervals, and the ratio of the highest to the lowest.
+
+    A fallback image is the whole radiograph; when one class falls back more often, the framing alone tells
+    the classes apart. The ratio's interval is Katz's log interval; when a class has no fallback (or only
+    fallbacks) every count gets 0.5 added (Haldane), for the estimate as well, so the ratio stays finite.
+
+    Parameters
+    ----------
+    processed : pandas.DataFrame
+        With a boolean ``fallback`` column and ``label_column`` (e.g. :func:`cxrlib.cache.preprocess_manifest`'s
+        output).
+    label_column : str, optional
+    confidence : float, optional
+        Level of the intervals, in (0, 1).
+
+    Returns
+    -------
+    rates : dict
+        ``n``, ``fallbacks``, ``rate``, ``ci`` (overall); ``by_label``: the same per class; ``ratio``,
+        ``ratio_ci`` (highest class rate over lowest; NaN with fewer than two classes), ``ratio_corrected``
+        (whether 0.5 was added), ``confidence``.
+    """
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
+    if not isinstance(processed, pd.DataFrame):
+        raise TypeError(f"processed must be a pandas DataFrame, got {type(processed).__name__}")
+    for column in ("fallback", label_column):
+        if column not in processed.columns:
+            raise ValueError(f"processed has no {column!r} column (columns: {list(processed.columns)})")
+    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    fallback = processed["fallback"].astype(bool)
+
+    def entry(flags):
+        n, k = int(len(flags)), int(flags.sum())
+        ci = proportion_confint(k, n, alpha=1 - confidence, method="wilson") if n else (float("nan"),) * 2
+        return {"n": n, "fallbacks": k, "rate": k / n if n else float("nan"), "ci": [float(v) for v in ci]}
+
+    result = {**entry(fallback), "by_label": {str(label): entry(group) for label, group
+                                              in fallback.groupby(processed[label_column])},
+              "confidence": confidence}
+    counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
+    if len(counts) < 2:
+        return {**result, "ratio": float("nan"), "ratio_ci": [float("nan"), float("nan")], "ratio_corrected": False}
+    high = max(counts, key=lambda c: c[0] / c[1])
+    low = min(counts, key=lambda c: c[0] / c[1])
+    corrected = any(k in (0, n) for k, n in (high, low))
+    (k1, n1), (k0, n0) = [(k + 0.5, n + 1.0) if corrected else (k, n) for k, n in (high, low)]
+    ratio = (k1 / n1) / (k0 / n0)
+    spread = z * math.sqrt(1 / k1 - 1 / n1 + 1 / k0 - 1 / n0)
+    return {**result, "ratio": ratio, "ratio_ci": [ratio * math.exp(-spread), ratio * math.exp(spread)],
+            "ratio_corrected": corrected}
+
+
+# --------------------------------------------------------------------------- fast path against the reference
+
+
+def _box_iou(a, b):
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else float("nan")
+
+
+def _compare_one(task):
+    path, config = task
+    equalized = apply_clahe(resize_image(read_radiograph(path), config.preprocess_size),
+                            clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    fast, reference = extract_roi(equalized, config), extract_roi(equalized, config, reference=True)
+    union = (fast.lung_mask | reference.lung_mask).sum()
+    return {"path": str(path), "fallback_fast": fast.fallback, "fallback_reference": reference.fallback,
+            "box_iou": _box_iou(fast.box, reference.box),
+            "mask_iou": float((fast.lung_mask & reference.lung_mask).sum() / union) if union else float("nan"),
+            "max_edge_difference": float(max(abs(u - v) for u, v in zip(fast.box, reference.box)))}
+
+
+def compare_to_reference(paths, config=None, *, workers=None, progress=True):
+    """Run the fast path and the full-size reference (``extract_roi(..., reference=True)``) on radiographs.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Radiographs (any size; resized and equalized as in :func:`preprocess_image`).
+    config : PreprocessConfig, optional
+    workers : int, optional
+        Processes (default: all cores); the reference takes about a second per image.
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    agreement : pandas.DataFrame
+        One row per image: path, fallback_fast, fallback_reference, box_iou (IoU of the two boxes; a
+        fallback box is the whole image), mask_iou (of the lung masks), max_edge_difference (largest
+        difference of a box edge, as a fraction of the side).
+    """
+    from .cache import map_parallel
+
+    config = _check_config(config)
+    paths = list(paths)
+    if not paths:
+        raise ValueError("paths is empty; give at least one radiograph")
+    rows = map_parallel(_compare_one, [(path, config) for path in paths], workers=workers, progress=progress,
+                        desc="fast vs reference")
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------- evaluation on lung masks
 
 
@@ -448,6 +580,21 @@ def _pair_images_and_masks(images_dir, masks_dir):
     return [(stem, images[stem], masks[stem]) for stem in stems], len(images) - len(stems), len(masks) - len(stems)
 
 
+def _two_lungs(mask):
+    """The two largest connected components of a lung mask, ordered by column: (image left, image right).
+
+    A mask with one component gives it twice (the lungs are joined); an empty mask gives two empty masks.
+    """
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask, mask
+    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:2]
+    if order.size == 1:
+        return labels == order[0], labels == order[0]
+    order = order[np.argsort(centroids[order, 0])]
+    return labels == order[0], labels == order[1]
+
+
 def _evaluate_one(task):
     stem, image_path, mask_path, config = task
     image = read_radiograph(image_path)
@@ -456,21 +603,31 @@ def _evaluate_one(task):
     equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
     result = extract_roi(equalized, config)
     r0, c0, r1, c1 = _roi._box_pixels(result.box, mask.shape)
-    lung = int(mask.sum())
+
+    def coverage(part):
+        total = int(part.sum())
+        return float(part[r0:r1, c0:c1].sum() / total) if total else float("nan")
+
+    left, right = _two_lungs(mask)
     y0, x0, y1, x1 = result.box
+    area = (y1 - y0) * (x1 - x0)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    tight = (rows[-1] + 1 - rows[0]) * (cols[-1] + 1 - cols[0]) / mask.size if rows.size else float("nan")
     return {"stem": stem, "image_path": str(image_path), "mask_path": str(mask_path),
-            "coverage": float(mask[r0:r1, c0:c1].sum() / lung) if lung else float("nan"),
-            "area": (y1 - y0) * (x1 - x0), "fallback": result.fallback, "reason": result.reason,
+            "coverage": coverage(mask), "coverage_left": coverage(left), "coverage_right": coverage(right),
+            "area": area, "area_ratio": area / tight, "fallback": result.fallback, "reason": result.reason,
             "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1, "mask_area": result.mask_area,
-            "lung_fraction": lung / mask.size, "height": image.shape[0], "width": image.shape[1]}
+            "lung_fraction": float(mask.mean()), "height": image.shape[0], "width": image.shape[1]}
 
 
-def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=True):
+def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=True, goals=None):
     """Measure how well the ROI box keeps the lungs, on radiographs with manual lung masks.
 
     Every image in ``images_dir`` that has a mask with the same stem in ``masks_dir`` (any size; nonzero
-    pixels are lung) goes through the ROI extraction; coverage is the share of the mask's lung pixels
-    inside the box, area the box's share of the image.
+    pixels are lung) goes through the ROI extraction; coverage is the share of the mask's
+    lung pixels inside the box, area the box's share of the image. Each lung (the two largest components
+    of the mask; one component counts for both) has its own coverage, and ``area_ratio`` is the box area
+    over the area of the tightest box around the mask, which stays meaningful when the lungs fill the frame.
 
     Parameters
     ----------
@@ -480,20 +637,27 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
         Processes (default: all cores).
     progress : bool, optional
         Show a progress bar.
+    goals : dict, optional
+        The goals to check, a subset of :data:`ROI_GOALS` (default: all of them).
 
     Returns
     -------
     summary : dict
         ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
-        ``area_median``, ``fallback_rate``, ``n_empty_masks``, ``images_without_mask``,
-        ``masks_without_image``, ``goals`` (each goal of :data:`ROI_GOALS` and whether it is met),
-        ``config``.
+        ``area_median``, ``fallback_rate``, ``both_lungs_rate`` (share of images where each lung keeps at
+        least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``, ``n_empty_masks``,
+        ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of :data:`ROI_GOALS` and
+        whether it is met), ``config``.
     per_image : pandas.DataFrame
-        One row per pair: stem, paths, coverage, area, fallback, reason, box, mask_area, lung_fraction.
+        One row per pair: stem, paths, coverage, coverage_left, coverage_right (image left / right, i.e.
+        the patient's right / left lung), area, area_ratio, fallback, reason, box, mask_area, lung_fraction.
     """
     from .cache import map_parallel
 
     config = _check_config(config)
+    goals = ROI_GOALS if goals is None else goals
+    if not isinstance(goals, dict) or not set(goals) <= set(ROI_GOALS):
+        raise ValueError(f"goals must be a dict with keys among {sorted(ROI_GOALS)}, got {goals!r}")
     pairs, unmatched_images, unmatched_masks = _pair_images_and_masks(images_dir, masks_dir)
     rows = map_parallel(_evaluate_one, [(*pair, config) for pair in pairs], workers=workers,
                         progress=progress, desc="roi-eval")
@@ -502,6 +666,8 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     if empty:
         warnings.warn(f"{empty} lung masks are empty; they are left out of the coverage statistics", stacklevel=2)
     coverage = per_image["coverage"].dropna()
+    lungs = per_image.dropna(subset=["coverage"])
+    both = np.minimum(lungs["coverage_left"], lungs["coverage_right"]) >= BOTH_LUNGS_LEVEL
     summary = {
         "n": int(len(per_image)),
         "coverage_median": float(coverage.median()) if len(coverage) else float("nan"),
@@ -510,19 +676,26 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
         "coverage_min": float(coverage.min()) if len(coverage) else float("nan"),
         "area_median": float(per_image["area"].median()),
         "fallback_rate": float(per_image["fallback"].mean()),
+        "both_lungs_rate": float(both.mean()) if len(lungs) else float("nan"),
+        "area_ratio_median": float(lungs["area_ratio"].median()) if len(lungs) else float("nan"),
         "n_empty_masks": empty,
         "images_without_mask": unmatched_images,
         "masks_without_image": unmatched_masks,
     }
     summary["goals"] = {name: {"goal": f"{op} {value}",
                                "met": bool(summary[name] >= value if op == ">=" else summary[name] <= value)}
-                        for name, (op, value) in ROI_GOALS.items()}
+                        for name, (op, value) in goals.items()}
     summary["config"] = {"key": config.key(), **config.to_dict()}
     return summary, per_image
 
 
 def roi_eval_main(argv):
-    """``python -m cxrlib roi-eval --images DIR --masks DIR [--json] [--workers N] [--per-image CSV]``.
+    """``python -m cxrlib roi-eval --images DIR --masks DIR [--stress OUT [--seed N]] [--json] [--workers N]
+    [--per-image CSV]``.
+
+    With ``--stress OUT`` the pairs are first cropped into a stress set in ``OUT``
+    (:func:`cxrlib.stress.build_stress_set`) and the ROI is measured there; the goal on the median box area
+    is left out, as it holds for uncropped radiographs only.
 
     Parameters
     ----------
@@ -534,34 +707,48 @@ def roi_eval_main(argv):
     status : int
         0 on success, 2 on an input error (printed as one line on stderr).
     """
+    from .atomic import write_csv
+    from .stress import STRESS_CROP, build_stress_set
+
     parser = argparse.ArgumentParser(
         prog="python -m cxrlib roi-eval",
-        description="Measure how much of manual lung masks the thorax ROI box keeps (coverage) and how large the "
-                    "box is (area). Images and masks are paired by file stem; nonzero mask pixels are lung.")
+        description="Measure how much of manual lung masks the thorax ROI box keeps (coverage, per lung) and how large "
+                    "the box is (area, and area over the tightest box around the mask). Images and masks are paired "
+                    "by file stem; nonzero mask pixels are lung.")
     parser.add_argument("--images", required=True, help="folder of radiographs")
     parser.add_argument("--masks", required=True, help="folder of lung masks with the same stems")
+    parser.add_argument("--stress", metavar="OUT",
+                        help="first crop every pair so that the lungs touch the bottom and one side (cut "
+                             f"{STRESS_CROP['bottom_cut']} of the lungs' height at the bottom, {STRESS_CROP['side_cut']} "
+                             "of their width on one side), write the set to this folder (outside git) and measure there")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stress crops (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--per-image", metavar="CSV", help="also write the per-image table to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    progress = not args.no_progress and not args.json
+    images, masks, goals = args.images, args.masks, ROI_GOALS
     try:
-        summary, per_image = evaluate_roi(args.images, args.masks, workers=args.workers,
-                                          progress=not args.no_progress and not args.json)
+        if args.stress:
+            build_stress_set(images, masks, args.stress, seed=args.seed, progress=progress)
+            images, masks = Path(args.stress) / "images", Path(args.stress) / "masks"
+            goals = {name: goal for name, goal in ROI_GOALS.items() if name != "area_median"}
+        summary, per_image = evaluate_roi(images, masks, workers=args.workers, progress=progress, goals=goals)
     except (ValueError, ImageReadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.stress:
+        summary["stress"] = {"folder": str(args.stress), "seed": args.seed, **STRESS_CROP}
     if args.per_image:
-        target = Path(args.per_image)
-        tmp = target.with_name(f".{target.name}.tmp")
-        per_image.to_csv(tmp, index=False)
-        tmp.replace(target)
+        write_csv(per_image, args.per_image)
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"ROI on lung masks: {summary['n']} image/mask pairs from {args.images}")
+    print(f"ROI on lung masks: {summary['n']} image/mask pairs from {images}")
     print(f"{'metric':<18}{'value':>10}  {'goal':<10}{'met':>5}")
-    for name in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate"):
+    for name in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate",
+                 "both_lungs_rate", "area_ratio_median"):
         goal = summary["goals"].get(name)
         met = ("yes" if goal["met"] else "NO") if goal else ""
         print(f"{name:<18}{summary[name]:>10.4f}  {goal['goal'] if goal else '':<10}{met:>5}")

@@ -15,9 +15,12 @@ inside the body, whose bounding box is the rib cage the paper wants:
    2014) started from the candidates; it turns the rib-striped dark pixels into regions.
 3. :func:`mean_filter_mask` - the paper's 21x21 mean filter; a pixel stays when at least half of its
    window is candidate (majority vote), which drops small dark blobs and thin bridges.
-4. :func:`select_lung_fields` - the dark regions that touch the image border are air outside the body
-   (beside the arms, above the shoulders): they are split from the lungs at narrow necks (watershed of the
-   distance map) and dropped; regions much smaller than the largest are dropped too.
+4. :func:`select_lung_fields` - dark regions are split at narrow necks (watershed of the distance map);
+   a piece that touches the top edge, or a side edge without reaching in towards the midline, is air
+   outside the body (above the shoulders, beside the chest wall or the arms) and is dropped; a piece that
+   touches only the lower edge is a lung base cut by the frame and is kept; regions much smaller than the
+   largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
+   bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
 5. :func:`geodesic_contour` - morphological geodesic active contour (Caselles et al. 1997 in the
    morphological form) with a balloon force, grown from the lung fields until it meets strong edges:
    it recovers the lung bases and lateral parts that are too bright to pass the threshold.
@@ -47,6 +50,7 @@ __all__ = [
     "chan_vese_contour",
     "geodesic_contour",
     "mean_filter_mask",
+    "outside_air",
     "select_lung_fields",
     "body_midline",
     "roi_box",
@@ -346,13 +350,75 @@ def mean_filter_mask(mask, size, *, level=0.5):
     return mean >= level - 1e-6
 
 
-def select_lung_fields(mask, *, split_radius, min_fraction=0.1):
+def _pieces(mask, split_radius, midline, reach):
+    """Cut a dark mask at its necks; label the pieces and flag those that are air outside the body.
+
+    Returns the label image (0: background), the flags (indexed by label) and the pieces' areas.
+    """
+    binary = (np.asarray(mask) > 0).astype(np.uint8)
+    distance = cv2.distanceTransform(binary, cv2.DIST_L2, 3)
+    count, markers = cv2.connectedComponents((distance > split_radius).astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros(binary.shape, dtype=np.int32), np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int64)
+    labels = watershed(-distance, markers, mask=binary.astype(bool))
+    height, width = binary.shape
+    outside = np.zeros(count, dtype=bool)
+    outside[labels[0]] = True
+    sides = np.unique(np.concatenate([labels[:, 0], labels[:, -1]]))
+    sides = sides[sides > 0]
+    if midline is None:
+        outside[sides] = True
+    elif sides.size:
+        # Distance of each piece's nearest column to the midline, as a fraction of the width.
+        gap = np.full(count, np.inf)
+        cols = np.abs((np.arange(width) + 0.5) / width - midline)
+        np.minimum.at(gap, labels.ravel(), np.tile(cols, height))
+        outside[sides[gap[sides] > reach]] = True
+    outside[0] = False
+    areas = np.bincount(labels.ravel(), minlength=count)
+    areas[0] = 0
+    return labels, outside, areas
+
+
+def _check_pieces_args(mask, split_radius, midline, reach):
+    _check_mask("mask", mask)
+    _check_real("split_radius", split_radius, 0, 1e6, low_open=True)
+    _check_real("reach", reach, 0, 1)
+    if midline is not None:
+        _check_real("midline", midline, 0, 1)
+
+
+def outside_air(mask, *, split_radius, midline=None, reach=0.2):
+    """The pieces of a dark mask that are air outside the body (see :func:`select_lung_fields` for the rule).
+
+    Parameters
+    ----------
+    mask : (M, N) bool ndarray
+        Dark-region mask.
+    split_radius, midline, reach
+        As for :func:`select_lung_fields`.
+
+    Returns
+    -------
+    air : (M, N) bool ndarray
+    """
+    _check_pieces_args(mask, split_radius, midline, reach)
+    labels, outside, _ = _pieces(mask, split_radius, midline, reach)
+    return outside[labels]
+
+
+def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, reach=0.2):
     """Keep the dark regions that are lung fields: not air outside the body, not small blobs.
 
     A lung and the air beside the body often touch through a narrow dark neck. The mask is cut at its
     necks by a watershed of the distance map from markers where the mask is wider than ``2 *
-    split_radius``; then every piece that touches the image border (outside air) is dropped, and so is
-    every piece smaller than ``min_fraction`` of the largest remaining one.
+    split_radius``. A piece is air outside the body when it touches the top edge (air above the shoulders,
+    beside the neck), or when it touches a side edge and does not come within ``reach`` of the midline (air
+    beside the chest wall or the arms lies lateral to the body; a lung that reaches the side edge of a
+    tight crop still reaches in to the mediastinum). A piece that touches only the lower edge is kept: below
+    the lungs lies the abdomen, not air, so a dark field there is a lung base cut by the frame. Without
+    ``midline`` every piece that touches the top or a side edge is air. Pieces smaller than
+    ``min_fraction`` of the largest remaining one are dropped too.
 
     Parameters
     ----------
@@ -362,27 +428,23 @@ def select_lung_fields(mask, *, split_radius, min_fraction=0.1):
         Half-width, in pixels, below which a neck is cut (> 0).
     min_fraction : float, optional
         Smallest kept piece, as a fraction of the largest, in [0, 1].
+    midline : float, optional
+        Column of the body's midline as a fraction of the width (:func:`body_midline`).
+    reach : float, optional
+        A piece touching a side edge is a lung field when its column nearest to the midline lies within
+        ``reach`` of the width from it, in [0, 1].
 
     Returns
     -------
     fields : (M, N) bool ndarray
         The lung fields; all False when nothing qualifies.
     """
-    _check_mask("mask", mask)
-    _check_real("split_radius", split_radius, 0, 1e6, low_open=True)
+    _check_pieces_args(mask, split_radius, midline, reach)
     _check_real("min_fraction", min_fraction, 0, 1)
-    binary = (np.asarray(mask) > 0).astype(np.uint8)
-    distance = cv2.distanceTransform(binary, cv2.DIST_L2, 3)
-    count, markers = cv2.connectedComponents((distance > split_radius).astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return np.zeros(binary.shape, dtype=bool)
-    labels = watershed(-distance, markers, mask=binary.astype(bool))
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    areas = np.bincount(labels.ravel(), minlength=count)
-    areas[0] = 0
-    areas[border] = 0
+    labels, outside, areas = _pieces(mask, split_radius, midline, reach)
+    areas = np.where(outside, 0, areas)
     if areas.max() == 0:
-        return np.zeros(binary.shape, dtype=bool)
+        return np.zeros(labels.shape, dtype=bool)
     keep = np.flatnonzero(areas >= max(min_fraction * areas.max(), 1))
     return np.isin(labels, keep)
 

@@ -80,10 +80,10 @@ display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config
 # | CLAHE | OpenCV, clip limit `clahe_clip_limit`, `clahe_tile_grid` tiles per side | the paper gives no values; these are OpenCV's usual ones. The ROI is found on the CLAHE image, as in the paper: local equalization makes the lungs darker than the global mean across the whole field |
 # | padding | flat rows and columns along the edges (padding, a scanner frame) are set aside | a frame is not part of the radiograph; it would hide the air around the body from the border test below |
 # | smoothing | Gaussian, sigma 0.5 % of the side, before the threshold | removes noise and fine vessels; makes the steps independent of resolution (section 7) |
-# | mean threshold | Eq. 1-2; the **dark** side (below the mean) are the lung candidates; the mean is taken inside the box of the largest bright region (the body) | lungs are air, dark on a radiograph; labels, bones, arms are bright and drop out. Wide dark air or padding around the body would pull the whole-image mean down until the lungs count as bright |
+# | mean threshold | Eq. 1-2; the **dark** side (below the mean) are the lung candidates; the mean is taken inside the box of the largest bright region (the body), **without the air outside the body** (the pieces of a first threshold that the outside-air rule below marks), which is painted with the mean of the bright body before the threshold and the contour | lungs are air, dark on a radiograph; labels, bones, arms are bright and drop out. Air around the body is a third, darkest class: left in, it pulls the mean down and becomes the dark phase of the two-phase Chan-Vese contour, so that lungs which CLAHE has brought close to soft tissue join the bright phase and no lung field is found. Measured (issue 10, algorithm version 2): kermany224 fallbacks 70 -> 3 of 5840 (PNEUMONIA 1.6 % -> 0.07 %, NORMAL 0.06 % -> 0); Shenzhen coverage p05 0.996 -> 0.997, stress set 0.995 -> 0.999 |
 # | active contour | morphological Chan-Vese (Marquez-Neila et al. 2014) started from the binary image | region-based: turns the rib-striped dark pixels into lung regions |
 # | 21x21 mean filter | on the contour mask; a pixel stays when at least half its window is inside (majority vote) | drops small dark blobs and thin bridges, as the paper intends |
-# | outside air | dark regions touching the image border are air beside the body (arms, neck, shoulders): they are cut from the lungs at narrow necks (watershed of the distance map) and dropped; pieces under 10 % of the largest are dropped | the box must hold the lungs, not the air around the body |
+# | outside air | dark regions are cut at narrow necks (watershed of the distance map); a piece is air outside the body when it touches the **top** edge (above the shoulders, beside the neck), or touches a **side** edge without coming within 0.2 of the width of the body's midline (the brightest column band of the middle half); a piece that touches only the **lower** edge is a lung base cut by the frame and is kept; pieces under 10 % of the largest are dropped | the box must hold the lungs, not the air around the body. Before issue 10 every piece touching any edge was dropped: the tight 224-px copies and cropped adult films lose lungs that reach the lower edge or a side. Air beside the chest wall or the arms lies lateral to the body (its medial edge about half the body's width from the midline), while a lung still reaches in to the mediastinum: on Shenzhen the lungs' nearest column lies at most 0.11 of the width from the midline (99th percentile 0.10; up to about 0.16 once a side is cut away), and air beside the flank reaches to about 0.25. 0.2 lies between; 0.25 sat on the flank air and made the fast path and the full-size reference disagree (section 7). Measured on the Shenzhen stress set (lungs cut by the lower edge and one side): coverage p05 0.756 -> 0.995, fallback 1.6 % -> 0; kermany224 fallbacks 96 -> 70 of 5840 (with the air exclusion in the row above: 2 of 5840) |
 # | geodesic contour | morphological geodesic active contour (Caselles et al.'s, in morphological form) with a balloon force, grown from the lung fields until strong edges | recovers the lung bases and lateral parts, which are often brighter than the mean |
 # | box | bounding box of the grown lung fields, plus `roi_margin` of its height / width on each side; mirrored about the spine when one side holds less than half the lung area of the other; extended downwards when flatter than 0.8 (height / width) | an opaque lung (consolidation, effusion) is not dark and would otherwise be cut off - the very finding the classifier needs; the lung bases are what the dark mask misses first, and lung fields are about as tall as wide |
 # | crop | the box cut out of the CLAHE image, stretched to `model_input_size` square | the paper's processed image (its Fig. 5) |
@@ -217,7 +217,21 @@ else:
          "lungmask_worst")
 
 # %% [markdown]
-# ## 9. Outputs and conclusion
+# ## 9. Where the ROI fails: worst cases
+#
+# On the manual lung masks (when `lungmask_dir` is given): per class, the radiographs whose box keeps the least
+# of one lung (the two largest components of the mask, image left / right, cyan). On this data set: per class,
+# the smallest and the largest boxes that are not fallbacks, and every fallback. Green: the lung fields found;
+# red: the box (orange on fallback).
+
+# %%
+if lung_eval is not None:
+    run.show(plots.plot_lungmask_worst_cases(per_image, config, groups=per_image["stem"].str[-2:].map(
+        {"_0": "normal", "_1": "abnormal"}).fillna("all")), "lungmask_worst_per_class")
+run.show(plots.plot_roi_extremes(processed, config), "roi_extremes")
+
+# %% [markdown]
+# ## 10. Outputs and conclusion
 #
 # Known limits, visible in the worst cases above: the method finds lungs by their darkness, so lungs that are
 # hardly darker than the soft tissue (infants, diffuse or bilateral lower-lobe pneumonia) give a box that can

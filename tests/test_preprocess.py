@@ -347,35 +347,6 @@ def _pick(folder, pattern, count):
     return files[:: max(1, len(files) // count)][:count]
 
 
-def test_fast_path_agrees_with_the_full_size_reference_on_real_images():
-    """Fast path (contours at 100x100, OpenCV snakes) vs the plain full-size steps with scikit-image snakes.
-
-    Thresholds, over 4 Shenzhen, 4 Kermany-224 and 2 full-resolution Kermany images: the fallback flags agree;
-    where neither falls back, lung-mask IoU >= 0.6 on each image and median >= 0.7; box IoU >= 0.75 on each image
-    and median >= 0.85; no box edge differs by more than 0.12 of the image side.
-    """
-    files = (_pick(("data", "lungmasks-shenzhen", "images"), "*.jpeg", 4)
-             + _pick(("data", "kermany224", "train"), "*/*.jpeg", 4)
-             + _pick(("data", "kermany-fullres-sample", "train"), "*/*.jpeg", 2))
-    config = PreprocessConfig()
-    mask_ious, box_ious = [], []
-    for path in files:
-        equalized = apply_clahe(resize_image(read_radiograph(path), config.preprocess_size))
-        fast, reference = extract_roi(equalized, config), extract_roi(equalized, config, reference=True)
-        assert fast.fallback == reference.fallback, path.name
-        if fast.fallback:
-            continue
-        a, b = fast.box, reference.box
-        inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
-        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-        mask_ious.append(iou(fast.lung_mask, reference.lung_mask))
-        box_ious.append(inter / union)
-        assert max(abs(u - v) for u, v in zip(a, b)) <= 0.12, path.name
-    assert len(mask_ious) >= 8
-    assert min(mask_ious) >= 0.6 and np.median(mask_ious) >= 0.7
-    assert min(box_ious) >= 0.75 and np.median(box_ious) >= 0.85
-
-
 def test_opencv_snakes_match_scikit_image_on_real_images():
     config = PreprocessConfig()
     for path in _pick(("data", "kermany-fullres-sample", "train"), "*/*.jpeg", 3):
@@ -409,3 +380,134 @@ def test_roi_box_extends_flat_boxes_downwards():
     y0, x0, y1, x1 = roi.roi_box(fields, margin=0, min_aspect=0.8)
     assert (y0, x0, x1) == pytest.approx((0.1, 0.2, 0.8)) and y1 == pytest.approx(0.1 + 0.48)
     assert roi.roi_box(fields, margin=0)[2] == pytest.approx(0.3)
+
+
+# --------------------------------------------------------------------------- lungs at the image edge
+
+
+def test_select_lung_fields_keeps_lungs_touching_the_bottom_edge():
+    mask = np.zeros((100, 100), bool)
+    mask[30:100, 15:40] = True          # lung bases cut by the lower edge
+    mask[30:100, 60:85] = True
+    mask[0:20, 0:30] = True             # air above the shoulder: touches the top edge
+    fields = roi.select_lung_fields(mask, split_radius=5, midline=0.5)
+    assert fields[60, 25] and fields[60, 70] and fields[99, 25] and fields[99, 70]
+    assert not fields[5, 5]
+
+
+def test_select_lung_fields_side_edge_lung_kept_outside_air_dropped():
+    mask = np.zeros((100, 100), bool)
+    mask[20:90, 0:40] = True            # lung cut by the left edge, reaches to 0.1 of the width from the midline
+    mask[20:90, 60:80] = True           # the other lung
+    mask[10:100, 94:100] = True         # air beside the chest wall on the right
+    fields = roi.select_lung_fields(mask, split_radius=3, midline=0.5, reach=0.25)
+    assert fields[50, 5] and fields[50, 70]
+    assert not fields[50, 97]
+    # Without a midline every piece on a side edge is air (the rule before issue 10).
+    assert not roi.select_lung_fields(mask, split_radius=3)[50, 5]
+    assert roi.outside_air(mask, split_radius=3, midline=0.5)[50, 97]
+
+
+@pytest.mark.parametrize("kwargs", [{"reach": 1.5}, {"midline": -0.1}, {"split_radius": 0}])
+def test_select_lung_fields_and_outside_air_refuse(kwargs):
+    args = {"split_radius": 3, **kwargs}
+    with pytest.raises(ValueError):
+        roi.select_lung_fields(np.zeros((10, 10), bool), **args)
+    with pytest.raises(ValueError):
+        roi.outside_air(np.zeros((10, 10), bool), **args)
+
+
+@pytest.mark.parametrize("rows, cols", [(slice(0, 80), slice(0, 128)), (slice(0, 80), slice(33, 128)),
+                                        (slice(0, 84), slice(0, 97))])
+def test_extract_roi_keeps_both_lungs_touching_the_bottom_and_a_side(rows, cols):
+    image, lungs = phantom(128, seed=2)
+    image, lungs = np.ascontiguousarray(image[rows, cols]), lungs[rows, cols]
+    assert lungs[-1].any() and (lungs[:, 0].any() or lungs[:, -1].any() or cols == slice(0, 128))
+    config = PreprocessConfig(preprocess_size=128, contour_size=64, output_size=32)
+    result = extract_roi(cv2.resize(image, (128, 128)), config)
+    assert not result.fallback
+    r0, c0, r1, c1 = roi._box_pixels(result.box, lungs.shape)
+    count, labels = cv2.connectedComponents(lungs.astype(np.uint8))
+    assert count == 3
+    for label in (1, 2):
+        lung = labels == label
+        assert lung[r0:r1, c0:c1].sum() / lung.sum() >= 0.95
+
+
+def test_evaluate_roi_reports_each_lung_and_the_area_ratio(tmp_path):
+    images, masks = _mask_folder(tmp_path)
+    config = PreprocessConfig(preprocess_size=160, output_size=64)
+    summary, per_image = evaluate_roi(images, masks, config, workers=1, progress=False,
+                                      goals={"both_lungs_rate": (">=", 0.99)})
+    assert summary["both_lungs_rate"] == 1.0 and set(summary["goals"]) == {"both_lungs_rate"}
+    assert (per_image[["coverage_left", "coverage_right"]] >= 0.9).all().all()
+    # box with a 4 % margin around the lungs' tight box: the ratio is a little above 1
+    assert 1.0 < summary["area_ratio_median"] < 1.4
+    with pytest.raises(ValueError, match="goals"):
+        evaluate_roi(images, masks, config, workers=1, progress=False, goals={"speed": (">=", 1)})
+
+
+def test_two_lungs_splits_by_column_and_handles_joined_masks():
+    from cxrlib.preprocess import _two_lungs
+
+    mask = np.zeros((20, 30), bool)
+    mask[2:18, 20:28] = True
+    mask[2:18, 2:10] = True
+    mask[0, 15] = True                       # a stray pixel is neither lung
+    left, right = _two_lungs(mask)
+    assert left[5, 5] and not left[5, 25] and right[5, 25] and not right[0, 15]
+    joined = np.zeros((20, 30), bool)
+    joined[2:18, 2:28] = True
+    left, right = _two_lungs(joined)
+    assert left.sum() == right.sum() == joined.sum()
+
+
+def test_fallback_rates_wilson_intervals_and_ratio():
+    import pandas as pd
+
+    from cxrlib.preprocess import fallback_rates
+
+    table = pd.DataFrame({"label": ["A"] * 100 + ["B"] * 200,
+                          "fallback": [True] * 10 + [False] * 90 + [True] * 5 + [False] * 195})
+    rates = fallback_rates(table)
+    assert rates["n"] == 300 and rates["fallbacks"] == 15 and rates["rate"] == pytest.approx(0.05)
+    a = rates["by_label"]["A"]
+    assert a["rate"] == pytest.approx(0.1) and a["ci"][0] < 0.1 < a["ci"][1]
+    assert a["ci"] == pytest.approx([0.0552, 0.1744], abs=1e-3)     # Wilson 95 % for 10 / 100
+    assert rates["ratio"] == pytest.approx(4.0) and rates["ratio_ci"][0] < 4 < rates["ratio_ci"][1]
+    assert not rates["ratio_corrected"]
+    none = fallback_rates(table.assign(fallback=[False] * 299 + [True]))
+    assert none["by_label"]["A"]["ci"][0] == pytest.approx(0.0, abs=1e-12) and none["ratio_corrected"] and np.isfinite(none["ratio"])
+
+
+@pytest.mark.parametrize("kwargs, error", [({"confidence": 1.0}, ValueError), ({"label_column": "class"}, ValueError)])
+def test_fallback_rates_refuses(kwargs, error):
+    import pandas as pd
+
+    from cxrlib.preprocess import fallback_rates
+
+    with pytest.raises(error):
+        fallback_rates(pd.DataFrame({"label": ["A"], "fallback": [False]}), **kwargs)
+    with pytest.raises(TypeError):
+        fallback_rates([("A", False)])
+
+
+def test_worst_case_plots_return_figures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from cxrlib.plots_preprocess import plot_lungmask_worst_cases, plot_roi_extremes
+
+    images, masks = _mask_folder(tmp_path)
+    config = PreprocessConfig(preprocess_size=160, output_size=64)
+    _, per_image = evaluate_roi(images, masks, config, workers=1, progress=False)
+    fig = plot_lungmask_worst_cases(per_image, config, groups=pd.Series(["a", "b", "a"]), count=2)
+    assert len([ax for ax in fig.axes if ax.images]) == 3
+    processed = per_image.rename(columns={"image_path": "path"}).assign(label=["A", "B", "A"],
+                                                                       fallback=[False, False, True])
+    fig = plot_roi_extremes(processed, config, count=1)
+    assert len([ax for ax in fig.axes if ax.images]) == 5 and "1 fallbacks" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="count"):
+        plot_roi_extremes(processed, config, count=0)

@@ -1,0 +1,122 @@
+"""Stress set (lungs cut by the lower and one side edge) and the ROI goals of issue 10 on real radiographs."""
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxrlib.preprocess import ROI_GOALS, compare_to_reference, evaluate_roi, roi_eval_main
+from cxrlib.stress import build_stress_set, stress_crop
+from conftest import shared_path
+
+
+def _lung_folder(tmp_path, count=4):
+    images, masks = tmp_path / "src" / "images", tmp_path / "src" / "masks"
+    images.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    for i in range(count):
+        image = np.full((120, 100), 160, np.uint8)
+        mask = np.zeros((120, 100), np.uint8)
+        mask[20:90, 15:45] = 255
+        mask[20 + i:90, 55:85] = 255
+        image[mask > 0] = 60
+        cv2.imwrite(str(images / f"case{i}.png"), image)
+        cv2.imwrite(str(masks / f"case{i}.png"), mask)
+    return images, masks
+
+
+def test_stress_crop_cuts_into_the_lungs_at_the_bottom_and_one_side():
+    mask = np.zeros((100, 80), bool)
+    mask[10:60, 20:60] = True
+    assert stress_crop(mask, bottom=0.1, side=0.05, side_name="left") == (0, 22, 55, 80)
+    assert stress_crop(mask, bottom=0.0, side=0.0, side_name="right") == (0, 0, 60, 60)
+
+
+@pytest.mark.parametrize("kwargs", [{"bottom": 0.6}, {"side": -0.1}, {"side_name": "top"}])
+def test_stress_crop_refuses(kwargs):
+    mask = np.zeros((10, 10), bool)
+    mask[2:8, 2:8] = True
+    with pytest.raises(ValueError):
+        stress_crop(mask, **{"bottom": 0.1, "side": 0.05, "side_name": "left", **kwargs})
+    with pytest.raises(ValueError, match="empty"):
+        stress_crop(np.zeros((10, 10), bool), bottom=0.1, side=0.05, side_name="left")
+
+
+def test_build_stress_set_is_seeded_and_the_lungs_touch_the_edges(tmp_path):
+    images, masks = _lung_folder(tmp_path)
+    crops = build_stress_set(images, masks, tmp_path / "a", seed=3, progress=False)
+    again = build_stress_set(images, masks, tmp_path / "b", seed=3, progress=False)
+    other = build_stress_set(images, masks, tmp_path / "c", seed=4, progress=False)
+    pd.testing.assert_frame_equal(crops, again)
+    assert not crops[["side", "bottom_cut", "side_cut"]].equals(other[["side", "bottom_cut", "side_cut"]])
+    assert list(crops["stem"]) == [f"case{i}" for i in range(4)]
+    assert crops["bottom_cut"].between(0.02, 0.10).all() and crops["side_cut"].between(0.0, 0.05).all()
+    for row in crops.itertuples():
+        mask = cv2.imread(str(tmp_path / "a" / "masks" / f"{row.stem}.png"), cv2.IMREAD_GRAYSCALE) > 0
+        image = cv2.imread(str(tmp_path / "a" / "images" / f"{row.stem}.png"), cv2.IMREAD_GRAYSCALE)
+        assert image.shape == mask.shape == (row.r1 - row.r0, row.c1 - row.c0)
+        assert mask[-1].any() and mask[:, 0 if row.side == "left" else -1].any()
+    assert pd.read_csv(tmp_path / "a" / "crops.csv")["stem"].tolist() == crops["stem"].tolist()
+    assert not list((tmp_path / "a" / "images").glob(".*"))          # no temporary files left
+
+
+@pytest.mark.parametrize("kwargs", [{"bottom_cut": (0.1, 0.05)}, {"side_cut": (0, 0.7)}, {"seed": -1},
+                                    {"bottom_cut": 0.1}])
+def test_build_stress_set_refuses(tmp_path, kwargs):
+    images, masks = _lung_folder(tmp_path, count=1)
+    with pytest.raises(ValueError):
+        build_stress_set(images, masks, tmp_path / "out", progress=False, **kwargs)
+    with pytest.raises(ValueError, match="source data"):
+        build_stress_set(images, masks, images.parent, progress=False)
+
+
+def test_roi_eval_stress_option_builds_and_measures(tmp_path, capsys):
+    images, masks = _lung_folder(tmp_path, count=2)
+    out = tmp_path / "stress"
+    assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--stress", str(out), "--json",
+                          "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n"] == 2 and summary["stress"]["seed"] == 0 and (out / "crops.csv").exists()
+    assert "area_median" not in summary["goals"] and {"both_lungs_rate", "area_ratio_median"} <= set(summary)
+
+
+# --------------------------------------------------------------------------- goals on real radiographs (../shared)
+
+
+def _goals_met(summary):
+    return {name: goal["met"] for name, goal in summary["goals"].items()}
+
+
+def test_roi_goals_on_shenzhen():
+    source = shared_path("data", "lungmasks-shenzhen")
+    summary, _ = evaluate_roi(source / "images", source / "masks", progress=False)
+    assert summary["n"] == 566
+    assert set(summary["goals"]) == set(ROI_GOALS) and all(_goals_met(summary).values()), _goals_met(summary)
+
+
+def test_roi_goals_on_the_shenzhen_stress_set(tmp_path):
+    source = shared_path("data", "lungmasks-shenzhen")
+    build_stress_set(source / "images", source / "masks", tmp_path, seed=0, progress=False)
+    goals = {name: goal for name, goal in ROI_GOALS.items() if name != "area_median"}
+    summary, _ = evaluate_roi(tmp_path / "images", tmp_path / "masks", progress=False, goals=goals)
+    assert summary["n"] == 566 and all(_goals_met(summary).values()), _goals_met(summary)
+
+
+@pytest.mark.xfail(reason="issue 10 item 5 not met yet: on 200 seeded images box IoU median 0.944, p05 0.724 "
+                          "(benchmarks/preprocess.py --agreement 200)", strict=True)
+def test_fast_path_agrees_with_the_full_size_reference():
+    """Box IoU of the fast path against the full-size reference on a seeded sample of Shenzhen and kermany224.
+
+    Issue 10's goal (median >= 0.95, 5th percentile >= 0.90) is measured on 200 images in
+    benchmarks/preprocess.py --agreement 200; this test runs 40 of them (the reference takes ~2 s per image).
+    """
+    rng = np.random.default_rng(0)
+    shenzhen = sorted(shared_path("data", "lungmasks-shenzhen", "images").glob("*.jpeg"))
+    kermany = sorted(shared_path("data", "kermany224").glob("*/*/*.jpeg"))
+    paths = list(rng.choice(shenzhen, 20, replace=False)) + list(rng.choice(kermany, 20, replace=False))
+    agreement = compare_to_reference(paths, progress=False)
+    assert (agreement["fallback_fast"] == agreement["fallback_reference"]).all()
+    assert agreement["box_iou"].median() >= 0.95
+    assert np.percentile(agreement["box_iou"], 5) >= 0.90
