@@ -28,6 +28,7 @@ __all__ = [
     "check_lung_fields",
     "check_thorax_box",
     "check_paper_metrics",
+    "check_roc_auc",
     "check_bootstrap_ci",
     "check_threshold",
     "check_optimism",
@@ -212,6 +213,13 @@ def check_paper_metrics(paper_metrics, table):
         raise AssertionError("accuracy is not (tp + tn) / (tp + tn + fp + fn) of your own counts (Eq. 11)")
 
 
+def check_roc_auc(roc_auc, table):
+    """Public: `roc_auc(table)` returns one number in [0, 1]."""
+    value = _as_number(_call(roc_auc, "roc_auc", table), "roc_auc(table)")
+    if not 0 <= value <= 1:
+        raise AssertionError(f"roc_auc(table) = {value} is not an area under a curve in the unit square")
+
+
 def check_bootstrap_ci(patient_bootstrap_ci, table):
     """Public: `patient_bootstrap_ci(table, n_boot=..., seed=...)` returns (low, high) around the accuracy."""
     value = _call(patient_bootstrap_ci, "patient_bootstrap_ci", table, n_boot=200, seed=0)
@@ -255,12 +263,7 @@ def grade_paper_metrics(paper_metrics, student_id):
 def grade_roc_auc(roc_auc, student_id):
     """Hidden: ROC AUC against :func:`cxrlib.metrics.classification_metrics`."""
     for table, threshold in _b_tables(student_id):
-        value = _call(roc_auc, "roc_auc", table)
-        _defined(value, "roc_auc(table)")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise AssertionError(f"roc_auc(table) returned {value!r}; it must return one number") from None
+        value = _as_number(_call(roc_auc, "roc_auc", table), "roc_auc(table)")
         ref = _reference_metrics(table, threshold)["roc_auc"]
         if not abs(value - ref) <= TOLERANCES["metric_abs"]:
             raise AssertionError(f"roc_auc(table) = {value:.4f} is not the area under the ROC curve of the scores "
