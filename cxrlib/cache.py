@@ -3,10 +3,14 @@
 Layout under ``cache_dir``::
 
     preprocess-<config key>/
-        config.json          the PreprocessConfig and algorithm version the key stands for
-        images/<sha256>.png  processed crop (uint8 gray, output_size square)
-        masks/<sha256>.png   lung-field mask (0/255) in the frame of the preprocess_size image
-        table.csv            one row per image content: ROI box, mask area, fallback, timings
+        config.json                    the PreprocessConfig and algorithm version the key stands for
+        images-<variant>/<sha256>.png  the network's image (uint8 gray, output_size square) for one
+                                       preprocessing: raw, clahe, roi or clahe_roi (cxrlib.arms.Arm.variant)
+        masks/<sha256>.png             lung-field mask (0/255) in the frame of the preprocess_size image
+        table.csv                      one row per image content: ROI box, mask area, fallback, timings
+
+Every variant goes through the same resampling chain (resize to preprocess_size, then to output_size),
+so arms differ only by the steps they name; the ROI box is always found on the CLAHE image.
 
 An image is identified by the sha256 of its file and the parameters by :meth:`PreprocessConfig.key`,
 so a rerun with the same parameters finds everything and computes nothing, a change of any parameter
@@ -32,13 +36,15 @@ from tqdm.auto import tqdm
 from . import roi as _roi
 from .atomic import atomic_path
 from .data import read_radiograph, sha256_file
-from .preprocess import ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, resize_image
+from .arms import Arm
+from .preprocess import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
+                         resize_image)
 
-__all__ = ["PROCESSED_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "write_bytes_atomic",
+__all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "write_bytes_atomic",
            "preprocess_manifest"]
 
-#: Columns that :func:`preprocess_manifest` adds to the manifest (run_dir/processed.csv).
-PROCESSED_COLUMNS = ["processed_path", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "mask_path"]
+#: Columns that :func:`preprocess_manifest` adds to the manifest besides one ``image_<arm>`` per arm.
+ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "mask_path"]
 #: Columns of the cache's table.csv.
 TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "reason", "threshold",
                  "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
@@ -129,8 +135,12 @@ def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _variant_path(folder, variant, sha):
+    return Path(folder) / f"images-{variant}" / f"{sha}.png"
+
+
 def _process_one(task):
-    path, sha, config, folder = task
+    path, sha, config, folder, arms = task
     start = time.perf_counter()
     image = read_radiograph(path)
     decoded = time.perf_counter()
@@ -138,9 +148,10 @@ def _process_one(task):
     equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
     equalized_at = time.perf_counter()
     result = extract_roi(equalized, config)
-    processed = _roi.crop_box(equalized, result.box, output_size=config.output_size)
     contoured = time.perf_counter()
-    _write_png(processed, Path(folder) / "images" / f"{sha}.png")
+    for arm in {arm.variant: arm for arm in arms}.values():
+        _write_png(network_image(resized, equalized, result.box, clahe=arm.clahe, roi=arm.roi,
+                                 output_size=config.output_size), _variant_path(folder, arm.variant, sha))
     _write_png(result.lung_mask.astype(np.uint8) * 255, Path(folder) / "masks" / f"{sha}.png", bilevel=True)
     written = time.perf_counter()
     y0, x0, y1, x1 = result.box
@@ -166,7 +177,7 @@ def _write_table(table, folder):
         table.to_csv(tmp, index=False)
 
 
-def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progress=True):
+def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None, progress=True):
     """Preprocess every image of a manifest into the cache; return the manifest with the ROI columns.
 
     Parameters
@@ -176,6 +187,8 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progr
     cache_dir : str or Path
         Cache root (the profile's work_dir, outside git).
     config : PreprocessConfig, optional
+    arms : sequence of cxrlib.arms.Arm
+        The study's arms: one image set is written per distinct preprocessing among them.
     workers : int, optional
         Processes (default: all cores).
     progress : bool, optional
@@ -184,7 +197,8 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progr
     Returns
     -------
     processed : pandas.DataFrame
-        The manifest's columns plus ``processed_path``, ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
+        The manifest's columns plus ``image_<arm>`` per arm (the path of the image that arm's network
+        reads), ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
         (box as fractions of the original image's height / width), ``mask_area`` (lung mask's share of
         the image), ``fallback`` (bool) and ``mask_path``.
 
@@ -202,8 +216,13 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progr
         config = PreprocessConfig()
     if not isinstance(config, PreprocessConfig):
         raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    arms = list(arms)
+    if not arms or not all(isinstance(arm, Arm) for arm in arms):
+        raise TypeError(f"arms must be a non-empty sequence of cxrlib.arms.Arm, got {arms!r}")
+    variants = sorted({arm.variant for arm in arms})
     folder = cache_folder(cache_dir, config)
-    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for variant in variants:
+        (folder / f"images-{variant}").mkdir(parents=True, exist_ok=True)
     (folder / "masks").mkdir(parents=True, exist_ok=True)
     record = {"algorithm_version": ALGORITHM_VERSION, "key": config.key(), "config": config.to_dict()}
     if not (folder / "config.json").exists():
@@ -220,13 +239,14 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progr
 
     table = _read_table(folder)
     done = {sha for sha in table["sha256"]
-            if (folder / "images" / f"{sha}.png").exists() and (folder / "masks" / f"{sha}.png").exists()}
+            if (folder / "masks" / f"{sha}.png").exists()
+            and all(_variant_path(folder, variant, sha).exists() for variant in variants)}
     todo = {}
     for path, sha in zip(paths, hashes):
         if sha not in done and sha not in todo:
             todo[sha] = path
     if todo:
-        tasks = [(path, sha, config, str(folder)) for sha, path in todo.items()]
+        tasks = [(path, sha, config, str(folder), arms) for sha, path in todo.items()]
         rows = map_parallel(_process_one, tasks, workers=workers, progress=progress, desc="preprocess")
         new = pd.DataFrame(rows, columns=TABLE_COLUMNS)
         table = pd.concat([table[~table["sha256"].isin(new["sha256"])], new], ignore_index=True)
@@ -235,7 +255,8 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, workers=None, progr
     rows = table.set_index("sha256").loc[hashes]
     out = manifest.copy()
     out["sha256"] = hashes
-    out["processed_path"] = [str((folder / "images" / f"{sha}.png").resolve()) for sha in hashes]
+    for arm in arms:
+        out[arm.column] = [str(_variant_path(folder, arm.variant, sha).resolve()) for sha in hashes]
     for column in ("roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area"):
         out[column] = rows[column].astype(float).to_numpy()
     out["fallback"] = rows["fallback"].astype(bool).to_numpy()

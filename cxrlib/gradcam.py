@@ -45,8 +45,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .backbones import BACKBONES
+
 __all__ = [
-    "DEFAULT_LAYER",
     "MEASURES",
     "ROI_COLUMNS",
     "find_layer",
@@ -69,8 +70,6 @@ __all__ = [
     "plot_measure_distributions",
 ]
 
-#: Last convolutional activation of Keras' Xception (block 14); cxrlib.model.GRADCAM_LAYER.
-DEFAULT_LAYER = "block14_sepconv2_act"
 #: Per-image measures :func:`heatmap_measures` returns (besides the areas).
 MEASURES = ("mass_in_roi", "mass_in_mask", "mask_share_in_roi", "pointing_hit", "pointing_hit_mask")
 #: Columns of processed.csv holding the ROI box as fractions of the image height/width.
@@ -78,6 +77,8 @@ ROI_COLUMNS = ("roi_y0", "roi_x0", "roi_y1", "roi_x1")
 
 
 # --------------------------------------------------------------------------- Grad-CAM
+
+_BACKBONE_LAYERS = {spec.gradcam_layer for spec in BACKBONES.values()}
 
 
 def _sublayers(model):
@@ -94,8 +95,9 @@ def find_layer(model, name=None):
     ----------
     model : keras.Model
     name : str, optional
-        Layer name. None: :data:`DEFAULT_LAYER` when the model has it, otherwise
-        the last layer (in model order, nested models included) with a 4-D output.
+        Layer name. None: the backbone's ``gradcam_layer`` (:data:`cxrlib.backbones.BACKBONES`)
+        when the model has it, otherwise the last layer (in model order, nested models
+        included) with a 4-D output.
 
     Returns
     -------
@@ -115,7 +117,7 @@ def find_layer(model, name=None):
         convs = [layer.name for layer in layers if _is_4d(layer)]
         raise ValueError(f"layer {name!r} is not in the model; layers with a 4-D output: {convs[-8:]}")
     for layer in layers:
-        if layer.name == DEFAULT_LAYER:
+        if layer.name in _BACKBONE_LAYERS:
             return layer
     candidates = [layer for layer in layers if _is_4d(layer) and not hasattr(layer, "layers")]
     if not candidates:
@@ -444,8 +446,8 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
     model : keras.Model
         Classifier with one sigmoid output.
     image_column : str
-        Column with the model's input image: ``'path'`` (whole image) or ``'processed_path'``
-        (ROI crop); read and resized to the model's input size by ``cxrlib.inputs.read_images``.
+        Column with the model's input images (one arm's, ``image_<arm>`` of processed.csv); read and
+        resized to the model's input size by ``cxrlib.inputs.read_images``.
     crop : bool
         True when the images are ROI crops (their heatmaps are placed into the box).
     frame_size : int
@@ -763,44 +765,42 @@ def _draw_box(ax, box, shape, color="white"):
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec=color, lw=1.2, ls="--"))
 
 
-def plot_examples(examples, *, names=("processed", "original")):
-    """The paper's Fig. 8 for several images: where each model looks.
+def plot_examples(examples):
+    """The paper's Fig. 8 for several images and arms: where each arm's model looks.
 
     Parameters
     ----------
     examples : list of dict
-        One per image, with ``image`` (whole radiograph, (M, N) uint8), ``crop`` (the
-        processed model's input, uint8), ``box`` (ROI fractions), ``heatmap_processed``
-        (over the crop), ``heatmap_original`` (over the whole image) and ``title``.
-    names : tuple of str
-        Labels of the two models.
+        One per image, with ``image`` (the whole radiograph, (M, N) uint8), ``box`` (ROI fractions),
+        ``heatmaps`` (``{arm: heatmap over that arm's input}``), ``cropped`` (``{arm: bool}``, whether
+        the arm's input is the ROI crop) and ``title``.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Rows: images. Columns: whole image with the ROI box; processed model on its
-        crop; the same heatmap mapped back into the whole image; original model.
+        Rows: images. Columns: the whole image with the ROI box, then one per arm with its heatmap in
+        the whole-image frame (a cropped arm's heatmap placed into the box, nothing outside it).
     """
     import matplotlib.pyplot as plt
 
     if not examples:
         raise ValueError("examples is empty")
-    fig, axes = plt.subplots(len(examples), 4, figsize=(9, 2.3 * len(examples)), squeeze=False)
-    headers = ["input + ROI box", f"{names[0]} model (its crop)", f"{names[0]} model, whole frame",
-               f"{names[1]} model"]
+    arms = list(examples[0]["heatmaps"])
+    columns = 1 + len(arms)
+    fig, axes = plt.subplots(len(examples), columns, figsize=(2.3 * columns, 2.3 * len(examples)), squeeze=False)
+    headers = ["input + ROI box"] + [f"{arm}" + (" (crop)" if examples[0]["cropped"][arm] else "") for arm in arms]
     for row, ex in zip(axes, examples):
         image = ex["image"]
         row[0].imshow(image, cmap="gray")
-        row[1].imshow(overlay(ex["crop"], ex["heatmap_processed"]))
-        placed = to_frame(ex["heatmap_processed"], image.shape, box=ex["box"])
-        row[2].imshow(overlay(image, placed))
-        row[3].imshow(overlay(image, ex["heatmap_original"]))
-        for ax in (row[0], row[2], row[3]):
-            _draw_box(ax, ex["box"], image.shape)
-        row[0].set_ylabel(ex.get("title", ""), fontsize=8)
+        for ax, arm in zip(row[1:], arms):
+            heatmap = ex["heatmaps"][arm]
+            placed = to_frame(heatmap, image.shape, box=ex["box"]) if ex["cropped"][arm] else heatmap
+            ax.imshow(overlay(image, placed))
         for ax in row:
+            _draw_box(ax, ex["box"], image.shape)
             ax.set_xticks([])
             ax.set_yticks([])
+        row[0].set_ylabel(ex.get("title", ""), fontsize=8)
     for ax, header in zip(axes[0], headers):
         ax.set_title(header, fontsize=9)
     fig.tight_layout()

@@ -28,6 +28,11 @@ __all__ = [
     "bootstrap_intervals",
     "evaluate",
     "compare_models",
+    "evaluate_seeds",
+    "compare_seeds",
+    "OPERATING_POINTS",
+    "evaluate_arms",
+    "arms_table",
     "bootstrap_mean",
     "calibration",
     "errors_by_group",
@@ -478,6 +483,207 @@ def compare_models(
     }
 
 
+#: The operating points every table is given at, each chosen without the test split:
+#: a fixed 0.5, and two thresholds chosen on validation (cxrlib.training.operating_thresholds).
+OPERATING_POINTS = {
+    "fixed_0.5": "threshold 0.5",
+    "youden": "validation threshold maximising Youden's J (sensitivity + specificity - 1)",
+    "sensitivity_0.95": "highest validation threshold with validation sensitivity >= 0.95",
+}
+_HEADLINE = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "average_precision")
+
+
+def evaluate_seeds(y_true, scores, thresholds, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """One arm trained with several seeds: mean and SD over seeds, and a bootstrap interval of the mean.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    scores : sequence of (N,) float arrays
+        P(pneumonia) of each seed's model on the same images.
+    thresholds : sequence of float
+        Each seed's decision threshold (chosen without the test split).
+    groups, n_boot, confidence, seed
+        As in :func:`bootstrap_intervals`; every resample of patients is applied to all seeds
+        at once, so the interval is that of the seed-averaged metric.
+
+    Returns
+    -------
+    dict
+        The mean over seeds of every metric in METRIC_NAMES, ``sd`` (sample SD over seeds, nan for
+        one seed), ``ci`` (``{metric: [low, high]}``), ``per_seed`` (a list of
+        :func:`classification_metrics` outputs), ``n``, ``n_positive``, ``ci_method``.
+    """
+    y = _labels(y_true)
+    scores = [_scores(s, y.size, "scores[i]") for s in scores]
+    if not scores or len(scores) != len(thresholds):
+        raise ValueError(f"scores ({len(scores)}) and thresholds ({len(thresholds)}) must be non-empty lists "
+                         "of the same length, one per seed")
+    preds = [(s >= _threshold(t, "thresholds[i]")).astype(np.int64) for s, t in zip(scores, thresholds)]
+    codes = _group_codes(groups, y.size)
+    _check_bootstrap(n_boot, confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        per_seed = [classification_metrics(y, s, threshold=t) for s, t in zip(scores, thresholds)]
+        ranks = [_score_ranks(s) for s in scores]
+        samples = {k: [] for k in METRIC_NAMES}
+        for w in _resample_weights(codes, n_boot, _rng(seed)):
+            values = [_metric_values(y, p, s, w, r)[0] for p, s, r in zip(preds, scores, ranks)]
+            for k in METRIC_NAMES:
+                samples[k].append(np.mean([v[k] for v in values]))
+    intervals, notes = _percentile_intervals(samples, confidence)
+    _warn_undefined(notes)
+    out = {k: float(np.mean([m[k] for m in per_seed])) for k in METRIC_NAMES}
+    out["sd"] = {k: float(np.std([m[k] for m in per_seed], ddof=1)) if len(per_seed) > 1 else float("nan")
+                 for k in METRIC_NAMES}
+    out["ci"] = intervals
+    out["per_seed"] = per_seed
+    out.update(n=int(y.size), n_positive=int(y.sum()))
+    unit = "patients" if groups is not None else "images"
+    out["ci_method"] = (f"{100 * confidence:g}% percentile bootstrap of the mean over {len(scores)} seed(s), "
+                        f"{n_boot} resamples of {unit}")
+    return out
+
+
+def compare_seeds(y_true, scores_a, scores_b, thresholds_a, thresholds_b, *, groups=None, n_boot=2000,
+                  confidence=0.95, seed=0):
+    """Two arms, each trained with the same seeds, on the same images: per seed and averaged.
+
+    Per seed, :func:`compare_models` (McNemar on the discordant errors, paired bootstrap of every
+    metric difference). Across seeds, the mean AUC difference with a paired patient-bootstrap
+    interval of that mean (one resample applied to both arms and every seed).
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    scores_a, scores_b : sequence of (N,) float arrays
+        One per seed, in the same seed order.
+    thresholds_a, thresholds_b : sequence of float
+    groups, n_boot, confidence, seed
+        As in :func:`bootstrap_intervals`.
+
+    Returns
+    -------
+    dict
+        ``auc_difference`` (mean over seeds of a - b), ``auc_difference_ci``, ``auc_difference_sd``,
+        ``mcnemar_p_values`` (one per seed), ``per_seed`` (the :func:`compare_models` outputs), ``ci_method``.
+    """
+    y = _labels(y_true)
+    if not (len(scores_a) == len(scores_b) == len(thresholds_a) == len(thresholds_b) > 0):
+        raise ValueError("scores_a, scores_b, thresholds_a and thresholds_b need one entry per seed, the same seeds")
+    per_seed = [compare_models(y, sa, sb, threshold_a=ta, threshold_b=tb, groups=groups, n_boot=n_boot,
+                               confidence=confidence, seed=seed)
+                for sa, sb, ta, tb in zip(scores_a, scores_b, thresholds_a, thresholds_b)]
+    codes = _group_codes(groups, y.size)
+    sa = [_scores(s, y.size, "scores_a[i]") for s in scores_a]
+    sb = [_scores(s, y.size, "scores_b[i]") for s in scores_b]
+    ra, rb = [_score_ranks(s) for s in sa], [_score_ranks(s) for s in sb]
+    ones = np.ones(y.size, dtype=np.int64)
+    samples = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for w in _resample_weights(codes, n_boot, _rng(seed)):
+            diffs = [_metric_values(y, ones, a, w, r_a)[0]["roc_auc"] - _metric_values(y, ones, b, w, r_b)[0]["roc_auc"]
+                     for a, b, r_a, r_b in zip(sa, sb, ra, rb)]
+            samples.append(np.mean(diffs))
+    interval, notes = _percentile_intervals({"auc_difference": samples}, confidence)
+    _warn_undefined(notes)
+    differences = [c["auc_difference"] for c in per_seed]
+    unit = "patients" if groups is not None else "images"
+    return {
+        "auc_difference": float(np.mean(differences)),
+        "auc_difference_ci": interval["auc_difference"],
+        "auc_difference_sd": float(np.std(differences, ddof=1)) if len(differences) > 1 else float("nan"),
+        "mcnemar_p_values": [c["mcnemar_p_value"] for c in per_seed],
+        "per_seed": per_seed,
+        "ci_method": f"{100 * confidence:g}% paired percentile bootstrap of the mean over {len(per_seed)} seed(s), "
+                     f"{n_boot} resamples of {unit}",
+    }
+
+
+def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=0.95, seed=0):
+    """The study's evaluation records: every arm at three operating points, without fallbacks, compared.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        One row per image, arm and seed: ``arm``, ``seed``, ``filename``, ``patient_id``, ``y_true`` (0/1),
+        ``score`` (P(pneumonia)) and ``fallback`` (bool: the image's ROI fell back to the whole image).
+        Every arm must hold the same images for the same seeds.
+    thresholds : dict
+        ``{arm: {seed: {operating point: threshold}}}`` with the keys of :data:`OPERATING_POINTS`.
+    pairs : sequence of (str, str)
+        Arms compared, ``a - b``.
+    n_boot, confidence, seed
+        As in :func:`bootstrap_intervals`.
+
+    Returns
+    -------
+    dict
+        ``arms``: arm -> the headline metrics (means over seeds at ``youden``), ``sd``, ``ci``, ``per_seed``
+        (``seed`` plus the metrics), ``operating_points`` (point -> the same keys and ``thresholds``),
+        ``without_fallback`` (the same, at ``youden``, on the images whose ROI did not fall back: the same
+        images for every arm, so comparisons stay paired), ``n``; ``comparisons``: a list of ``a``, ``b``,
+        :func:`compare_seeds` at ``youden``; ``operating_point_definitions``.
+    """
+    needed = {"arm", "seed", "filename", "patient_id", "y_true", "score", "fallback"}
+    missing = needed - set(predictions.columns)
+    if missing:
+        raise ValueError(f"predictions lacks the column(s) {sorted(missing)}")
+    arms = list(dict.fromkeys(predictions["arm"]))
+    seeds = sorted(set(predictions["seed"]))
+
+    def matrix(arm):
+        rows = predictions[predictions["arm"] == arm]
+        wide = rows.pivot(index="filename", columns="seed", values="score")
+        if list(wide.columns) != seeds or wide.isna().any().any():
+            raise ValueError(f"arm {arm!r} lacks predictions for some seed and image; every arm needs every seed")
+        return wide
+
+    first = predictions[(predictions["arm"] == arms[0]) & (predictions["seed"] == seeds[0])].set_index("filename")
+    order = first.index
+    y = first["y_true"].to_numpy(np.int64)
+    groups = first["patient_id"].astype(str).to_numpy()
+    kept = ~first["fallback"].astype(bool).to_numpy()
+    scores = {arm: matrix(arm).loc[order] for arm in arms}
+
+    def seed_list(arm, mask=slice(None)):
+        return [scores[arm][s].to_numpy()[mask] for s in seeds]
+
+    def summarize(result, point_thresholds):
+        out = {k: result[k] for k in _HEADLINE}
+        out["sd"] = {k: result["sd"][k] for k in _HEADLINE}
+        out["ci"] = {k: result["ci"][k] for k in _HEADLINE}
+        out["per_seed"] = [{"seed": int(s), **{k: m[k] for k in _HEADLINE}, "threshold": m["threshold"]}
+                           for s, m in zip(seeds, result["per_seed"])]
+        out.update(n=result["n"], n_positive=result["n_positive"], thresholds=point_thresholds,
+                   ci_method=result["ci_method"])
+        return out
+
+    records = {}
+    for arm in arms:
+        points = {}
+        for point in OPERATING_POINTS:
+            point_thresholds = [float(thresholds[arm][s][point]) for s in seeds]
+            points[point] = summarize(evaluate_seeds(y, seed_list(arm), point_thresholds, groups=groups,
+                                                     n_boot=n_boot, confidence=confidence, seed=seed),
+                                      point_thresholds)
+        youden = [float(thresholds[arm][s]["youden"]) for s in seeds]
+        without = (summarize(evaluate_seeds(y[kept], seed_list(arm, kept), youden, groups=groups[kept],
+                                            n_boot=n_boot, confidence=confidence, seed=seed), youden)
+                   if kept.any() and len(set(y[kept])) == 2 else None)
+        records[arm] = {**points["youden"], "operating_points": points, "without_fallback": without,
+                        "fallback_images": int((~kept).sum())}
+    comparisons = []
+    for a, b in pairs:
+        comparisons.append({"a": a, "b": b, **compare_seeds(
+            y, seed_list(a), seed_list(b), [thresholds[a][s]["youden"] for s in seeds],
+            [thresholds[b][s]["youden"] for s in seeds], groups=groups, n_boot=n_boot, confidence=confidence,
+            seed=seed)})
+    return {"arms": records, "comparisons": comparisons, "seeds": [int(s) for s in seeds],
+            "operating_point_definitions": OPERATING_POINTS, "headline_operating_point": "youden"}
+
+
 def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
     """Mean of per-image values with a percentile bootstrap interval over patients.
 
@@ -671,6 +877,41 @@ def metrics_table(results):
                 cells.append(f"{100 * value:.1f}%" + (f" ({100 * ci[0]:.1f}-{100 * ci[1]:.1f})" if ci else ""))
         rows[key] = cells
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(results))
+
+
+def arms_table(records, *, point=None):
+    """Every arm's metrics as a display table: mean over seeds, its SD and its 95% interval.
+
+    Parameters
+    ----------
+    records : dict
+        ``evaluate_arms(...)["arms"]``.
+    point : str, optional
+        An operating point of :data:`OPERATING_POINTS`; None: the headline (``youden``).
+        ``"without_fallback"`` gives the table on the images whose ROI did not fall back.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per arm, one column per metric, cells like ``"89.7% ± 0.4 (87.1–92.2)"``
+        (percentages; AUC and average precision as decimals; no SD with one seed).
+    """
+    rows = {}
+    for arm, record in records.items():
+        m = record if point is None else (record["operating_points"][point] if point in OPERATING_POINTS
+                                          else record.get(point))
+        if m is None:
+            continue
+        cells = {}
+        for key in _HEADLINE:
+            value, sd, (low, high) = m[key], m["sd"][key], m["ci"][key]
+            scale, unit, digits = (1, "", 3) if key in ("roc_auc", "average_precision") else (100, "%", 1)
+            spread = f" ± {scale * sd:.{digits}f}" if sd is not None and np.isfinite(sd) else ""
+            cells[key] = (f"{scale * value:.{digits}f}{unit}{spread} "
+                          f"({scale * low:.{digits}f}–{scale * high:.{digits}f})")
+        cells["threshold"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
+        rows[arm] = cells
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
 
 
 def paper_table2(ours, *, literature=None):

@@ -1,12 +1,14 @@
-"""The Xception classifier for NORMAL (0) vs PNEUMONIA (1) (paper §3.4, §4.2).
+"""The classifier for NORMAL (0) vs PNEUMONIA (1) (paper §3.4, §4.2), on a chosen backbone.
 
-One Keras functional model, built on ``keras.applications.Xception(include_top=False)``
-and flattened into one graph, so every Xception layer is reachable by name
-(Grad-CAM uses ``classifier.get_layer("block14_sepconv2_act")``)::
+One Keras functional model per backbone (:data:`cxrlib.backbones.BACKBONES`), flattened
+into one graph so every layer is reachable by name (Grad-CAM reads the backbone's
+``gradcam_layer``)::
 
     image (S, S, 3) float32, pixel values 0..255 (a grayscale radiograph repeated 3 times)
-    -> "xception_preprocess"  Rescaling(1/127.5, offset=-1) = xception.preprocess_input
-    -> Xception block1 ... block14 (ImageNet weights, a local weights file, or random)
+    xception:  -> "xception_preprocess" Rescaling(1/127.5, offset=-1) = xception.preprocess_input
+               -> Xception block1 ... block14 (ImageNet weights, a local weights file, or random)
+    small_cnn: -> "rescale" Rescaling(1/255) -> conv1 ... conv4 (3x3 conv, batch norm, ReLU "convN_act",
+               2x2 max pooling after the first three), trained from scratch
     -> "avg_pool" GlobalAveragePooling2D -> "head_dropout" Dropout -> "pneumonia" Dense(1, sigmoid)
 
 This module is the only place where cxrlib's image convention, 2-D ``uint8``
@@ -37,10 +39,10 @@ import numpy as np
 
 import keras
 
+from .backbones import BACKBONES
+
 __all__ = [
-    "MIN_INPUT_SIZE",
     "BLOCKS",
-    "GRADCAM_LAYER",
     "INPUT_RANGE",
     "resolve_weights",
     "build_classifier",
@@ -54,12 +56,8 @@ __all__ = [
     "load_classifier",
 ]
 
-MIN_INPUT_SIZE = 71
-"""Smallest input side Xception accepts."""
 BLOCKS = tuple(f"block{i}" for i in range(1, 15))
 """Xception's blocks: 1-4 entry flow, 5-12 middle flow, 13-14 exit flow."""
-GRADCAM_LAYER = "block14_sepconv2_act"
-"""The last convolutional activation (7x7 at 224 px), the usual Grad-CAM layer."""
 INPUT_RANGE = (0.0, 255.0)
 """Pixel range of the classifier's input; the model applies preprocess_input itself."""
 
@@ -94,13 +92,21 @@ def resolve_weights(weights):
     return path.resolve()
 
 
-def _check_input_size(input_size):
+def backbone_spec(backbone):
+    """The :class:`cxrlib.backbones.Backbone` named ``backbone``; a clear error for an unknown name."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r} is unknown; choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[backbone]
+
+
+def _check_input_size(input_size, backbone="xception"):
     if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)):
         raise TypeError(f"input_size must be an int, got {type(input_size).__name__}")
-    if input_size < MIN_INPUT_SIZE:
+    low = backbone_spec(backbone).min_input_size
+    if input_size < low:
         raise ValueError(
-            f"input_size={input_size} is too small: Xception needs inputs of at least "
-            f"{MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels; set model_input_size to {MIN_INPUT_SIZE} or more (224 is usual)"
+            f"input_size={input_size} is too small: {backbone} needs inputs of at least {low}x{low} pixels; "
+            f"set model_input_size to {low} or more"
         )
     return int(input_size)
 
@@ -134,15 +140,49 @@ def _load_local_weights(base, path, input_size):
     base.set_weights(reference.get_weights())
 
 
-def build_classifier(*, input_size=224, weights="imagenet", dropout=0.3, seed=0, dtype_policy=None):
-    """Build the Xception classifier (not compiled, all layers trainable).
+def _small_cnn(x, seed):
+    """The ``small_cnn`` backbone's layers on tensor ``x`` (0..255); returns its last activation."""
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    for block, filters in enumerate((16, 32, 64, 128), 1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{block}",
+                                kernel_initializer=keras.initializers.HeNormal(seed=seed + block))(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"conv{block}_bn")(x)
+        x = keras.layers.Activation("relu", name=f"conv{block}_act")(x)
+        if block < 4:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
+    return x
+
+
+def _xception(x, weights, input_size):
+    """The Xception base's layers on tensor ``x`` (0..255); returns its last activation."""
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="xception_preprocess")(x)
+    try:
+        base = keras.applications.Xception(include_top=False, input_tensor=x,
+                                           weights="imagenet" if weights == "imagenet" else None)
+    except Exception as exc:
+        if weights != "imagenet":
+            raise
+        raise RuntimeError(
+            f"Keras could not fetch the ImageNet Xception weights ({exc}); on a machine without internet "
+            "access set weights to a local no-top '.weights.h5' file, or to 'none'"
+        ) from None
+    if isinstance(weights, Path):
+        _load_local_weights(base, weights, input_size)
+    return base.output
+
+
+def build_classifier(*, backbone="xception", input_size=224, weights="imagenet", dropout=0.3, seed=0,
+                     dtype_policy=None):
+    """Build the classifier on a backbone (not compiled, all layers trainable).
 
     Parameters
     ----------
+    backbone : str
+        A name in :data:`cxrlib.backbones.BACKBONES`: ``"xception"`` (the paper's) or ``"small_cnn"``.
     input_size : int
-        Side S of the square input, at least 71.
+        Side S of the square input, at least the backbone's minimum (71 for Xception).
     weights : str or Path or None
-        See :func:`resolve_weights`.
+        See :func:`resolve_weights`; a backbone that trains from scratch takes only None / ``"none"``.
     dropout : float
         Dropout rate of the head, in [0, 1).
     seed : int
@@ -156,30 +196,24 @@ def build_classifier(*, input_size=224, weights="imagenet", dropout=0.3, seed=0,
     model : keras.Model
         Input ``(None, S, S, 3)`` float32 in 0..255, output ``(None, 1)`` P(pneumonia).
     """
-    input_size = _check_input_size(input_size)
+    spec = backbone_spec(backbone)
+    input_size = _check_input_size(input_size, backbone)
     weights = resolve_weights(weights)
+    if weights is not None and not spec.pretrained:
+        raise ValueError(f"backbone {backbone!r} trains from scratch and takes no weights; set weights to 'none'")
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     with _dtype_policy(dtype_policy or keras.config.dtype_policy()):
         image = keras.Input((input_size, input_size, 3), name="image")
-        x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="xception_preprocess")(image)
-        try:
-            base = keras.applications.Xception(include_top=False, input_tensor=x,
-                                               weights="imagenet" if weights == "imagenet" else None)
-        except Exception as exc:
-            if weights != "imagenet":
-                raise
-            raise RuntimeError(
-                f"Keras could not fetch the ImageNet Xception weights ({exc}); on a machine without internet "
-                "access set weights to a local no-top '.weights.h5' file, or to 'none'"
-            ) from None
-        if isinstance(weights, Path):
-            _load_local_weights(base, weights, input_size)
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+        if backbone == "xception":
+            features = _xception(image, weights, input_size)
+        else:
+            features = _small_cnn(image, seed)
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
         x = keras.layers.Dropout(float(dropout), seed=seed, name="head_dropout")(x)
         output = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="pneumonia",
                                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
-    return keras.Model(image, output, name="xception_pneumonia")
+    return keras.Model(image, output, name=f"{backbone}_pneumonia")
 
 
 def _check_block(block):
@@ -329,8 +363,8 @@ def to_model_input(images):
 def load_classifier(path):
     """Read a classifier saved by ``model.save(path)`` (a ``.keras`` file), uncompiled.
 
-    The returned model takes :func:`to_model_input` batches; ``get_layer(GRADCAM_LAYER)``
-    reaches the last convolutional activation.
+    The returned model takes :func:`to_model_input` batches; ``cxrlib.gradcam.find_layer`` reaches
+    its backbone's last convolutional activation.
     """
     path = Path(path)
     if not path.is_file():

@@ -1,26 +1,60 @@
 """Study profiles: the typed schema of ``params/*.yaml`` and its loader.
 
-A profile is a flat YAML mapping. Every key is declared in :class:`StudyParams`
-with its type, range and default; an unknown key, a wrong type or an
-out-of-range value is refused with a :class:`ProfileError` naming the key and
-the value. The runner injects into each notebook only the keys that the
-notebook's ``parameters`` cell declares.
+A profile is a YAML mapping. Every key is declared in :class:`StudyParams` with
+its type, range and default; an unknown key, a wrong type or an out-of-range
+value is refused with a :class:`ProfileError` naming the key and the value.
+The study's shape is declared, not wired: ``arms`` (each a name and which of
+the paper's steps it applies, :class:`ArmSpec`), ``seeds`` (one trained model
+per arm and seed), ``backbone`` and ``compare`` (the pairs of arms compared).
+The runner injects into each notebook only the keys that the notebook's
+``parameters`` cell declares (nested values as plain dicts and lists).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["ProfileError", "StudyParams", "load_profile", "parse_overrides"]
+from .backbones import BACKBONES, TRAIN_RANGES
+from .preprocess import PREPROCESS_RANGES
+
+__all__ = ["ArmSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
+
+_ARM_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+
+def _range(name, table=PREPROCESS_RANGES):
+    """The ``ge``/``le`` bounds of a key, from the one table that declares them."""
+    low, high = table[name]
+    return {"ge": low, "le": high}
 
 
 class ProfileError(ValueError):
     """A study profile (or a ``--set`` override) that cannot be used as it is."""
+
+
+class ArmSpec(BaseModel):
+    """One arm of the study: which of the paper's preprocessing steps its images get.
+
+    ``clahe``: the CLAHE-equalized image (else the resized radiograph as it is);
+    ``roi``: cropped to the thorax box (else the whole image). The box is found on the
+    CLAHE image in every arm (the paper's ROI step needs it), so arms differ only in
+    what the network sees.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clahe: bool = False
+    roi: bool = False
+
+
+def _default_arms():
+    return {"original": ArmSpec(), "paper": ArmSpec(clahe=True, roi=True)}
 
 
 class StudyParams(BaseModel):
@@ -34,7 +68,17 @@ class StudyParams(BaseModel):
     reports_dir: str = Field("reports", description="folder that holds the run folders")
     work_dir: str = Field("data/work", description="caches (features, processed images); outside git")
     kernel_name: str = Field("python3", description="Jupyter kernel that executes the notebooks")
-    seed: int = Field(0, ge=0, description="the one seed every random step derives from")
+    seed: int = Field(0, ge=0, description="seed of the data: validation split, synthetic images, bootstrap")
+
+    # the study's shape: arms x seeds, one backbone, the pairs compared
+    arms: dict[str, ArmSpec] = Field(default_factory=_default_arms, min_length=1,
+                                     description="arm name -> {clahe: bool, roi: bool}, the paper's steps it applies")
+    seeds: list[int] = Field([0], min_length=1, description="training seeds: every arm is trained once per seed")
+    backbone: Literal[tuple(BACKBONES)] = Field("xception", description="network: " + "; ".join(
+        f"{name}: {spec.description}" for name, spec in BACKBONES.items()))
+    compare: list[tuple[str, str]] | None = Field(
+        None, description="pairs [a, b] of arms compared (a - b); null: every arm against 'original' "
+                          "(or against the first arm when there is no 'original')")
 
     # data
     data_dir: str | None = Field(None, description="Kermany root (train/test/{NORMAL,PNEUMONIA}); null: synthetic demo data")
@@ -45,29 +89,30 @@ class StudyParams(BaseModel):
     val_fraction: float = Field(0.15, gt=0.0, le=0.5, description="share of train patients held out for validation")
 
     # preprocessing and ROI (paper section 3.2-3.3)
-    preprocess_size: int = Field(400, ge=96, le=2048, description="side of the resized radiograph (paper: 400)")
-    clahe_clip_limit: float = Field(2.0, gt=0.0, le=40.0)
-    clahe_tile_grid: int = Field(8, ge=1, le=64)
-    roi_margin: float = Field(0.04, ge=0.0, le=0.5, description="margin added around the ROI box, as a fraction of its size")
-    roi_mean_filter: int = Field(21, ge=1, le=201, description="side of the mean filter on the mask (paper: 21)")
+    preprocess_size: int = Field(400, **_range("preprocess_size"), description="side of the resized radiograph (paper: 400)")
+    clahe_clip_limit: float = Field(2.0, gt=0.0, **_range("clahe_clip_limit"))
+    clahe_tile_grid: int = Field(8, **_range("clahe_tile_grid"))
+    roi_margin: float = Field(0.04, **_range("roi_margin"), description="margin added around the ROI box, as a fraction of its size")
+    roi_mean_filter: int = Field(21, **_range("roi_mean_filter"), description="side of the mean filter on the mask (paper: 21)")
     lungmask_dir: str | None = Field(None, description="folder with images/ and masks/ to measure ROI lung coverage")
 
     # model and training (paper section 3.4, 4.2)
-    model_input_size: int = Field(224, ge=71, le=1024, description="network input side; Xception needs >= 71")
+    model_input_size: int = Field(224, ge=min(b.min_input_size for b in BACKBONES.values()), le=1024,
+                                  description="network input side (Xception needs >= 71)")
     train_mode: Literal["frozen", "finetune"] = "frozen"
     weights: str = Field("imagenet", description="'imagenet' (Keras download), a local .weights.h5 path, or 'none'")
-    epochs: int = Field(30, ge=1, le=1000)
-    batch_size: int = Field(32, ge=1, le=1024)
+    epochs: int = Field(30, **_range("epochs", TRAIN_RANGES))
+    batch_size: int = Field(32, **_range("batch_size", TRAIN_RANGES))
     learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
     lr_decay_rate: float = Field(0.9, gt=0.0, le=1.0, description="D in Lr = Lr_i * D^(s/ds)")
-    lr_decay_steps: int = Field(100, ge=1, description="ds in Lr = Lr_i * D^(s/ds)")
+    lr_decay_steps: int = Field(100, **_range("lr_decay_steps", TRAIN_RANGES), description="ds in Lr = Lr_i * D^(s/ds)")
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     finetune_from_block: str | None = Field(None, description="first Xception block that trains in finetune mode; null: all")
     augment: bool = Field(False, description="random rotation/shift/zoom/contrast; needs images, not cached features")
     feature_cache: bool = Field(True, description="cache the frozen part's outputs on disk and train only what follows")
 
     # Grad-CAM
-    gradcam_layer: str | None = Field(None, description="layer for Grad-CAM; null: the last convolutional block")
+    gradcam_layer: str | None = Field(None, description="layer for Grad-CAM; null: the backbone's last convolutional block")
     gradcam_examples: int = Field(8, ge=1, le=64)
 
     @field_validator("roi_mean_filter")
@@ -105,6 +150,47 @@ class StudyParams(BaseModel):
             raise ValueError(f"folder {str(path)!r} does not exist")
         return str(path.resolve())
 
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, value: dict) -> dict:
+        bad = [name for name in value if not re.match(_ARM_NAME, name)]
+        if bad:
+            raise ValueError(f"arm names {bad} are refused: a letter, then letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value) or any(seed < 0 for seed in value):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        for pair in self.compare or []:
+            unknown = [arm for arm in pair if arm not in self.arms]
+            if unknown or pair[0] == pair[1]:
+                raise ValueError(f"compare pair {list(pair)} must name two different declared arms "
+                                 f"({', '.join(self.arms)})")
+        spec = BACKBONES[self.backbone]
+        if not spec.pretrained and self.weights != "none":
+            raise ValueError(f"backbone {self.backbone!r} trains from scratch: set weights: none")
+        if self.model_input_size < spec.min_input_size:
+            raise ValueError(f"model_input_size {self.model_input_size} is below {self.backbone}'s minimum "
+                             f"{spec.min_input_size}")
+        if not spec.pretrained and (self.train_mode != "finetune" or self.finetune_from_block is not None):
+            raise ValueError(f"backbone {self.backbone!r} trains from scratch, end to end: set train_mode: finetune "
+                             "and finetune_from_block: null")
+        return self
+
+    def comparisons(self) -> list[tuple[str, str]]:
+        """The pairs of arms compared: ``compare``, or every arm against the baseline arm."""
+        if self.compare is not None:
+            return [tuple(pair) for pair in self.compare]
+        names = list(self.arms)
+        baseline = "original" if "original" in self.arms else names[0]
+        return [(name, baseline) for name in names if name != baseline]
+
     @classmethod
     def known_keys(cls) -> list[str]:
         """The keys a profile may set, in schema order."""
@@ -115,14 +201,19 @@ def _explain(error: ValidationError, values: dict[str, Any], source: str) -> Pro
     known = StudyParams.known_keys()
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(profile)"
-        if item["type"] == "extra_forbidden":
+        loc = [str(part) for part in item["loc"]]
+        key = ".".join(loc) or "(profile)"
+        if item["type"] == "extra_forbidden" and loc[:1] == ["arms"] and len(loc) == 3:
+            known_arm = ", ".join(ArmSpec.model_fields)
+            lines.append(f"arm {loc[1]!r}: unknown key {loc[2]!r}; an arm takes {known_arm} (true or false)")
+        elif item["type"] == "extra_forbidden":
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"unknown key {key!r}{hint}; known keys: {', '.join(known)}")
         else:
             message = item["msg"].removeprefix("Value error, ")
-            lines.append(f"key {key!r}: value {values.get(key)!r} is refused: {message}")
+            value = values.get(loc[0]) if loc else values
+            lines.append(f"key {key!r}: value {value!r} is refused: {message}")
     return ProfileError(f"{source}: " + "; ".join(lines))
 
 

@@ -37,6 +37,7 @@ from .data import ImageReadError, read_radiograph
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "PREPROCESS_RANGES",
     "ROI_GOALS",
     "PreprocessConfig",
     "RoiResult",
@@ -45,6 +46,7 @@ __all__ = [
     "apply_clahe",
     "extract_roi",
     "preprocess_image",
+    "network_image",
     "evaluate_roi",
     "roi_eval_main",
 ]
@@ -55,6 +57,15 @@ ALGORITHM_VERSION = 1
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
              "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01)}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+#: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
+PREPROCESS_RANGES = {
+    "preprocess_size": (16, 8192), "clahe_tile_grid": (1, 256), "roi_mean_filter": (1, 1001),
+    "output_size": (8, 8192), "contour_size": (16, 8192), "chan_vese_iterations": (0, 1000),
+    "grow_iterations": (0, 1000),
+    "clahe_clip_limit": (0.0, 1000.0), "roi_margin": (0.0, 1.0), "smoothing_sigma": (0.0, 0.2),
+    "split_radius": (0.0, 0.5), "min_field_fraction": (0.0, 1.0), "gradient_sigma": (0.0, 0.2),
+    "min_lung_area": (0.0, 1.0), "min_box_side": (0.0, 1.0), "mirror_balance": (0.0, 1.0), "min_aspect": (0.0, 10.0),
+}
 
 
 @dataclass(frozen=True)
@@ -121,25 +132,17 @@ class PreprocessConfig:
     min_box_side: float = 0.3
 
     def __post_init__(self):
-        ints = {"preprocess_size": (16, 8192), "clahe_tile_grid": (1, 256), "roi_mean_filter": (1, 1001),
-                "output_size": (8, 8192), "contour_size": (16, 8192), "chan_vese_iterations": (0, 1000),
-                "grow_iterations": (0, 1000)}
-        for name, (low, high) in ints.items():
+        for name, (low, high) in PREPROCESS_RANGES.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-                raise ValueError(f"PreprocessConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
+            if isinstance(low, int):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                    raise ValueError(f"PreprocessConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high
+                                                                                         and math.isfinite(value)):
+                raise ValueError(f"PreprocessConfig.{name} must be a number in [{low}, {high}], got {value!r}")
         if self.roi_mean_filter % 2 == 0:
             raise ValueError("PreprocessConfig.roi_mean_filter must be odd (a centred window), "
                              f"got {self.roi_mean_filter}")
-        reals = {"clahe_clip_limit": (0.0, 1000.0), "roi_margin": (0.0, 1.0), "smoothing_sigma": (0.0, 0.2),
-                 "split_radius": (0.0, 0.5), "min_field_fraction": (0.0, 1.0), "gradient_sigma": (0.0, 0.2),
-                 "min_lung_area": (0.0, 1.0), "min_box_side": (0.0, 1.0),
-                 "mirror_balance": (0.0, 1.0), "min_aspect": (0.0, 10.0)}
-        for name, (low, high) in reals.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high
-                                                                                       and math.isfinite(value)):
-                raise ValueError(f"PreprocessConfig.{name} must be a number in [{low}, {high}], got {value!r}")
         if self.clahe_clip_limit <= 0 or self.split_radius <= 0 or self.gradient_sigma <= 0:
             raise ValueError("PreprocessConfig.clahe_clip_limit, split_radius and gradient_sigma must be > 0, got "
                              f"{self.clahe_clip_limit!r}, {self.split_radius!r}, {self.gradient_sigma!r}")
@@ -397,6 +400,27 @@ def preprocess_image(image, config=None):
         warnings.warn(f"thorax ROI fell back to the whole image: {result.reason}", stacklevel=2)
     processed = _roi.crop_box(equalized, result.box, output_size=config.output_size)
     return PreprocessResult(resized=resized, equalized=equalized, roi=result, processed=processed)
+
+
+def network_image(resized, equalized, box, *, clahe, roi, output_size):
+    """The image one arm's network sees: resized or CLAHE, whole or cropped to the box.
+
+    Parameters
+    ----------
+    resized, equalized : (S, S) uint8 ndarray
+        The radiograph at ``preprocess_size`` before and after CLAHE.
+    box : tuple of float
+        ``(y0, x0, y1, x1)`` as fractions (:attr:`RoiResult.box`).
+    clahe, roi : bool
+        Which of the paper's steps apply.
+    output_size : int
+
+    Returns
+    -------
+    (output_size, output_size) uint8 ndarray
+    """
+    source = equalized if clahe else resized
+    return _roi.crop_box(source, box if roi else (0.0, 0.0, 1.0, 1.0), output_size=output_size)
 
 
 # --------------------------------------------------------------------------- evaluation on lung masks

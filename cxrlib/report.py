@@ -26,7 +26,6 @@ _SECTIONS = {
     "04_evaluation": "Evaluation",
     "05_gradcam": "Grad-CAM comparison",
 }
-_MODELS = {"processed": "processed (thorax ROI crop)", "original": "original (whole image)"}
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
@@ -84,7 +83,18 @@ def _missing(step: str) -> str:
     return f"<p class='muted'>Not available: step {_esc(step)} has not run in this folder.</p>"
 
 
-def _abstract(data: dict, roi: dict, training: dict, metrics: dict) -> str:
+def _arm_label(run: dict, arm: str) -> str:
+    spec = run.get("parameters", {}).get("arms", {}).get(arm, {})
+    steps = [name for name, key in (("CLAHE", "clahe"), ("thorax crop", "roi")) if spec.get(key)]
+    return f"{arm} ({' + '.join(steps) or 'no preprocessing'})"
+
+
+def _headline(m: dict) -> str:
+    return (f"accuracy {_ci(m, 'accuracy')}, sensitivity {_pct(m.get('sensitivity'))}, specificity "
+            f"{_pct(m.get('specificity'))}, ROC AUC {_ci(m, 'roc_auc', percent=False)}")
+
+
+def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -> str:
     parts = [f"This run reproduces Galindo-Ramirez et al. (2022) on {_esc(data.get('description', 'unknown data'))}."]
     if roi.get("dataset"):
         d = roi["dataset"]
@@ -94,34 +104,26 @@ def _abstract(data: dict, roi: dict, training: dict, metrics: dict) -> str:
         lm = roi["lungmasks"]
         parts.append(f"On {lm['n']} radiographs with manual lung masks, the ROI box kept a median "
                      f"{_pct(lm['coverage_median'])} of lung pixels (5th percentile {_pct(lm['coverage_p05'])}).")
-    if all(name in metrics for name in _MODELS):
-        p, o = metrics["processed"], metrics["original"]
-        parts.append(
-            f"On the {p.get('n')} test images, at thresholds chosen on validation, the model trained on the "
-            f"processed crops reached accuracy {_ci(p, 'accuracy')}, sensitivity {_pct(p.get('sensitivity'))}, "
-            f"specificity {_pct(p.get('specificity'))}, ROC AUC {p.get('roc_auc', float('nan')):.3f}; the model trained "
-            f"on the original images reached accuracy {_ci(o, 'accuracy')}, sensitivity "
-            f"{_pct(o.get('sensitivity'))}, specificity {_pct(o.get('specificity'))}, ROC AUC "
-            f"{o.get('roc_auc', float('nan')):.3f}. The paper reports 91% accuracy, 91% sensitivity and 86% specificity.")
-        comparison = metrics.get("comparison", {})
-        if "auc_difference" in comparison:
-            lo, hi = comparison["auc_difference_ci"]
-            parts.append(f"Paired on the same images, the AUC difference (processed − original) is "
-                         f"{comparison['auc_difference']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}); McNemar's test on "
-                         f"the errors gives p = {comparison.get('mcnemar_p_value', float('nan')):.3g}.")
-        grad = {name: metrics[name].get("gradcam", {}) for name in _MODELS}
-        if grad["original"].get("mass_in_roi_mean") is not None:
-            parts.append(f"Grad-CAM: {_pct(grad['original']['mass_in_roi_mean'])} of the original-image model's "
-                         "heatmap mass lies inside the thorax ROI box (the processed model only sees the box).")
-            if grad["processed"].get("mass_in_mask_mean") is not None and grad["original"].get("mass_in_mask_mean") is not None:
-                parts.append(f"Inside the thorax mask: {_pct(grad['processed']['mass_in_mask_mean'])} (processed) vs "
-                             f"{_pct(grad['original']['mass_in_mask_mean'])} (original).")
+    arms = metrics.get("arms", {})
+    if arms:
+        seeds = metrics.get("seeds", [])
+        first = next(iter(arms.values()))
+        parts.append(f"On the {first.get('n')} test images, at each model's threshold chosen on validation (Youden's "
+                     f"J), as the mean over {len(seeds)} training seed(s): "
+                     + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in arms.items())
+                     + ". The paper reports 91% accuracy, 91% sensitivity and 86% specificity.")
+        for c in metrics.get("comparisons", []):
+            lo, hi = c["auc_difference_ci"]
+            shown = lo > 0 or hi < 0
+            parts.append(f"AUC difference {_esc(c['a'])} − {_esc(c['b'])}: {c['auc_difference']:+.3f} (95% CI "
+                         f"{lo:+.3f} to {hi:+.3f})" + ("." if shown else ": no difference in ranking shown, so "
+                                                       "differences in accuracy between them are ones of operating point."))
         shortcut = metrics.get("gradcam_shortcut", {})
-        for name in _MODELS:
-            row = shortcut.get(f"{name} | P(PNEUMONIA)")
+        for arm in arms:
+            row = shortcut.get(f"{arm} | P(PNEUMONIA)")
             if row and row.get("p_value") is not None:
-                parts.append(f"Planted shortcut: the {name} model's mean P(PNEUMONIA) is {row['mean_in']:.2f} on test "
-                             f"images carrying the marker and {row['mean_out']:.2f} on those without "
+                parts.append(f"Planted shortcut: the {_esc(arm)} model's mean P(PNEUMONIA) is {row['mean_in']:.2f} on "
+                             f"test images carrying the marker and {row['mean_out']:.2f} on those without "
                              f"(Mann-Whitney p = {row['p_value']:.2g}).")
     elif training:
         parts.append("The models are trained; evaluation on the test split has not run yet.")
@@ -172,59 +174,72 @@ def _method_section(run: dict, roi: dict, training: dict) -> str:
     text += "<h3>Classifier (paper §3.4, §4.2)</h3>"
     if not training:
         return text + _missing("03")
-    settings = next(iter(training.values())).get("settings", {})
-    text += ("<p>Xception (Keras, ImageNet weights unless stated otherwise) with a new head (global average pooling, "
+    models = [(arm, seed, t) for arm, by_seed in training.get("arms", {}).items()
+              for seed, t in by_seed["seeds"].items()]
+    settings = {k: v for k, v in models[0][2].get("settings", {}).items() if k != "seed"}
+    text += (f"<p>Backbone <code>{_esc(settings.get('backbone'))}</code> with a new head (global average pooling, "
              "dropout, one sigmoid unit), Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, "
-             "class weights for the imbalance; the epoch is chosen by validation AUC and the decision threshold on "
-             "validation only. The paper's Table 1 (its hyperparameters) is lost from our copy, so the values below "
-             "are this study's choice.</p>")
+             "class weights for the imbalance; every arm is trained once per seed with the same settings; the epoch "
+             "is chosen by validation AUC and the three operating points on validation only. The paper's Table 1 "
+             "(its hyperparameters) is lost from our copy, so the values below are this study's choice.</p>")
     text += _table([[k, v] for k, v in settings.items()], ["setting (our choice)", "value"])
-    rows = [[_MODELS.get(name, name), t.get("train_mode", settings.get("train_mode")), t.get("best_epoch"),
-             f"{t.get('val_auc', float('nan')):.3f}", f"{t.get('threshold', float('nan')):.3f}",
-             t.get("train_seconds"), t.get("device")] for name, t in training.items()]
-    text += _table(rows, ["model", "mode", "best epoch", "validation AUC", "threshold (chosen on validation)",
-                          "training seconds", "device"])
+    rows = [[_arm_label(run, arm), seed, t.get("best_epoch"), t.get("epochs_run"), f"{t.get('val_auc', float('nan')):.3f}",
+             f"{t.get('threshold', float('nan')):.3f}", t.get("train_seconds")] for arm, seed, t in models]
+    text += _table(rows, ["arm", "seed", "best epoch", "epochs run", "validation AUC",
+                          "threshold (Youden, on validation)", "training seconds"])
     return text
 
 
-def _results_section(run_dir: Path, metrics: dict) -> str:
-    if not all(name in metrics for name in _MODELS):
+def _results_section(run_dir: Path, run: dict, metrics: dict) -> str:
+    arms = metrics.get("arms")
+    if not arms:
         return _missing("04")
-    from .metrics import metrics_table, paper_table2
+    from .metrics import OPERATING_POINTS, arms_table, paper_table2
 
-    ours = {_MODELS[name]: metrics[name] for name in _MODELS}
-    text = "<h3>Test metrics with 95% patient-bootstrap intervals</h3>" + _frame(metrics_table(ours))
-    comparison = metrics.get("comparison", {})
-    if comparison:
-        lo, hi = comparison.get("auc_difference_ci", (float("nan"),) * 2)
-        text += (f"<p>Paired comparison on the same {metrics['processed'].get('n')} images: McNemar "
-                 f"p = {comparison.get('mcnemar_p_value', float('nan')):.3g} ({_esc(comparison.get('mcnemar_method', ''))}; "
-                 f"{comparison.get('only_a_correct', '?')} images right only for the processed model, "
-                 f"{comparison.get('only_b_correct', '?')} only for the original one); AUC difference "
-                 f"{comparison.get('auc_difference', float('nan')):+.3f} (95% CI {lo:+.3f} to {hi:+.3f}).</p>")
+    seeds = metrics.get("seeds", [])
+    text = (f"<h3>Test metrics per arm: mean over {len(seeds)} seed(s) ± SD between seeds (95% patient-bootstrap "
+            "interval of the mean)</h3><p>At each model's validation-chosen threshold (Youden's J), the headline "
+            "operating point.</p>" + _frame(arms_table(arms)))
+    for point, meaning in OPERATING_POINTS.items():
+        if point != "youden":
+            text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
+    if any(m.get("fallback_images") for m in arms.values()):
+        n = next(iter(arms.values()))["fallback_images"]
+        text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image (same images left out for "
+                 "every arm)</h4>" + _frame(arms_table(arms, point="without_fallback")))
+    rows = []
+    for c in metrics.get("comparisons", []):
+        lo, hi = c["auc_difference_ci"]
+        rows.append([f"{c['a']} − {c['b']}", f"{c['auc_difference']:+.4f}", f"{lo:+.4f} to {hi:+.4f}",
+                     ", ".join(f"{p:.2g}" for p in c["mcnemar_p_values"])])
+    if rows:
+        text += "<h3>Arms compared on the same images</h3>" + _table(
+            rows, ["a − b", "AUC difference (mean over seeds)", "95% CI", "McNemar p per seed (Youden thresholds)"])
     text += "<h3>The paper's Table 2, rebuilt</h3>"
-    text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); ours are measured "
-             "in this run.</p>" + _frame(paper_table2(ours)))
-    for name, caption in [("04_confusion_matrices.png", "Confusion matrices at the validation-chosen thresholds."),
-                          ("04_roc.png", "ROC curves on the test split."),
-                          ("04_precision_recall.png", "Precision-recall curves on the test split."),
-                          ("04_errors_by_subtype.png", "Error rates by pneumonia subtype."),
-                          ("04_calibration.png", "Calibration on the test split.")]:
+    text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); the Kermany 2018 "
+             "column is our addition; ours are measured in this run (means over seeds).</p>"
+             + _frame(paper_table2({_arm_label(run, arm): m for arm, m in arms.items()})))
+    for name, caption in [("04_confusion_matrices.png", "Confusion matrices at the validation-chosen thresholds (first seed)."),
+                          ("04_roc.png", "ROC curves on the test split (first seed)."),
+                          ("04_precision_recall.png", "Precision-recall curves on the test split (first seed)."),
+                          ("04_errors_by_subtype.png", "Error rates by pneumonia subtype (first seed)."),
+                          ("04_calibration.png", "Calibration on the test split (first seed).")]:
         text += _figure(run_dir, name, caption)
     return text
 
 
-def _gradcam_section(run_dir: Path, metrics: dict) -> str:
-    if not any("gradcam" in metrics.get(name, {}) for name in _MODELS):
+def _gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
+    summaries = metrics.get("gradcam")
+    if not summaries:
         return _missing("05")
     from .gradcam import summary_table
 
-    summaries = {_MODELS[name]: metrics[name]["gradcam"] for name in _MODELS if "gradcam" in metrics.get(name, {})}
-    text = ("<p>Heatmap mass is measured in the whole-image frame: the processed model's heatmap is placed back into "
-            "its ROI box, so its mass inside the box is 1 by construction; the informative measures are the original "
-            "model's mass inside the box and both models' mass inside the thorax mask.</p>")
-    text += _frame(summary_table(summaries))
-    for name, caption in [("05_fig8_examples.png", "The paper's Fig. 8: heatmaps of both models on the same test "
+    text = ("<p>Heatmap mass is measured in the whole-image frame: a cropped arm's heatmap is placed back into "
+            "its ROI box, so its mass inside the box is 1 by construction; the informative measures are the "
+            "whole-image arms' mass inside the box and every arm's mass inside the lung-field mask. One model per arm "
+            "(the first seed).</p>")
+    text += _frame(summary_table({_arm_label(run, arm): m for arm, m in summaries.items()}))
+    for name, caption in [("05_fig8_examples.png", "The paper's Fig. 8: heatmaps of every arm on the same test "
                                                    "images, both classes, right and wrong predictions."),
                           ("05_mass_distributions.png", "Per-image heatmap mass inside the ROI and the mask."),
                           ]:
@@ -247,8 +262,8 @@ def _limitations(data: dict, training: dict) -> str:
         items.append(f"The release holds {leak.get('n_duplicate_groups', '?')} groups of byte-identical files and "
                      f"{leak.get('n_cross_split_patients', '?')} patient numbers that occur in both its train and test "
                      "folders; the file names cannot tell whether these are the same children.")
-    modes = {t.get("settings", {}).get("train_mode") for t in training.values()}
-    if "frozen" in modes:
+    settings = [t.get("settings", {}) for by_seed in training.get("arms", {}).values() for t in by_seed["seeds"].values()]
+    if any(x.get("train_mode") == "frozen" for x in settings):
         items.append("Training mode <em>frozen</em>: the ImageNet Xception base is not fine-tuned (CPU budget); the "
                      "paper fine-tuned for 100 epochs on a GPU (params/paper.yaml).")
     items.append("The paper's Table 1 (hyperparameters) and its figures are lost from our copy of the paper; the "
@@ -300,7 +315,7 @@ Classification of Pneumonia in X-Ray Images Using Preprocessing Techniques and D
 Science 151(6), 2022.</p>
 {banner}
 <h2>Abstract</h2>
-{_abstract(data, roi, training, metrics)}
+{_abstract(run, data, roi, training, metrics)}
 <h2>Data</h2>
 {_data_section(data)}
 {_figure(run_dir, "01_samples.png", "Random images per class.")}
@@ -310,11 +325,11 @@ Science 151(6), 2022.</p>
 {_figure(run_dir, "02_processed.png", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
 {_figure(run_dir, "02_stages.png", "Every stage of the ROI extraction on a few images.")}
 {_figure(run_dir, "02_lungmask_distributions.png", "The ROI box against manual lung masks: coverage and area.")}
-{_figure(run_dir, "03_curves.png", "Training and validation accuracy and loss per epoch, both models.")}
+{_figure(run_dir, "03_curves.png", "Training and validation accuracy and loss per epoch, every arm and seed.")}
 <h2>Results</h2>
-{_results_section(run_dir, metrics)}
+{_results_section(run_dir, run, metrics)}
 <h2>Where the models look (Grad-CAM)</h2>
-{_gradcam_section(run_dir, metrics)}
+{_gradcam_section(run_dir, run, metrics)}
 <h2>Discussion and limitations</h2>
 {_limitations(data, training)}
 <h2>Sections</h2>

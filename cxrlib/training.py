@@ -5,8 +5,8 @@ rows of a processed manifest whose ``subset`` is ``train`` and selects on those 
 ``subset`` is ``val`` (validation carved from train by patient). Test rows are never
 read. The steps:
 
-1. Read the images of one column (``processed_path``: the ROI crops; ``path``: the
-   original radiographs) at the model's input size.
+1. Read the images of one column (one arm's images, ``image_<arm>`` of processed.csv)
+   at the model's input size.
 2. Build the classifier, set which layers train (:class:`TrainSettings`).
 3. When a frozen prefix exists (``frozen``, or ``finetune`` from block 2..14) and
    ``feature_cache`` is on, compute the prefix's output once (cached on disk under
@@ -48,26 +48,28 @@ import keras
 
 from .atomic import atomic_path
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
-from .model import (BLOCKS, MIN_INPUT_SIZE, build_classifier, compile_classifier, configure_trainable,
-                    cut_layer, lr_schedule, resolve_weights, split_at, to_model_input)
+from .backbones import TRAIN_RANGES
+from .model import (BLOCKS, backbone_spec, build_classifier, compile_classifier, configure_trainable, cut_layer,
+                    lr_schedule, resolve_weights, split_at, to_model_input)
 
 __all__ = [
-    "IMAGE_COLUMNS",
     "TrainSettings",
     "TrainingResult",
     "train_classifier",
     "choose_threshold",
+    "threshold_for_sensitivity",
+    "operating_thresholds",
     "accelerators",
     "device_name",
     "distribution",
     "settings_table",
+    "model_name",
+    "predict_scores",
     "save_training_outputs",
     "plot_histories",
     "plot_validation_scores",
 ]
 
-IMAGE_COLUMNS = {"processed": "processed_path", "original": "path"}
-"""The study's two models and the processed.csv column each reads."""
 
 _LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
 
@@ -77,11 +79,13 @@ class TrainSettings:
     """Everything that decides a training run (the profile's model and training keys).
 
     The defaults are our choice (the paper's Table 1 is missing from our copy):
-    a frozen ImageNet base with a trained head, Adam 1e-3 decayed by Eq. 10
-    (D = 0.9 every 100 steps), dropout 0.3, 30 epochs of 32 images, augmentation on.
+    a frozen ImageNet Xception with a trained head, Adam 1e-3 decayed by Eq. 10
+    (D = 0.9 every 100 steps), dropout 0.3, 30 epochs of 32 images, no augmentation
+    (the same defaults as :class:`cxrlib.params.StudyParams`).
     ``feature_cache`` (not in the paper) lets a frozen prefix be computed once.
     """
 
+    backbone: str = "xception"
     model_input_size: int = 224
     train_mode: str = "frozen"
     weights: str = "imagenet"
@@ -92,7 +96,7 @@ class TrainSettings:
     lr_decay_steps: int = 100
     dropout: float = 0.3
     finetune_from_block: str | None = None
-    augment: bool = True
+    augment: bool = False
     feature_cache: bool = True
     seed: int = 0
 
@@ -104,14 +108,15 @@ class TrainSettings:
         def is_int(value):
             return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
-        check("model_input_size", is_int(self.model_input_size) and self.model_input_size >= MIN_INPUT_SIZE,
-              f"an int >= {MIN_INPUT_SIZE} (Xception refuses smaller inputs)")
+        spec = backbone_spec(self.backbone)
+        check("model_input_size", is_int(self.model_input_size) and self.model_input_size >= spec.min_input_size,
+              f"an int >= {spec.min_input_size} ({self.backbone} refuses smaller inputs)")
         check("train_mode", self.train_mode in ("frozen", "finetune"), "'frozen' or 'finetune'")
-        check("epochs", is_int(self.epochs) and self.epochs >= 1, "an int >= 1")
-        check("batch_size", is_int(self.batch_size) and self.batch_size >= 1, "an int >= 1")
+        for name, (low, high) in TRAIN_RANGES.items():
+            check(name, is_int(getattr(self, name)) and low <= getattr(self, name) <= high,
+                  f"an int in [{low}, {high}]")
         check("learning_rate", float(self.learning_rate) > 0, "a float > 0")
         check("lr_decay_rate", 0 < float(self.lr_decay_rate) <= 1, "a float in (0, 1]")
-        check("lr_decay_steps", is_int(self.lr_decay_steps) and self.lr_decay_steps >= 1, "an int >= 1")
         check("dropout", 0 <= float(self.dropout) < 1, "a float in [0, 1)")
         check("finetune_from_block", self.finetune_from_block is None or self.finetune_from_block in BLOCKS,
               f"null or one of {', '.join(BLOCKS)}")
@@ -139,7 +144,9 @@ class TrainingResult:
         One row per epoch: epoch, loss, accuracy, val_loss, val_accuracy, val_auc,
         learning_rate, seconds.
     threshold : float
-        Decision threshold chosen on validation (P(pneumonia) >= threshold: pneumonia).
+        Decision threshold chosen on validation by Youden's J (P(pneumonia) >= threshold: pneumonia).
+    thresholds : dict of str to float
+        The study's three operating points, all chosen on validation (:func:`operating_thresholds`).
     val_auc : float
         Validation ROC AUC of the best epoch.
     best_epoch : int
@@ -157,6 +164,7 @@ class TrainingResult:
     model: object
     history: pd.DataFrame
     threshold: float
+    thresholds: dict
     val_auc: float
     best_epoch: int
     train_seconds: float
@@ -171,6 +179,7 @@ class TrainingResult:
         best = self.history.loc[self.history.epoch == self.best_epoch].iloc[0]
         return {
             "threshold": float(self.threshold),
+            "thresholds": {k: float(v) for k, v in self.thresholds.items()},
             "val_auc": float(self.val_auc),
             "val_accuracy_at_threshold": float((self.validation.predicted == self.validation.label_int).mean()),
             "best_epoch": int(self.best_epoch),
@@ -225,6 +234,50 @@ def choose_threshold(labels, scores):
     return float((thresholds[best] + lower) / 2.0)
 
 
+def threshold_for_sensitivity(labels, scores, *, target=0.95):
+    """The highest validation threshold at which validation sensitivity is at least ``target``.
+
+    Parameters
+    ----------
+    labels : (N,) int ndarray
+        0 = NORMAL, 1 = PNEUMONIA, both present.
+    scores : (N,) float ndarray
+    target : float
+        Sensitivity to reach, in (0, 1].
+
+    Returns
+    -------
+    threshold : float
+        Midway between the lowest positive score that must be caught and the next lower score, so
+        the validation images are classified the same but the boundary does not sit on one image.
+    """
+    labels = np.asarray(labels).astype(int).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape or not labels.any():
+        raise ValueError("labels and scores must have the same length and hold at least one PNEUMONIA (1)")
+    if not 0 < float(target) <= 1:
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    positives = np.sort(scores[labels == 1])[::-1]
+    needed = int(np.ceil(target * len(positives) - 1e-9))
+    cut = positives[max(needed, 1) - 1]  # the needed-th highest positive score
+    below = scores[scores < cut]
+    threshold = (cut + below.max()) / 2.0 if below.size else cut / 2.0
+    return float(min(max(threshold, 1e-6), 1 - 1e-6))
+
+
+def operating_thresholds(labels, scores):
+    """The three operating points of the study, all from validation (never from test).
+
+    Returns
+    -------
+    dict
+        ``{"fixed_0.5": 0.5, "youden": choose_threshold(...), "sensitivity_0.95":
+        threshold_for_sensitivity(..., target=0.95)}`` (keys of ``cxrlib.metrics.OPERATING_POINTS``).
+    """
+    return {"fixed_0.5": 0.5, "youden": choose_threshold(labels, scores),
+            "sensitivity_0.95": threshold_for_sensitivity(labels, scores, target=0.95)}
+
+
 def accelerators():
     """Names of the GPUs the Keras backend sees (empty on a CPU machine)."""
     backend = keras.backend.backend()
@@ -256,7 +309,7 @@ def _split(frame, image_column):
     missing = [c for c in (image_column, "label", "subset") if c not in frame.columns]
     if missing:
         raise ValueError(f"frame lacks the column(s) {missing}; expected processed.csv from notebooks/02 "
-                         f"(columns path, processed_path, label, subset, ...)")
+                         f"(columns path, image_<arm>, label, subset, ...)")
     bad = sorted(set(frame.label) - set(_LABELS))
     if bad:
         raise ValueError(f"label values {bad} are refused; expected 'NORMAL' or 'PNEUMONIA'")
@@ -382,7 +435,7 @@ def distribution():
     return contextlib.nullcontext(), policy
 
 
-def train_classifier(frame, *, image_column="processed_path", settings=None, work_dir=None, name="model",
+def train_classifier(frame, *, image_column, settings=None, work_dir=None, name="model",
                      progress=True):
     """Train one classifier on the train subset, selecting on the val subset.
 
@@ -392,14 +445,14 @@ def train_classifier(frame, *, image_column="processed_path", settings=None, wor
         processed.csv (or a manifest): columns ``label`` ('NORMAL' | 'PNEUMONIA'),
         ``subset`` ('train' | 'val' | 'test') and ``image_column``. Test rows are ignored.
     image_column : str
-        ``"processed_path"`` (ROI crops) or ``"path"`` (original images).
+        The column of image paths the classifier reads (one arm's images, e.g. ``image_paper``).
     settings : TrainSettings, optional
     work_dir : str or Path, optional
         Caches (``features/``) and checkpoints (``checkpoints/<name>-<key>/``); the key
         is a fingerprint of the settings and the images, so a rerun of the same
         training resumes (or returns its finished result). None: nothing is kept.
     name : str
-        Name of the model (checkpoint folder), e.g. "processed" or "original".
+        Name of the model (checkpoint folder), e.g. ``"paper-seed0"``.
     progress : bool
 
     Returns
@@ -428,8 +481,8 @@ def train_classifier(frame, *, image_column="processed_path", settings=None, wor
     keras.utils.set_random_seed(settings.seed)
     scope, policy = distribution()
     with scope:
-        model = build_classifier(input_size=size, weights=settings.weights, dropout=settings.dropout,
-                                 seed=settings.seed, dtype_policy=policy)
+        model = build_classifier(backbone=settings.backbone, input_size=size, weights=settings.weights,
+                                 dropout=settings.dropout, seed=settings.seed, dtype_policy=policy)
         trainable = configure_trainable(model, train_mode=settings.train_mode,
                                         finetune_from_block=settings.finetune_from_block,
                                         train_batchnorm=resolve_weights(settings.weights) is None)
@@ -489,11 +542,12 @@ def train_classifier(frame, *, image_column="processed_path", settings=None, wor
         if temporary is not None:
             temporary.cleanup()
 
-    threshold = choose_threshold(y_val, scores)
+    thresholds = operating_thresholds(y_val, scores)
+    threshold = thresholds["youden"]
     validation = val.assign(label_int=y_val, score=scores, predicted=(scores >= threshold).astype(int))
     state = keeper.state
     return TrainingResult(
-        model=model, history=pd.DataFrame(state["history"]), threshold=threshold,
+        model=model, history=pd.DataFrame(state["history"]), threshold=threshold, thresholds=thresholds,
         val_auc=float(roc_auc_score(y_val, scores)), best_epoch=int(state["best_epoch"]),
         train_seconds=feature_seconds + float(state["fit_seconds"]), feature_seconds=feature_seconds,
         validation=validation, settings=settings, trainable_layers=trainable, device=device_name(),
@@ -501,33 +555,43 @@ def train_classifier(frame, *, image_column="processed_path", settings=None, wor
 
 
 def plot_histories(histories, *, best_epochs=None):
-    """Loss, accuracy and validation AUC per epoch, train and validation, one row per model.
+    """Loss, accuracy at 0.5 and ROC AUC per epoch, train and validation; one row per arm, a line per seed.
 
     Parameters
     ----------
-    histories : dict of str -> pandas.DataFrame
-        ``TrainingResult.history`` per model name.
-    best_epochs : dict of str -> int, optional
-        Marked with a dotted line.
+    histories : dict of str -> dict of int -> pandas.DataFrame
+        ``{arm: {seed: TrainingResult.history}}``.
+    best_epochs : dict of str -> dict of int -> int, optional
+        ``{arm: {seed: best epoch}}``, marked with dotted lines.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if not histories:
-        raise ValueError("histories is empty; pass {model name: history DataFrame}")
-    fig, axes = plt.subplots(len(histories), 3, figsize=(12, 3.2 * len(histories)), squeeze=False)
-    for row, (name, history) in zip(axes, histories.items()):
-        panels = [("loss", "loss (class-weighted BCE)"), ("accuracy", "accuracy at 0.5"), ("auc", "ROC AUC")]
+        raise ValueError("histories is empty; pass {arm: {seed: history DataFrame}}")
+    fig, axes = plt.subplots(len(histories), 3, figsize=(12, 2.9 * len(histories)), squeeze=False)
+    panels = [("loss", "loss (class-weighted BCE)"), ("accuracy", "accuracy at 0.5"), ("auc", "ROC AUC")]
+    for row, (arm, by_seed) in zip(axes, histories.items()):
         for ax, (metric, label) in zip(row, panels):
-            if metric in history:
-                ax.plot(history.epoch, history[metric], "o-", ms=3, color="tab:blue", label="train")
-            ax.plot(history.epoch, history[f"val_{metric}"], "o-", ms=3, color="tab:orange", label="validation")
-            if best_epochs and name in best_epochs:
-                ax.axvline(best_epochs[name], color="grey", ls=":", label="best epoch (val AUC)")
-            ax.set(title=f"{name}: {label}", xlabel="epoch")
+            for i, (seed, history) in enumerate(by_seed.items()):
+                tag = dict(label=None) if i else {}
+                if metric in history:
+                    ax.plot(history.epoch, history[metric], "o-", ms=3, alpha=0.8, color="tab:blue",
+                            **(tag or {"label": "train"}))
+                ax.plot(history.epoch, history[f"val_{metric}"], "o-", ms=3, alpha=0.8, color="tab:orange",
+                        **(tag or {"label": "validation"}))
+                if best_epochs and arm in best_epochs and seed in best_epochs[arm]:
+                    ax.axvline(best_epochs[arm][seed], color="grey", ls=":", **(tag or {"label": "epoch kept"}))
+            ax.set(title=f"{arm}: {label} ({len(by_seed)} seed{'s' if len(by_seed) > 1 else ''})", xlabel="epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            low, high = ax.get_ylim()
+            if metric != "loss" and high - low < 0.05:  # a flat curve is shown flat, not blown up
+                middle = min(max((low + high) / 2, 0.025), 0.975)
+                ax.set_ylim(middle - 0.025, middle + 0.025)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
     fig.tight_layout()
@@ -535,6 +599,7 @@ def plot_histories(histories, *, best_epochs=None):
 
 
 _SOURCES = {
+    "backbone": "paper: Xception (§3.4); small_cnn: ours, for the demo and teaching",
     "model_input_size": "paper: 400 (§3.2); a profile may use less (kermany224: the copies' 224)",
     "train_mode": "paper: transfer learning (§3.4); 'frozen' is our CPU path",
     "weights": "paper: ImageNet transfer learning (§3.4)",
@@ -569,28 +634,75 @@ def _inference_copy(model):
     return keras.Model(model.inputs, model.outputs, name=model.name)
 
 
-def save_training_outputs(results, run_dir):
-    """Write the run folder's training outputs, each file atomically.
+def predict_scores(model, images, *, settings, work_dir=None, batch_size=32, progress=True):
+    """P(pneumonia) of a trained classifier, through the cached frozen prefix when it trained on one.
+
+    The prefix of a pretrained backbone is the same for every seed of an arm, so its features are
+    computed once (:func:`cxrlib.inputs.cached_features`, keyed by images and weights) and each seed's
+    model runs only the part it trained; the scores equal a full forward pass up to the float16 features.
 
     Parameters
     ----------
-    results : dict of str -> TrainingResult
-        Keyed by model name ("processed", "original").
-    run_dir : str or Path
+    model : keras.Model
+        From :func:`cxrlib.model.load_classifier`.
+    images : (N, S, S) uint8 ndarray
+    settings : TrainSettings or dict
+        The model's training settings (``training.json`` holds them).
+    work_dir : str or Path, optional
+        Where ``features/`` is cached; None computes without caching.
+    batch_size : int
+    progress : bool
 
-    Writes ``models/<name>.keras`` (weights and graph, no optimizer state),
-    ``training/<name>_history.csv``, ``training.json``
-    ({name: TrainingResult.summary()}) and ``validation_predictions.csv`` (model,
-    path, patient_id, label, score, threshold, predicted).
+    Returns
+    -------
+    (N,) float64 ndarray
+    """
+    from .model import predict_proba
+
+    if isinstance(settings, dict):
+        settings = TrainSettings(**settings)
+    if not settings.cached:
+        return predict_proba(model, images, batch_size=batch_size)
+    cut = cut_layer(model, train_mode=settings.train_mode, finetune_from_block=settings.finetune_from_block)
+    prefix, suffix = split_at(model, cut)
+    features = cached_features(np.asarray(images), prefix, cache_dir=None if work_dir is None else
+                               Path(work_dir) / "features", batch_size=batch_size, progress=progress)
+    out = [np.asarray(suffix.predict_on_batch(features[i:i + batch_size].astype(np.float32)), dtype=np.float64)
+           for i in range(0, len(features), batch_size)]
+    return np.concatenate(out).reshape(-1)
+
+
+def model_name(arm, seed):
+    """The name of one trained model: ``<arm>-seed<seed>`` (its checkpoint folder and ``.keras`` file)."""
+    return f"{arm}-seed{int(seed)}"
+
+
+def save_training_outputs(results, run_dir, models_dir):
+    """Write the training outputs of every arm and seed, each file atomically.
+
+    Parameters
+    ----------
+    results : dict of (str, int) -> TrainingResult
+        Keyed by (arm name, seed).
+    run_dir : str or Path
+        The run folder (records for the report).
+    models_dir : str or Path
+        Where the ``.keras`` models go (under ``work_dir``: models are not part of the report).
+
+    Writes ``models_dir/<arm>-seed<k>.keras`` (weights and graph, no optimizer state),
+    ``run_dir/training/<arm>-seed<k>_history.csv``, ``run_dir/training.json``
+    (``{"arms": {arm: {"seeds": {seed: TrainingResult.summary()}}}}``) and
+    ``run_dir/validation_predictions.csv`` (arm, seed, path, patient_id, label, score, threshold, predicted).
 
     Returns
     -------
     paths : list of Path
     """
-    run_dir = Path(run_dir)
-    paths, rows = [], []
-    for name, result in results.items():
-        model_path = run_dir / "models" / f"{name}.keras"
+    run_dir, models_dir = Path(run_dir), Path(models_dir)
+    paths, rows, summary = [], [], {"arms": {}}
+    for (arm, seed), result in results.items():
+        name = model_name(arm, seed)
+        model_path = models_dir / f"{name}.keras"
         with atomic_path(model_path) as tmp:
             _inference_copy(result.model).save(tmp)
         history_path = run_dir / "training" / f"{name}_history.csv"
@@ -598,11 +710,11 @@ def save_training_outputs(results, run_dir):
             result.history.to_csv(tmp, index=False)
         paths += [model_path, history_path]
         val = result.validation
-        rows.append(pd.DataFrame({"model": name, "path": val["path"],
+        rows.append(pd.DataFrame({"arm": arm, "seed": int(seed), "path": val["path"],
                                   "patient_id": val.get("patient_id", ""), "label": val["label"],
                                   "score": val["score"], "threshold": result.threshold,
                                   "predicted": np.where(val["predicted"] == 1, "PNEUMONIA", "NORMAL")}))
-    summary = {name: result.summary() for name, result in results.items()}
+        summary["arms"].setdefault(arm, {"seeds": {}})["seeds"][str(int(seed))] = result.summary()
     json_path = run_dir / "training.json"
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
@@ -613,11 +725,12 @@ def save_training_outputs(results, run_dir):
 
 
 def plot_validation_scores(results):
-    """Validation P(pneumonia) by true class, with each model's chosen threshold.
+    """Validation P(pneumonia) by true class, with the chosen thresholds; one panel per arm (its first seed).
 
     Parameters
     ----------
     results : dict of str -> TrainingResult
+        ``{arm: result}``, one seed's model per arm.
 
     Returns
     -------
@@ -625,15 +738,21 @@ def plot_validation_scores(results):
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.4), squeeze=False)
+    columns = min(len(results), 4)
+    rows = -(-len(results) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
     bins = np.linspace(0, 1, 41)
-    for ax, (name, result) in zip(axes[0], results.items()):
+    for ax, (name, result) in zip(axes.flat, results.items()):
         val = result.validation
         for label, color in (("NORMAL", "tab:blue"), ("PNEUMONIA", "tab:red")):
             ax.hist(val.score[val.label == label], bins=bins, alpha=0.6, color=color,
                     label=f"{label} (n={int((val.label == label).sum())})")
-        ax.axvline(result.threshold, color="k", ls="--", label=f"threshold {result.threshold:.3f}")
-        ax.set(title=f"{name}: validation scores", xlabel="P(pneumonia)", ylabel="images")
-        ax.legend(fontsize=8)
+        for point, style in (("youden", "--"), ("sensitivity_0.95", ":")):
+            ax.axvline(result.thresholds[point], color="k", ls=style,
+                       label=f"{point} {result.thresholds[point]:.3f}")
+        ax.set(title=f"{name} (seed {result.settings.seed})", xlabel="P(pneumonia)", ylabel="images")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(results):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig

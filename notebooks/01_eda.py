@@ -34,23 +34,16 @@ synthetic_shortcut = True
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib import data, eda, synthetic
 from cxrlib.pipeline import write_json_atomic
+from cxrlib.study import StudyRun
 
 run_dir = Path(run_dir)
-figures = run_dir / "figures"
-figures.mkdir(parents=True, exist_ok=True)
+run = StudyRun(run_dir, step="01")
 
-
-def show(fig, name):
-    """Show a figure inline and save it under the run's figures/."""
-    fig.savefig(figures / f"01_{name}.png", dpi=100, bbox_inches="tight")
-    display(fig)
-    plt.close(fig)
 
 
 # %% [markdown]
@@ -96,7 +89,7 @@ counts["patients"] = [manifest.loc[manifest["subset"] == s, "patient_id"].nuniqu
                       else manifest["patient_id"].nunique() for s in counts.index]
 display(counts)
 display(Markdown(f"Patients in both train and validation: **{len(shared_train_val)}**."))
-show(eda.plot_class_counts(manifest, by="subset"), "class_counts")
+run.show(eda.plot_class_counts(manifest, by="subset"), "class_counts")
 
 # %% [markdown]
 # ## 3. Class imbalance and pneumonia subtypes
@@ -128,19 +121,19 @@ display(summary.round(2))
 if sizes["width"].nunique() == 1 and sizes["height"].nunique() == 1:
     display(Markdown(f"All {len(sizes)} sampled images are {sizes['width'].iloc[0]} x {sizes['height'].iloc[0]} pixels."))
 else:
-    show(eda.plot_image_sizes(sizes), "image_sizes")
+    run.show(eda.plot_image_sizes(sizes), "image_sizes")
 
 # %% [markdown]
 # ## 5. Sample images per class
 
 # %%
-show(eda.plot_sample_grid(manifest, per_class=6, seed=seed), "samples")
+run.show(eda.plot_sample_grid(manifest, per_class=6, seed=seed), "samples")
 
 # %% [markdown]
 # ## 6. Grey-level histograms per class
 
 # %%
-show(eda.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensity_histograms")
+run.show(eda.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensity_histograms")
 
 # %% [markdown]
 # ## 7. Duplicates and leakage
@@ -176,8 +169,7 @@ if len(cross):
 # ## 8. Outputs
 
 # %%
-manifest.to_csv(run_dir / ".manifest.csv.tmp", index=False)
-(run_dir / ".manifest.csv.tmp").replace(run_dir / "manifest.csv")
+run.write_csv(manifest, "manifest.csv")
 record = {
     "source": "synthetic" if is_synthetic else "kermany",
     "description": description,

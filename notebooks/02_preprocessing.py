@@ -34,12 +34,12 @@ roi_mean_filter = 21
 model_input_size = 224
 lungmask_dir = None
 seed = 0
+arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 
 # %%
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -47,11 +47,11 @@ from cxrlib import plots_preprocess as plots
 from cxrlib.cache import cache_folder, preprocess_manifest
 from cxrlib.data import read_radiograph
 from cxrlib.pipeline import write_json_atomic
+from cxrlib.study import StudyRun
 from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, apply_clahe, evaluate_roi, extract_roi, resize_image
 
 run_dir = Path(run_dir)
-figures = run_dir / "figures"
-figures.mkdir(parents=True, exist_ok=True)
+run = StudyRun(run_dir, step="02")
 manifest = pd.read_csv(run_dir / "manifest.csv", keep_default_na=False)
 source = json.loads((run_dir / "data.json").read_text())
 synthetic = source["source"] == "synthetic"
@@ -60,12 +60,6 @@ config = PreprocessConfig(preprocess_size=preprocess_size, clahe_clip_limit=clah
                           clahe_tile_grid=clahe_tile_grid, roi_margin=roi_margin, roi_mean_filter=roi_mean_filter,
                           output_size=model_input_size)
 
-
-def show(fig, name):
-    """Show a figure inline and save it under the run's figures/."""
-    fig.savefig(figures / f"02_{name}.png", dpi=100, bbox_inches="tight")
-    display(fig)
-    plt.close(fig)
 
 
 display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config}`  \n"
@@ -105,7 +99,7 @@ display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config
 
 # %%
 samples = manifest[manifest["subset"] == "train"].groupby("label").sample(n=2, random_state=seed)
-show(plots.plot_clahe_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]], config),
+run.show(plots.plot_clahe_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]], config),
      "clahe")
 
 # %% [markdown]
@@ -117,19 +111,21 @@ show(plots.plot_clahe_examples(samples["path"].tolist(), [f"{label}{tag}" for la
 
 # %%
 stage_samples = manifest[manifest["subset"] == "train"].groupby("label").sample(n=2, random_state=seed + 1)
-show(plots.plot_roi_stages(stage_samples["path"].tolist(), config), "stages")
+run.show(plots.plot_roi_stages(stage_samples["path"].tolist(), config), "stages")
 
 # %% [markdown]
 # ## 4. Preprocess the whole data set
 #
 # Every image goes through the chain once, over all cores; results are cached under `work_dir`, keyed by the
-# file's sha256 and the parameters, so a rerun with the same parameters computes nothing.
+# file's sha256 and the parameters, so a rerun with the same parameters computes nothing. One image set is written
+# per distinct preprocessing among the study's arms (the resized radiograph, CLAHE, the thorax crop, or both), all
+# through the same resampling chain; the ROI box is found on the CLAHE image for every arm.
 
 # %%
-processed = preprocess_manifest(manifest, Path(work_dir) / "preprocess", config)
-tmp = run_dir / ".processed.csv.tmp"
-processed.to_csv(tmp, index=False)
-tmp.replace(run_dir / "processed.csv")
+study_arms = run.arms(arms)
+processed = preprocess_manifest(manifest, Path(work_dir) / "preprocess", config, arms=study_arms)
+run.write_csv(processed, "processed.csv")
+display(pd.DataFrame([{"arm": a.name, "steps": a.steps, "image set": a.variant} for a in study_arms]).set_index("arm"))
 processed = processed.assign(box_area=(processed.roi_y1 - processed.roi_y0) * (processed.roi_x1 - processed.roi_x0))
 by_label = processed.groupby("label").agg(images=("path", "size"), fallback_rate=("fallback", "mean"),
                                           box_area_median=("box_area", "median"),
@@ -142,7 +138,7 @@ display(Markdown(f"Wrote `processed.csv` ({len(processed)} images); cache folder
 # ## 5. Original and processed images (paper Fig. 5)
 
 # %%
-show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]],
+run.show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]],
                                    config), "processed")
 
 # %% [markdown]
@@ -153,7 +149,7 @@ show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}" fo
 # more frequent in one class, a model trained on the crops could tell the classes apart by the framing alone.
 
 # %%
-show(plots.plot_roi_statistics(processed), "roi_statistics")
+run.show(plots.plot_roi_statistics(processed), "roi_statistics")
 rates = processed.groupby("label")["fallback"].mean()
 ratio = rates.max() / max(rates.min(), 1e-9)
 display(Markdown(
@@ -172,7 +168,7 @@ kept = processed[~processed["fallback"]].sort_values("box_area")
 worst = pd.concat([kept.head(6), kept.tail(6), processed[processed["fallback"]].head(6)])
 titles = [f"{'fallback' if r.fallback else f'area {r.box_area:.2f}'} {r.label[:4]} {r.filename[:14]}"
           for r in worst.itertuples()]
-show(plots.plot_roi_gallery(worst["path"].tolist(), config, titles=titles), "worst_cases")
+run.show(plots.plot_roi_gallery(worst["path"].tolist(), config, titles=titles), "worst_cases")
 
 # %% [markdown]
 # ## 7. Fast path against the full-size reference
@@ -215,9 +211,9 @@ else:
                            "met": lung_eval["goals"][name]["met"]} for name in ROI_GOALS]).round(4))
     display(Markdown(f"{lung_eval['n']} image/mask pairs from `{lungmask_dir}`; lowest coverage "
                      f"{lung_eval['coverage_min']:.3f}, mean {lung_eval['coverage_mean']:.4f}."))
-    show(plots.plot_roi_evaluation(per_image), "lungmask_distributions")
+    run.show(plots.plot_roi_evaluation(per_image), "lungmask_distributions")
     low = per_image.sort_values("coverage").head(12)
-    show(plots.plot_roi_gallery(low["image_path"].tolist(), config, masks=low["mask_path"].tolist(),
+    run.show(plots.plot_roi_gallery(low["image_path"].tolist(), config, masks=low["mask_path"].tolist(),
                                 titles=[f"{r.stem[:16]} cov {r.coverage:.3f}" for r in low.itertuples()]),
          "lungmask_worst")
 

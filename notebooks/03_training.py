@@ -9,24 +9,27 @@
 # ---
 
 # %% [markdown]
-# # 03 · Training the two Xception classifiers
+# # 03 · Training every arm with every seed
 #
 # The paper (§3.4, §4.2) fine-tunes an ImageNet Xception to tell NORMAL from PNEUMONIA and compares a model
-# trained on the processed images (the thorax ROI crops of step 02) with one trained on the original images.
-# This notebook trains both **with the same settings**, shows their accuracy and loss curves on train and
-# validation (the paper faults other work for not showing them), the training time, and the decision
-# threshold each model gets on validation. The test split is not read here.
+# trained on processed images with one trained on the original images. Here the study's **arms** (each a set
+# of the paper's preprocessing steps, declared in the profile) are trained **with the same settings**, once
+# per **seed**, so that a difference between arms can be told from the spread between seeds. The notebook shows
+# the accuracy and loss curves on train and validation (the paper faults other work for not showing them), the
+# training time, and the three operating points each model gets on validation. The test split is not read.
 #
-# **Inputs:** `processed.csv` (step 02: `path`, `processed_path`, `label`, `subset`), `data.json` (step 01).
-# **Outputs:** `models/{processed,original}.keras`, `training/{name}_history.csv`, `training.json`,
-# `validation_predictions.csv`; figures `03_*.png`. Caches (frozen features, checkpoints) go to `work_dir`.
+# **Inputs:** `processed.csv` (step 02: one `image_<arm>` column per arm, `label`, `subset`), `data.json`.
+# **Outputs:** `training/<arm>-seed<k>_history.csv`, `training.json`, `validation_predictions.csv`;
+# figures `03_*.png`. Models, frozen features and checkpoints go to `work_dir`.
 
 # %% tags=["parameters"]
 run_dir = "reports/dev"
 work_dir = "data/work"
-seed = 0
+arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
+seeds = [0]
+backbone = "small_cnn"
 model_input_size = 96
-train_mode = "frozen"
+train_mode = "finetune"
 weights = "none"
 epochs = 5
 batch_size = 16
@@ -39,43 +42,31 @@ augment = False
 feature_cache = True
 
 # %%
-import json
-from pathlib import Path
+import time
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib import training
 from cxrlib.inputs import class_weights
-from cxrlib.training import IMAGE_COLUMNS, TrainSettings
+from cxrlib.study import SYNTHETIC_NOTE, StudyRun
+from cxrlib.training import TrainSettings
 
 pd.set_option("display.max_colwidth", None)
-run_dir = Path(run_dir)
-figures = run_dir / "figures"
-figures.mkdir(parents=True, exist_ok=True)
-
-
-def show(fig, name):
-    """Show a figure inline and save it under the run's figures/."""
-    fig.savefig(figures / f"03_{name}.png", dpi=100, bbox_inches="tight")
-    display(fig)
-    plt.close(fig)
-
+run = StudyRun(run_dir, step="03", work_dir=work_dir)
+study_arms = run.arms(arms)
 
 # %% [markdown]
 # ## 1. Training and validation images
 #
 # Validation is the patient-level split of the release's train folder made in step 01 (no child on both
-# sides); it picks the best epoch and the threshold. Class weights `n / (2 n_c)` make the NORMAL and PNEUMONIA
+# sides); it picks the best epoch and the thresholds. Class weights `n / (2 n_c)` make the NORMAL and PNEUMONIA
 # images weigh the same in total in the loss.
 
 # %%
-data_info = json.loads((run_dir / "data.json").read_text())
-is_synthetic = data_info["source"] == "synthetic"
-if is_synthetic:
-    display(Markdown("**Synthetic data:** these models and numbers show the method at work, nothing clinical."))
-table = pd.read_csv(run_dir / "processed.csv", keep_default_na=False)
+if run.is_synthetic:
+    display(Markdown(SYNTHETIC_NOTE))
+table = run.processed()
 used = table[table.subset.isin(["train", "val"])]
 counts = used.groupby(["subset", "label"]).size().unstack(fill_value=0)
 counts["PNEUMONIA per NORMAL"] = (counts["PNEUMONIA"] / counts["NORMAL"]).round(2)
@@ -83,90 +74,98 @@ display(counts)
 weights_by_class = class_weights((used.label[used.subset == "train"] == "PNEUMONIA").astype(int))
 display(Markdown(f"Class weights: NORMAL **{weights_by_class[0]:.2f}**, PNEUMONIA **{weights_by_class[1]:.2f}**. "
                  f"Test rows ({int((table.subset == 'test').sum())}) are left for step 04."))
+display(pd.DataFrame([{"arm": a.name, "steps": a.steps, "images": a.column} for a in study_arms]).set_index("arm"))
 
 # %% [markdown]
 # ## 2. Settings
 #
 # Our copy of the paper lacks its Table 1 (the hyperparameters), so every value below that the text does not
 # fix is **our choice**. The learning rate follows the paper's Eq. 10, `Lr = Lr_i · D^(s/ds)`, with `s` the
-# optimizer step (Keras' `ExponentialDecay`). In `frozen` mode (and `finetune` from a later block) the frozen
-# part of Xception runs once per image and its output is cached; only then is augmentation unavailable.
-# With pretrained weights the batch-normalisation layers keep their ImageNet statistics (from random weights
-# they train, with momentum 0.9). On a GPU training runs in mixed precision.
+# optimizer step (Keras' `ExponentialDecay`). When a frozen part of a pretrained network exists (`frozen`, or
+# `finetune` from a later block), its output is computed once per arm and cached; every seed of the arm reuses
+# it, and only what trains is repeated. Augmentation needs images, so it is unavailable on cached features.
 
 # %%
-settings = TrainSettings(
-    model_input_size=model_input_size, train_mode=train_mode, weights=str(weights), epochs=epochs,
-    batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate,
-    lr_decay_steps=lr_decay_steps, dropout=dropout, finetune_from_block=finetune_from_block,
-    augment=augment, feature_cache=feature_cache, seed=seed,
-)
-display(training.settings_table(settings))
-display(Markdown(f"Device: **{training.device_name()}**."))
+base = dict(backbone=backbone, model_input_size=model_input_size, train_mode=train_mode, weights=str(weights),
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate,
+            lr_decay_steps=lr_decay_steps, dropout=dropout, finetune_from_block=finetune_from_block,
+            augment=augment, feature_cache=feature_cache)
+display(training.settings_table(TrainSettings(**base, seed=seeds[0])).drop(index="seed"))
+display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{training.device_name()}**."))
 
 # %% [markdown]
 # ## 3. Training
 #
-# The same settings and seed for both models; `processed` reads `processed_path` (ROI crop), `original` reads
-# `path` (whole radiograph). After each epoch the validation loss, accuracy and ROC AUC are computed; the
+# Each arm reads its own images; after each epoch the validation loss, accuracy and ROC AUC are computed and the
 # weights of the epoch with the best validation AUC are kept. A rerun resumes from the checkpoints in `work_dir`.
 
 # %%
-results = {}
-for name, column in IMAGE_COLUMNS.items():
-    results[name] = training.train_classifier(table, image_column=column, settings=settings,
-                                              work_dir=work_dir, name=name)
+results, wall = {}, {}
+for arm in study_arms:
+    started = time.perf_counter()
+    for seed in seeds:
+        results[arm.name, seed] = training.train_classifier(
+            table, image_column=arm.column, settings=TrainSettings(**base, seed=seed), work_dir=work_dir,
+            name=training.model_name(arm.name, seed))
+    wall[arm.name] = time.perf_counter() - started
 
-summary = pd.DataFrame({
-    name: {"best epoch": r.best_epoch, "epochs run": len(r.history), "validation AUC": round(r.val_auc, 4),
-           "threshold": round(r.threshold, 4),
-           "val accuracy at threshold": round(float((r.validation.predicted == r.validation.label_int).mean()), 4),
-           "val sensitivity": round(float(r.validation.predicted[r.validation.label_int == 1].mean()), 4),
-           "val specificity": round(float(1 - r.validation.predicted[r.validation.label_int == 0].mean()), 4),
-           "feature extraction (s)": round(r.feature_seconds, 1),
-           "training time (s)": round(r.train_seconds, 1),
-           "trainable parameters": r.summary()["trainable_params"]}
-    for name, r in results.items()
-})
+rows = []
+for (arm, seed), r in results.items():
+    rows.append({"arm": arm, "seed": seed, "best epoch": r.best_epoch, "epochs run": len(r.history),
+                 "validation AUC": round(r.val_auc, 4),
+                 **{f"threshold {k}": round(v, 3) for k, v in r.thresholds.items() if k != "fixed_0.5"},
+                 "val accuracy (Youden)": round(float((r.validation.predicted == r.validation.label_int).mean()), 4),
+                 "frozen features (s)": round(r.feature_seconds, 1), "training (s)": round(r.train_seconds, 1)})
+summary = pd.DataFrame(rows).set_index(["arm", "seed"])
 display(summary)
+display(Markdown("Wall time per arm (all seeds, features included): "
+                 + ", ".join(f"{a} **{s:.0f} s**" for a, s in wall.items()) + "."))
 
 # %% [markdown]
 # ## 4. Accuracy and loss curves
 #
-# Train and validation per epoch for both models (the training loss is class-weighted; the validation loss
-# uses the same weights so the two compare). The dotted line marks the epoch kept.
+# Train and validation per epoch, one line per seed (the training loss is class-weighted; the validation loss
+# uses the same weights so the two compare). Dotted lines mark the epochs kept.
 
 # %%
-show(training.plot_histories({n: r.history for n, r in results.items()},
-                             best_epochs={n: r.best_epoch for n, r in results.items()}), "curves")
+histories = {a.name: {s: results[a.name, s].history for s in seeds} for a in study_arms}
+best = {a.name: {s: results[a.name, s].best_epoch for s in seeds} for a in study_arms}
+run.show(training.plot_histories(histories, best_epochs=best), "curves")
 
 # %% [markdown]
-# ## 5. Decision threshold
+# ## 5. Operating points
 #
-# Chosen on validation only: the threshold that maximises Youden's J (sensitivity + specificity − 1, i.e.
-# balanced accuracy), midway between the two validation scores it separates. Step 04 applies it unchanged to
-# the test split.
+# All chosen on validation only, and applied unchanged to the test split in step 04: a fixed **0.5**; the
+# threshold that maximises **Youden's J** (sensitivity + specificity − 1), midway between the two validation scores
+# it separates; and the highest threshold that keeps validation **sensitivity ≥ 0.95** (a screening setting).
 
 # %%
-show(training.plot_validation_scores(results), "validation_scores")
+run.show(training.plot_validation_scores({a.name: results[a.name, seeds[0]] for a in study_arms}),
+         "validation_scores")
 
 # %% [markdown]
 # ## 6. Saved outputs
 
 # %%
-paths = training.save_training_outputs(results, run_dir)
-display(Markdown("\n".join(f"- `{p.relative_to(run_dir)}`" for p in paths)))
+paths = training.save_training_outputs(results, run.dir, run.models_dir)
+display(Markdown(f"Wrote {len(paths)} files: `training.json`, `validation_predictions.csv`, the histories under "
+                 f"`training/` and {len(results)} models under `work_dir`."))
 
 # %% [markdown]
 # ## Conclusion
 
 # %%
-best = max(results, key=lambda n: results[n].val_auc)
-lines = [f"- **{n}**: validation AUC {r.val_auc:.4f} at epoch {r.best_epoch} of {len(r.history)}, "
-         f"threshold {r.threshold:.3f}, trained in {r.train_seconds:.0f} s" for n, r in results.items()]
+by_arm = summary.groupby(level="arm", sort=False)["validation AUC"].agg(["mean", "std", "min", "max"])
+lines = [f"- **{arm}**: validation AUC {row['mean']:.4f}"
+         + (f" (SD {row['std']:.4f} over {len(seeds)} seeds)" if len(seeds) > 1 else "")
+         for arm, row in by_arm.iterrows()]
+last_epoch = sum(int(r.best_epoch == len(r.history)) for r in results.values())
 display(Markdown(
-    ("On **synthetic** data: " if is_synthetic else "")
-    + f"Both models trained with the same settings on {training.device_name()}.\n\n" + "\n".join(lines)
-    + f"\n\nOn validation the **{best}** model ranks better; validation comes from the train folder's "
-    "distribution, so the test split (step 04) is the comparison that counts."
+    ("**SYNTHETIC data.** " if run.is_synthetic else "")
+    + f"{len(results)} models ({len(study_arms)} arms × {len(seeds)} seeds) trained with the same settings on "
+    f"{training.device_name()}.\n\n" + "\n".join(lines)
+    + f"\n\nThe best epoch was the last one for {last_epoch} of {len(results)} models"
+    + (": more epochs might still help them." if last_epoch else ".")
+    + " Validation comes from the train folder's distribution, so the test split (step 04) is the comparison "
+    "that counts."
 ))

@@ -1,0 +1,132 @@
+"""What every study notebook does the same way: its run folder, its figures, the run's records.
+
+A notebook opens its run folder once (``run = StudyRun(run_dir, step="03", work_dir=work_dir)``), then
+``run.show(fig, "curves")`` shows a figure inline and saves it as ``figures/03_curves.png``;
+``run.data`` is ``data.json``, ``run.processed()`` the rows of ``processed.csv``, ``run.model_path(arm,
+seed)`` where a trained model lives (under ``work_dir``, not in the report), ``run.write_csv`` and
+``run.write_json`` write records atomically. The study's arms arrive as the profile's plain mapping;
+:meth:`StudyRun.arms` turns them into :class:`cxrlib.arms.Arm` values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .arms import arms_from
+from .atomic import atomic_path
+from .training import model_name
+
+__all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
+
+SYNTHETIC_NOTE = "**SYNTHETIC data: these images, models and numbers show the method at work, nothing clinical.**"
+_FIGURE_DPI = 100
+
+
+def percent(value, digits=1):
+    """``0.912`` -> ``"91.2%"``."""
+    return f"{100 * value:.{digits}f}%"
+
+
+def interval(ci, *, as_percent=True, digits=1):
+    """``[0.88, 0.93]`` -> ``"88.0–93.0%"`` (or ``"0.880–0.930"``)."""
+    low, high = ci
+    if as_percent:
+        return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}%"
+    return f"{low:.3f}–{high:.3f}"
+
+
+class StudyRun:
+    """One notebook's view of the run folder.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder (``reports/<run_name>``).
+    step : str
+        The notebook's number, ``"01"`` ... ``"05"``: the prefix of its figures.
+    work_dir : str or Path, optional
+        Caches and models (outside git).
+    """
+
+    def __init__(self, run_dir, *, step, work_dir=None):
+        self.dir = Path(run_dir)
+        self.step = str(step)
+        self.work_dir = Path(work_dir) if work_dir is not None else None
+        self.figures = self.dir / "figures"
+        self.figures.mkdir(parents=True, exist_ok=True)
+
+    # records ------------------------------------------------------------------------------------
+    def read_json(self, name):
+        """A JSON record of the run folder, with a clear error when the step that writes it has not run."""
+        path = self.dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run the step that writes it first "
+                                    "(python -m cxrlib run PROFILE runs every step in order)")
+        return json.loads(path.read_text())
+
+    @property
+    def data(self):
+        """``data.json`` (step 01): ``source`` ('synthetic' or 'kermany'), ``description``, ..."""
+        return self.read_json("data.json")
+
+    @property
+    def is_synthetic(self):
+        return self.data["source"] == "synthetic"
+
+    def read_csv(self, name):
+        path = self.dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run the step that writes it first")
+        return pd.read_csv(path, keep_default_na=False)
+
+    def processed(self, subset=None):
+        """Rows of ``processed.csv`` (step 02), all or one subset ('train', 'val', 'test'), index reset."""
+        table = self.read_csv("processed.csv")
+        if subset is not None:
+            table = table[table["subset"] == subset].reset_index(drop=True)
+        return table
+
+    def write_csv(self, frame, name):
+        """Write a DataFrame (no index) into the run folder atomically; return the path."""
+        path = self.dir / name
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+        return path
+
+    def write_json(self, record, name):
+        """Write a JSON record into the run folder atomically; return the path."""
+        path = self.dir / name
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        return path
+
+    # arms and models ----------------------------------------------------------------------------
+    @staticmethod
+    def arms(mapping):
+        """The profile's ``arms`` mapping as :class:`cxrlib.arms.Arm` values, in order."""
+        return arms_from(mapping)
+
+    @property
+    def models_dir(self):
+        """``work_dir/models/<run name>``: trained models stay out of the report folder."""
+        if self.work_dir is None:
+            raise ValueError("this StudyRun was opened without work_dir; pass work_dir= to find the models")
+        return self.work_dir / "models" / self.dir.name
+
+    def model_path(self, arm, seed):
+        path = self.models_dir / f"{model_name(arm, seed)}.keras"
+        return path
+
+    # figures ------------------------------------------------------------------------------------
+    def show(self, fig, name):
+        """Show a figure inline (so it lands in the HTML) and save it as ``figures/<step>_<name>.png``."""
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        with atomic_path(self.figures / f"{self.step}_{name}.png") as tmp:
+            fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", format="png")
+        display(fig)
+        plt.close(fig)
