@@ -105,7 +105,8 @@ print(f"threshold {threshold}: balanced accuracy on test {balanced_accuracy(test
 # **d2.** Measure the optimism of choosing the threshold on test. Draw `n_resamples` (at least 200) resamples of the
 # test set's **patients** with replacement (each brings all its images; `weights` = how often each image is drawn).
 # In each resample compute [the best balanced accuracy any threshold reaches on the resample] − [the balanced
-# accuracy at your validation threshold on the resample], and set `optimism` to the mean. Tip:
+# accuracy at the validation threshold on the resample], and set `optimism` to the mean (choose the validation
+# threshold again here with `choose_threshold`, so this answer stands on its own). Tip:
 # `sklearn.metrics.roc_curve(labels, scores, sample_weight=weights)` gives every threshold's sensitivity and
 # 1 − specificity at once. Graded: within 0.01 of the reference mean (2000 resamples).
 
@@ -117,6 +118,7 @@ n_resamples = 500
 # BEGIN SOLUTION
 from sklearn.metrics import roc_curve
 
+validation_threshold = choose_threshold(validation["label"], validation["score"])
 rng = np.random.default_rng(0)
 codes, patients = pd.factorize(test["patient_id"])
 labels, scores = test["label"].to_numpy(), test["score"].to_numpy()
@@ -124,7 +126,7 @@ gains = []
 for _ in range(n_resamples):
     weights = np.bincount(rng.integers(0, len(patients), len(patients)), minlength=len(patients))[codes]
     fpr, tpr, _ = roc_curve(labels, scores, sample_weight=weights)
-    gains.append((1 + np.max(tpr - fpr)) / 2 - balanced_accuracy(labels, scores, threshold, weights))
+    gains.append((1 + np.max(tpr - fpr)) / 2 - balanced_accuracy(labels, scores, validation_threshold, weights))
 optimism = float(np.mean(gains))
 # END SOLUTION
 
