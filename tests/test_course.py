@@ -6,6 +6,7 @@ that are not gradable notebooks.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,10 @@ WRONG = {
 def _edit(source_path, student_id, old, new, out_path):
     grade.set_student_id(source_path, student_id, out_path)
     notebook = nbformat.read(out_path, as_version=4)
-    edited = [cell for cell in notebook.cells if cell.cell_type == "code" and old in cell.source]
-    assert len(edited) == 1, f"the solution of {source_path} no longer contains {old!r}"
-    edited[0].source = edited[0].source.replace(old, new)
+    line = re.compile(rf"^(\s*){re.escape(old)}", re.MULTILINE)  # a whole statement, not a longer name
+    edited = [cell for cell in notebook.cells if cell.cell_type == "code" and line.search(cell.source)]
+    assert len(edited) == 1, f"the solution of {source_path} no longer contains the line {old!r}"
+    edited[0].source = line.sub(lambda m: m.group(1) + new, edited[0].source)
     nbformat.write(notebook, out_path)
 
 
