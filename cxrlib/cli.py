@@ -1,4 +1,4 @@
-"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval} ...``."""
+"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval,course} ...``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,21 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _course(args: argparse.Namespace) -> int:
+    if args.course_command == "build":
+        from .course.build import build_course
+
+        record = build_course(args.out_dir, with_solutions=args.with_solutions)
+        print(f"Built {len(record['exercises'])} exercises in {args.out_dir}: student/, autograder/"
+              f"{', solutions/' if args.with_solutions else ''} and instructor-guide.html")
+        return 0
+    from .course.grade import grade_submissions
+
+    gradebook = grade_submissions(args.autograder_dir, args.submissions_dir, args.out, timeout=args.timeout)
+    print(f"Graded {len(gradebook)} notebooks: {args.out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cxrlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--size", type=int, help="expected size of the archive in bytes")
     fetch.set_defaults(handler=_fetch)
 
+    course = commands.add_parser("course", help="course exercises: build the notebooks and autograder, grade submissions")
+    course_commands = course.add_subparsers(dest="course_command", required=True)
+    build = course_commands.add_parser("build", help="otter assign every exercise into OUT_DIR/{student,autograder}")
+    build.add_argument("out_dir", help="output folder (absent, empty, or an earlier build)")
+    build.add_argument("--with-solutions", action="store_true", help="also write OUT_DIR/solutions/")
+    build.set_defaults(handler=_course)
+    grade = course_commands.add_parser("grade", help="grade every .ipynb under SUBMISSIONS_DIR (no Docker)")
+    grade.add_argument("autograder_dir", help="OUT_DIR/autograder of a course build")
+    grade.add_argument("submissions_dir", help="folder of submitted notebooks (searched recursively)")
+    grade.add_argument("--out", required=True, help="gradebook CSV to write")
+    grade.add_argument("--timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
+    grade.set_defaults(handler=_course)
+
     # roi-eval parses its own options (cxrlib.preprocess.roi_eval_main); listed here for --help
     commands.add_parser("roi-eval", help="measure how well the thorax ROI keeps the lungs "
                                          "(--images DIR --masks DIR [--json]; roi-eval --help for more)")
@@ -65,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. Known errors print one clear line, not a traceback."""
+    from .course.build import CourseBuildError
+    from .course.grade import CourseGradeError
     from .data import DatasetLayoutError, ImageReadError
     from .fetch import FetchError
     from .params import ProfileError
@@ -78,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return roi_eval_main(argv[1:])
         args = _parser().parse_args(argv)
         return args.handler(args)
-    except (ProfileError, StudyRunError, DatasetLayoutError, ImageReadError, FetchError) as exc:
+    except (ProfileError, StudyRunError, DatasetLayoutError, ImageReadError, FetchError, CourseBuildError,
+            CourseGradeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
