@@ -68,6 +68,9 @@ __all__ = [
     "overlay",
     "plot_examples",
     "plot_measure_distributions",
+    "weight_groups",
+    "randomization_check",
+    "deletion_insertion",
 ]
 
 #: Per-image measures :func:`heatmap_measures` returns (besides the areas).
@@ -843,3 +846,131 @@ def plot_measure_distributions(measures, *, columns=("mass_in_roi", "mass_in_mas
         ax.set(title=column.replace("_", " "), ylim=(-0.02, 1.02), ylabel="share of heatmap mass")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- checks of the maps themselves
+
+
+def weight_groups(model):
+    """The model's layers with weights, grouped by block, from the output back to the input.
+
+    A block is the part of a layer's name before its first ``_`` (``block14``, ``conv3``); the output unit
+    (``pneumonia``) is its own group, first.
+
+    Returns
+    -------
+    list of (str, list of keras.layers.Layer)
+    """
+    groups = {}
+    for layer in _sublayers(model):
+        if layer.weights and not hasattr(layer, "layers"):
+            groups.setdefault(layer.name.split("_")[0], []).append(layer)
+    return list(reversed(groups.items()))
+
+
+def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, batch_size=16):
+    """Model-parameter randomization test of Grad-CAM (Adebayo et al. 2018), cascading from the output.
+
+    The head is re-initialised, then successively deeper blocks (each variable redrawn from a normal
+    distribution with its trained mean and SD, so activations keep their scale); after each stage the maps
+    are recomputed and compared with the trained model's by Spearman rank correlation, image by image. Maps
+    that barely change when the weights that produced the decision are destroyed explain nothing.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained classifier (left unchanged: a copy is randomised).
+    images : (N, S, S) uint8 ndarray
+    stages : int
+        How many weight groups (:func:`weight_groups`) to randomise in turn.
+    layer_name : str, optional
+        Grad-CAM layer (default: the backbone's).
+    seed : int
+    batch_size : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage: ``stage`` (the deepest block randomised so far), ``spearman_mean``,
+        ``spearman_median`` and ``n`` (images whose trained map is not all zero).
+    """
+    import keras
+    from scipy.stats import spearmanr
+
+    layer = find_layer(model, layer_name).name
+    trained, _ = gradcam(images, model, layer_name=layer, pred_index=1, batch_size=batch_size)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for stage, (name, layers) in enumerate(weight_groups(copy)[:stages]):
+        for group_layer in layers:
+            for variable in group_layer.weights:
+                values = np.asarray(variable)
+                variable.assign(rng.normal(values.mean(), values.std() or 1e-3, values.shape).astype(values.dtype))
+        randomized, _ = gradcam(images, copy, layer_name=layer, pred_index=1, batch_size=batch_size)
+        rhos = [spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(trained, randomized)
+                if a.max() > 0 and b.max() > 0 and a.std() > 0 and b.std() > 0]
+        rows.append({"stage": name, "stages_randomized": stage + 1, "spearman_mean": float(np.mean(rhos)) if rhos
+                     else np.nan, "spearman_median": float(np.median(rhos)) if rhos else np.nan, "n": len(rhos)})
+    return pd.DataFrame(rows)
+
+
+def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=32, to_input=None):
+    """Faithfulness of saliency maps (Petsiuk et al. 2018): delete or reveal the most salient pixels first.
+
+    Deletion replaces the most salient pixels, in ``steps`` equal shares, with the image's mean and records
+    P(pneumonia); insertion starts from the image's mean everywhere and reveals them. A faithful map makes
+    the deletion curve fall fast (small area under it) and the insertion curve rise fast (large area). The
+    same curves for a random ordering of the pixels (seeded) are the reference.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : (N, S, S) uint8 ndarray
+        The model's inputs.
+    heatmaps : (N, h, w) float ndarray
+        Maps over the same inputs (upsampled to S here).
+    steps : int
+    seed : int
+    batch_size : int
+    to_input : callable, optional
+        As in :func:`gradcam`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image: ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``,
+        ``random_insertion_auc`` (areas under P(pneumonia) against the share of pixels changed, in [0, 1]).
+    """
+    from .model import predict_proba
+
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) != len(heatmaps):
+        raise ValueError("images must be (N, S, S) and heatmaps hold one map per image")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    size = images.shape[1]
+    rng = np.random.default_rng(seed)
+    fractions = np.linspace(0, 1, steps + 1)
+    curves = {key: [] for key in ("deletion", "insertion", "random_deletion", "random_insertion")}
+    for image, heatmap in zip(images, heatmaps):
+        order = np.argsort(-upsample(heatmap, (size, size)).ravel(), kind="stable")
+        random_order = rng.permutation(order.size)
+        fill = np.full(image.shape, int(round(image.mean())), np.uint8)
+        for key, ranking in (("deletion", order), ("random_deletion", random_order),
+                             ("insertion", order), ("random_insertion", random_order)):
+            batch = []
+            for fraction in fractions:
+                chosen = ranking[: int(round(fraction * order.size))]
+                if key.endswith("deletion"):
+                    changed = image.copy().ravel()
+                    changed[chosen] = fill.ravel()[chosen]
+                else:
+                    changed = fill.copy().ravel()
+                    changed[chosen] = image.ravel()[chosen]
+                batch.append(changed.reshape(image.shape))
+            probs = (predict_proba(model, np.stack(batch), batch_size=batch_size) if to_input is None else
+                     np.asarray(model.predict_on_batch(to_input(batch)), dtype=np.float64).reshape(-1))
+            curves[key].append(float(np.trapezoid(probs, fractions)))
+    return pd.DataFrame({f"{key}_auc": values for key, values in curves.items()})

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .backbones import BACKBONES, TRAIN_RANGES
 from .preprocess import PREPROCESS_RANGES
 
-__all__ = ["ArmSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
+__all__ = ["ArmSpec", "EvaluationSetSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
 
 _ARM_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
@@ -51,6 +51,35 @@ class ArmSpec(BaseModel):
 
     clahe: bool = False
     roi: bool = False
+
+
+class EvaluationSetSpec(BaseModel):
+    """An evaluation set besides the release's test split: exactly one of ``kermany``, ``csv`` or ``images``.
+
+    ``kermany``: a folder in the Kermany layout (its ``test`` split, or ``NORMAL``/``PNEUMONIA`` subfolders);
+    ``csv``: a file with columns ``path,label``; ``images``: a folder whose files matching ``glob`` all have
+    ``label``. Every arm is scored on it with the thresholds chosen on validation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kermany: str | None = None
+    csv: str | None = None
+    images: str | None = None
+    glob: str = "*"
+    label: Literal["NORMAL", "PNEUMONIA"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("kermany", "csv", "images") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of kermany, csv or images, got {given or 'none'}")
+        path = Path(getattr(self, given[0])).expanduser()
+        if not (path.is_file() if given[0] == "csv" else path.is_dir()):
+            raise ValueError(f"{given[0]} {str(path)!r} does not exist")
+        if given[0] == "images" and self.label is None:
+            raise ValueError("an images folder needs label: NORMAL or PNEUMONIA")
+        return self
 
 
 def _default_arms():
@@ -87,6 +116,14 @@ class StudyParams(BaseModel):
     synthetic_size: int = Field(256, ge=96, le=1024)
     synthetic_shortcut: bool = Field(True, description="plant a label-correlated marker outside the thorax in train")
     val_fraction: float = Field(0.15, gt=0.0, le=0.5, description="share of train patients held out for validation")
+
+    evaluation_sets: dict[str, EvaluationSetSpec] = Field(
+        default_factory=dict, description="name -> {kermany: DIR} | {csv: FILE} | {images: DIR, glob, label}: "
+                                          "sets scored besides the test split")
+    audit_images: int = Field(300, ge=10, le=100_000, description="test images (seeded, stratified) in the "
+                                                                 "thorax-blanking and swap tests")
+    audit_gradcam_images: int = Field(24, ge=4, le=1000, description="test images in Grad-CAM's randomization "
+                                                                     "and deletion/insertion checks")
 
     # preprocessing and ROI (paper section 3.2-3.3)
     preprocess_size: int = Field(400, **_range("preprocess_size"), description="side of the resized radiograph (paper: 400)")
@@ -156,6 +193,15 @@ class StudyParams(BaseModel):
         bad = [name for name in value if not re.match(_ARM_NAME, name)]
         if bad:
             raise ValueError(f"arm names {bad} are refused: a letter, then letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("evaluation_sets")
+    @classmethod
+    def _set_names(cls, value: dict) -> dict:
+        bad = [name for name in value if not re.match(_ARM_NAME, name) or name in ("train", "val", "test")]
+        if bad:
+            raise ValueError(f"evaluation set names {bad} are refused: a letter, then letters, digits, '_' or '-', "
+                             "and not train, val or test")
         return value
 
     @field_validator("seeds")

@@ -33,6 +33,7 @@ __all__ = [
     "LABELS",
     "SUBTYPES",
     "SHORTCUT_RATES",
+    "shortcut_truth",
     "SHORTCUT_DESCRIPTION",
     "Anatomy",
     "SyntheticRadiograph",
@@ -639,6 +640,36 @@ def _provenance(facts):
     else:
         lines += ["None: no image carries the shortcut marker."]
     return "\n".join(lines) + "\n"
+
+
+def shortcut_truth(root, filenames):
+    """Which images carry the planted tag, and where: the generator's ground truth from ``synthetic.json``.
+
+    Parameters
+    ----------
+    root : str or Path
+        A dataset written by :func:`make_synthetic_dataset`.
+    filenames : sequence of str
+        File names of its images (e.g. the test rows of a manifest).
+
+    Returns
+    -------
+    has_tag : (N,) bool ndarray
+    tag_box : tuple of float or None
+        The tag's box ``(y0, x0, y1, x1)`` as fractions (the same spot on every image); None when no image has it.
+    """
+    facts = _read_facts(Path(root))
+    if facts is None:
+        raise ValueError(f"{root} holds no synthetic.json: not a dataset written by make_synthetic_dataset")
+    by_name = {Path(r["path"]).name: r for r in facts["images"]}
+    unknown = [f for f in filenames if f not in by_name]
+    if unknown:
+        raise ValueError(f"{len(unknown)} file names are not in {root}/synthetic.json, e.g. {unknown[0]!r}")
+    records = [by_name[f] for f in filenames]
+    side = facts["parameters"]["size"]
+    boxes = [r["marker_boxes"][-1] for r in records if r["has_shortcut"]]
+    tag_box = tuple(v / side for v in boxes[0]) if boxes else None
+    return np.array([bool(r["has_shortcut"]) for r in records]), tag_box
 
 
 def _read_facts(root):

@@ -29,6 +29,7 @@ synthetic_train_per_class = 40
 synthetic_test_per_class = 20
 synthetic_size = 256
 synthetic_shortcut = True
+evaluation_sets = {}
 
 # %%
 from pathlib import Path
@@ -36,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import data, eda, synthetic
+from cxrlib import audit, data, eda, synthetic
 from cxrlib.study import StudyRun
 
 run_dir = Path(run_dir)
@@ -165,8 +166,15 @@ if len(cross):
 
 # %% [markdown]
 # ## 8. Outputs
+#
+# The manifest, with any further evaluation sets of the profile (`evaluation_sets`) appended as rows whose
+# `subset` is the set's name: they are preprocessed like every image (02) and scored by every arm (04), never
+# trained or tuned on.
 
 # %%
+extra_sets = {name: audit.evaluation_set_manifest(name, spec) for name, spec in evaluation_sets.items()}
+if extra_sets:
+    manifest = pd.concat([manifest, *extra_sets.values()], ignore_index=True)
 run.write_csv(manifest, "manifest.csv")
 record = {
     "source": "synthetic" if is_synthetic else "kermany",
@@ -176,6 +184,9 @@ record = {
     "counts": {s: manifest.loc[manifest["subset"] == s, "label"].value_counts().to_dict()
                for s in ("train", "val", "test")},
     "leakage": leakage["summary"],
+    "evaluation_sets": {name: {"n": int(len(rows)), "labels": rows["label"].value_counts().to_dict(),
+                               "spec": {k: v for k, v in evaluation_sets[name].items() if v is not None}}
+                        for name, rows in extra_sets.items()},
 }
 run.write_json(record, "data.json")
 display(Markdown(f"Wrote `manifest.csv` ({len(manifest)} images) and `data.json`.  \n"

@@ -29,6 +29,8 @@ work_dir = "data/work"
 arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 seeds = [0]
 compare = None
+evaluation_sets = {}
+audit_images = 300
 seed = 0
 batch_size = 32
 
@@ -37,9 +39,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import metrics, training
+from cxrlib import audit, metrics, synthetic, training
 from cxrlib.inputs import read_images
 from cxrlib.model import load_classifier
+from cxrlib.preprocess import PreprocessConfig
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
 BOOTSTRAP_RESAMPLES = 2000  # patient-level resamples behind every interval
@@ -60,20 +63,26 @@ pairs = [tuple(p) for p in compare] if compare is not None else [(n, baseline) f
 trained = run.read_json("training.json")["arms"]
 test = run.processed("test")
 y = (test["label"] == "PNEUMONIA").to_numpy(int)
-rows, thresholds = [], {}
+models = {(a.name, s): load_classifier(run.model_path(a.name, s)) for a in study_arms for s in seeds}
+thresholds = {a.name: {s: trained[a.name]["seeds"][str(s)]["thresholds"] for s in seeds} for a in study_arms}
+input_size = next(iter(models.values())).input_shape[1]
+
+
+def score(arm, s, images):
+    """P(pneumonia) of one arm's model of one seed (the frozen part's features are cached per arm)."""
+    return training.predict_scores(models[arm, s], images, settings=trained[arm]["seeds"][str(s)]["settings"],
+                                   work_dir=work_dir, batch_size=batch_size, progress=False)
+
+
+rows = []
 for arm in study_arms:
-    images = None
+    images = read_images(test[arm.column], size=input_size)
     for s in seeds:
         record = trained[arm.name]["seeds"][str(s)]
-        model = load_classifier(run.model_path(arm.name, s))
-        if images is None:
-            images = read_images(test[arm.column], size=model.input_shape[1])
-        score = training.predict_scores(model, images, settings=record["settings"], work_dir=work_dir,
-                                        batch_size=batch_size)
-        thresholds.setdefault(arm.name, {})[s] = record["thresholds"]
+        score_ = score(arm.name, s, images)
         rows.append(test[["filename", "patient_id", "label", "subtype", "fallback"]].assign(
-            y_true=y, arm=arm.name, seed=s, score=score,
-            predicted=(score >= record["thresholds"]["youden"]).astype(int)))
+            y_true=y, arm=arm.name, seed=s, score=score_,
+            predicted=(score_ >= record["thresholds"]["youden"]).astype(int)))
 predictions = pd.concat(rows, ignore_index=True)
 predictions["fallback"] = predictions["fallback"].astype(str).str.lower().eq("true")
 _ = run.write_csv(predictions, "test_predictions.csv")
@@ -204,13 +213,160 @@ display(Markdown(
 ))
 
 # %% [markdown]
-# ## 10. metrics.json
+# ## 10. How much a trivial model already gets
+#
+# A logistic regression on nine global statistics of each image file (the JPEG's size in bytes; grey-level mean, SD,
+# 5th and 95th percentiles; mean and SD of a border band and of the central half) plus the source size and aspect
+# ratio, standardised and class-balanced, fitted on train, its threshold chosen on validation, scored on test. It
+# sees no anatomy: what it reaches comes from exposure, compression and framing, which differ between the classes
+# for reasons that are not the disease. Each arm's AUC gain over this floor is paired on the same test images.
+
+# %%
+everything = run.processed()
+statistics = audit.image_statistics(everything["path"])
+by_subset = {name: (statistics[everything["subset"] == name], (everything.loc[everything["subset"] == name, "label"]
+                                                              == "PNEUMONIA").to_numpy(int))
+             for name in ("train", "val", "test")}
+floor = audit.fit_trivial_floor(*by_subset["train"], seed=seed)
+floor_scores = {name: floor.predict_proba(x[list(audit.STATISTICS)].to_numpy(float))[:, 1]
+                for name, (x, _) in by_subset.items()}
+floor_cuts = training.operating_thresholds(by_subset["val"][1], floor_scores["val"])
+trivial = metrics.evaluate_seeds(y, [floor_scores["test"]], [floor_cuts["youden"]],
+                                 groups=test["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+file_size_auc = metrics.classification_metrics(y, (by_subset["test"][0]["file_bytes"].rank(pct=True)).to_numpy())[
+    "roc_auc"]
+gains = {}
+for a in names:
+    arm_scores = [predictions.loc[(predictions.arm == a) & (predictions.seed == s), "score"].to_numpy() for s in seeds]
+    gains[a] = metrics.compare_seeds(y, arm_scores, [floor_scores["test"]] * len(seeds),
+                                     [thresholds[a][s]["youden"] for s in seeds], [floor_cuts["youden"]] * len(seeds),
+                                     groups=test["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+display(pd.DataFrame(
+    [{"model": "trivial floor (image statistics)", "ROC AUC": f"{trivial['roc_auc']:.3f} "
+      f"({interval(trivial['ci']['roc_auc'], as_percent=False)})", "gain over the floor": "-"}]
+    + [{"model": a, "ROC AUC": f"{records[a]['roc_auc']:.3f} ({interval(records[a]['ci']['roc_auc'], as_percent=False)})",
+        "gain over the floor": f"{gains[a]['auc_difference']:+.3f} ({gains[a]['auc_difference_ci'][0]:+.3f} to "
+                               f"{gains[a]['auc_difference_ci'][1]:+.3f})"} for a in names]).set_index("model"))
+display(Markdown(
+    f"The trivial floor reaches ROC AUC **{trivial['roc_auc']:.3f}** on the test split (accuracy "
+    f"{percent(trivial['accuracy'])} at its validation threshold); the file size alone ranks the test images with "
+    f"AUC **{file_size_auc:.3f}**. " + ("On synthetic data the floor measures how separable the generator makes the "
+                                         "classes without anatomy." if run.is_synthetic else
+                                         "What the networks add is the gain over this floor, not their whole AUC.")))
+
+# %% [markdown]
+# ## 11. Does the decision need the thorax?
+#
+# A seeded, class-stratified sample of the test images, perturbed on the radiograph before each arm's own
+# preprocessing (the ROI box is the one found on the unperturbed image): **thorax blanked** (the box filled with
+# noise of the image's own mean and SD), **mask blanked** (the lung-field mask, dilated by 3% of the side, filled
+# the same way), **thorax only** (everything outside the box filled), and **swap** (the box replaced by the box of
+# a test image of the other class). AUC is taken against the label of the thorax shown (the donor's under swap).
+# A model whose AUC stays well above 0.5 with the thorax blanked uses signal outside it. For a cropped arm, blanking
+# the box blanks its whole input, so its *thorax blanked* AUC is 0.5 by construction; the mask test is the one
+# that says whether it needs the lungs.
+
+# %%
+config = PreprocessConfig(**run.read_json("roi.json")["config"])
+sample = audit.audit_sample(test, audit_images, seed=seed)
+perturbation_scores = audit.score_perturbations(sample, study_arms, score, config, seeds=seeds, seed=seed)
+perturbations = audit.summarize_perturbations(perturbation_scores, thresholds, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+table = pd.DataFrame({a: {c: f"{r['roc_auc']:.3f} ({interval(r['ci'], as_percent=False)})"
+                          for c, r in perturbations[a].items()} for a in names}).T
+table["swap: prediction follows the thorax"] = [
+    f"{percent(perturbations[a]['swap']['follows_thorax_rate'])} "
+    f"({interval(perturbations[a]['swap']['follows_thorax_ci'])})" for a in names]
+display(Markdown(f"{len(sample)} test images ({int((sample.label == 'PNEUMONIA').sum())} PNEUMONIA), ROC AUC per "
+                 "condition (95% interval); `none` is the unperturbed sample."))
+display(table.rename(columns={"none": "unperturbed"}))
+verdicts = []
+for arm in study_arms:
+    blanked = perturbations[arm.name]["mask_blanked" if arm.roi else "thorax_blanked"]
+    what = "lung fields" if arm.roi else "thorax box"
+    if blanked["ci"][0] > 0.5:
+        verdicts.append(f"- **{arm.name}**: with the {what} blanked its AUC is still **{blanked['roc_auc']:.3f}** "
+                        f"({interval(blanked['ci'], as_percent=False)}): **it uses signal outside the {what}.**")
+    else:
+        verdicts.append(f"- **{arm.name}**: with the {what} blanked its AUC falls to {blanked['roc_auc']:.3f} "
+                        f"({interval(blanked['ci'], as_percent=False)}): no signal outside the {what} is shown.")
+display(Markdown("\n".join(verdicts)))
+
+# %% [markdown]
+# The planted tag of the synthetic demo lies outside the thorax. On tagged test images, a model that learned it keeps
+# its decisions when the thorax is blanked; one that reads the lungs does not.
+
+# %%
+tag_decisions = None
+if run.is_synthetic:
+    has_tag, _ = synthetic.shortcut_truth(run.data["root"], sample["filename"])
+    tag_decisions = {}
+    for a in names:
+        kept = []
+        for s in seeds:
+            cut = thresholds[a][s]["youden"]
+            rows_ = perturbation_scores[(perturbation_scores.arm == a) & (perturbation_scores.seed == s)]
+            before = rows_[rows_.condition == "none"]["score"].to_numpy() >= cut
+            after = rows_[rows_.condition == "thorax_blanked"]["score"].to_numpy() >= cut
+            kept.append([(before == after)[has_tag].mean(), (before == after)[~has_tag].mean(),
+                         after[has_tag].mean()])
+        kept = np.mean(kept, axis=0)
+        tag_decisions[a] = {"decisions_kept_tagged": kept[0], "decisions_kept_untagged": kept[1],
+                            "pneumonia_calls_tagged_blanked": kept[2]}
+    display(pd.DataFrame(tag_decisions).T.round(3))
+
+# %% [markdown]
+# ## 12. Further evaluation sets
+#
+# Sets declared in the profile (`evaluation_sets`), preprocessed like the test split and scored by every arm and
+# seed at the thresholds chosen on validation. On a set of NORMAL images only, the one thing to measure is the
+# false-positive rate.
+
+# %%
+set_records, set_rows = {}, []
+for name in evaluation_sets:
+    rows_ = run.processed(name)
+    y_set = (rows_["label"] == "PNEUMONIA").to_numpy(int)
+    set_records[name] = {}
+    for arm in study_arms:
+        images = read_images(rows_[arm.column], size=input_size, progress=False)
+        set_scores = [score(arm.name, s, images) for s in seeds]
+        cuts = [thresholds[arm.name][s]["youden"] for s in seeds]
+        for s, sc in zip(seeds, set_scores):
+            set_rows.append(rows_[["filename", "patient_id", "label"]].assign(set=name, arm=arm.name, seed=s, score=sc))
+        if y_set.any() and not y_set.all():
+            m = metrics.evaluate_seeds(y_set, set_scores, cuts, groups=rows_["patient_id"].to_numpy(),
+                                       n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+            set_records[name][arm.name] = {k: m[k] for k in ("accuracy", "sensitivity", "specificity", "roc_auc",
+                                                             "ci", "n")}
+        else:
+            set_records[name][arm.name] = audit.false_positive_rate(
+                set_scores, cuts, groups=rows_["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+    display(Markdown(f"**{name}**: {len(rows_)} images ({', '.join(f'{k} {v}' for k, v in rows_.label.value_counts().items())})"))
+    display(pd.DataFrame({a: {k: (f"{percent(v)}" if k == "false_positive_rate" else v)
+                              for k, v in r.items() if k in ("false_positive_rate", "n", "accuracy", "roc_auc")}
+                          | ({"95% interval": interval(r["ci"])} if "false_positive_rate" in r else {})
+                          for a, r in set_records[name].items()}).T)
+if set_rows:
+    run.write_csv(pd.concat(set_rows, ignore_index=True), "evaluation_set_predictions.csv")
+else:
+    display(Markdown("No further evaluation sets in this profile."))
+
+# %% [markdown]
+# ## 13. metrics.json
 
 # %%
 updates = {**evaluation,
            "first_seed": {a: {"errors_by_subtype": by_subtype[a].reset_index().to_dict("records"),
                               "calibration": calibration[a]} for a in names},
            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+           "baselines": {"trivial": {**{k: trivial[k] for k in metrics.METRIC_NAMES}, "ci": trivial["ci"],
+                                     "threshold": floor_cuts["youden"], "file_size_roc_auc": file_size_auc,
+                                     "features": list(audit.STATISTICS)}},
+           "gain_over_trivial": {a: {"auc_difference": g["auc_difference"], "auc_difference_ci": g["auc_difference_ci"]}
+                                 for a, g in gains.items()},
+           "perturbations": perturbations,
+           "shortcut_decisions": tag_decisions,
+           "evaluation_sets": set_records,
            "data": {"source": run.data["source"], "description": run.data["description"]}}
 saved = metrics.update_json(run.dir / "metrics.json", updates)
 display(Markdown(f"`metrics.json` holds: {', '.join(f'`{k}`' for k in saved)}."))

@@ -34,14 +34,11 @@ gradcam_layer = None
 gradcam_examples = 8
 
 # %%
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import gradcam, metrics
+from cxrlib import gradcam, metrics, synthetic
 from cxrlib.data import read_radiograph
 from cxrlib.model import load_classifier
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
@@ -83,16 +80,10 @@ thresholds = {a: float(trained[a]["seeds"][str(first_seed)]["thresholds"]["youde
 has_masks = "mask_path" in test.columns and (test["mask_path"] != "").any()
 
 shortcut, tag_box = None, None
-if run.is_synthetic:
-    # the generator's ground truth: which test images carry the planted tag, and where (always the same spot)
-    facts = json.loads((Path(run.data["root"]) / "synthetic.json").read_text())
-    by_name = {Path(r["path"]).name: r for r in facts["images"]}
-    records = [by_name[f] for f in test["filename"]]
-    side = facts["parameters"]["size"]
-    tag_boxes = [r["marker_boxes"][-1] for r in records if r["has_shortcut"]]
-    if tag_boxes:
-        tag_box = tuple(v / side for v in tag_boxes[0])
-        shortcut = np.array([r["has_shortcut"] for r in records])
+if run.is_synthetic:  # the generator's ground truth: which test images carry the planted tag, and where
+    shortcut, tag_box = synthetic.shortcut_truth(run.data["root"], test["filename"])
+    if tag_box is None:
+        shortcut = None
 
 display(Markdown(
     (SYNTHETIC_NOTE + "  \n" if run.is_synthetic else "") + f"{run.data['description']}  \n"

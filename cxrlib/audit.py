@@ -1,0 +1,425 @@
+"""Shortcut audit: how much a trivial model already solves, and whether the networks' decisions need the thorax.
+
+* :func:`image_statistics` and :func:`fit_trivial_floor`: a logistic regression on global image statistics (file
+  size, grey-level mean, SD and percentiles, a border band and the central half, source size and aspect ratio).
+  Whatever it reaches is a floor that owes nothing to anatomy: file size, exposure and framing differ between the
+  classes of a data set for reasons that are not the disease.
+* :func:`perturbed_images`: the test images with the thorax taken away or kept alone, or swapped between images of
+  the two classes, then put through each arm's own preprocessing. A model whose AUC stays well above 0.5 with the
+  thorax blanked uses signal outside it.
+* :func:`evaluation_set_manifest`: further evaluation sets (a Kermany-layout folder, a CSV of ``path,label``, or a
+  folder of images of one label) as manifest rows, so that every arm is scored on them with the same thresholds.
+
+Perturbations are made on the radiograph resized to ``preprocess_size`` (before CLAHE), inside the ROI box found on
+the unperturbed image, so that every arm sees the same change through its own steps. Blanked regions are filled
+with Gaussian noise of the image's own mean and SD (seeded per image), not a flat value: a flat patch is itself an
+out-of-distribution cue.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .data import read_radiograph
+from .preprocess import PreprocessConfig, apply_clahe, network_image, resize_image
+
+__all__ = [
+    "STATISTICS",
+    "CONDITIONS",
+    "image_statistics",
+    "fit_trivial_floor",
+    "swap_donors",
+    "perturb",
+    "perturbed_images",
+    "audit_sample",
+    "score_perturbations",
+    "summarize_perturbations",
+    "false_positive_rate",
+    "evaluation_set_manifest",
+]
+
+#: The global image statistics of the trivial floor (``source_*`` and ``aspect`` vary only where the data does).
+STATISTICS = ("file_bytes", "mean", "sd", "p05", "p95", "border_mean", "border_sd", "center_mean", "center_sd",
+              "source_height", "source_width", "aspect")
+#: Perturbation conditions: ROI box filled; lung-field mask (dilated) filled; everything outside the box filled;
+#: the box's content replaced by the box of a test image of the other class.
+CONDITIONS = ("thorax_blanked", "mask_blanked", "thorax_only", "swap")
+_BORDER = 16 / 224  # the border band: 16 px at the 224-px copies' size
+
+
+def image_statistics(paths, *, progress=True):
+    """Global statistics of each image file, the trivial floor's features.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per path, the columns of :data:`STATISTICS`: the file's size in bytes; grey-level mean, SD, 5th and
+        95th percentile of the whole image; mean and SD of a border band (16/224 of the side) and of the central
+        half; the source height, width and aspect ratio (height / width).
+    """
+    from tqdm.auto import tqdm
+
+    rows = []
+    for path in tqdm(list(paths), desc="image statistics", disable=not progress, leave=False):
+        image = read_radiograph(path).astype(np.float32)
+        height, width = image.shape
+        band = max(1, round(_BORDER * min(height, width)))
+        border = np.ones(image.shape, bool)
+        border[band:-band, band:-band] = False
+        center = image[height // 4: 3 * height // 4, width // 4: 3 * width // 4]
+        p05, p95 = np.percentile(image, [5, 95])
+        rows.append({"file_bytes": float(os.path.getsize(path)), "mean": float(image.mean()), "sd": float(image.std()),
+                     "p05": float(p05), "p95": float(p95), "border_mean": float(image[border].mean()),
+                     "border_sd": float(image[border].std()), "center_mean": float(center.mean()),
+                     "center_sd": float(center.std()), "source_height": float(height), "source_width": float(width),
+                     "aspect": height / width})
+    return pd.DataFrame(rows, columns=list(STATISTICS))
+
+
+def fit_trivial_floor(features, labels, *, seed=0):
+    """A standardised, class-balanced logistic regression on :func:`image_statistics` (scikit-learn).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Training rows of :func:`image_statistics`.
+    labels : (N,) array of 0/1
+    seed : int
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``predict_proba(features)[:, 1]`` is its P(pneumonia).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    labels = np.asarray(labels).astype(int)
+    if len(features) != len(labels) or set(np.unique(labels)) != {0, 1}:
+        raise ValueError("features and labels must have one row per image and labels both classes (0 and 1)")
+    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000,
+                                                               random_state=seed))
+    return model.fit(features[list(STATISTICS)].to_numpy(np.float64), labels)
+
+
+def swap_donors(labels, *, seed=0):
+    """For each image, a donor image of the other class (seeded, drawn with replacement).
+
+    Parameters
+    ----------
+    labels : (N,) array of 0/1, both classes present
+    seed : int
+
+    Returns
+    -------
+    (N,) int ndarray
+        Row position of each image's donor.
+    """
+    labels = np.asarray(labels).astype(int)
+    if set(np.unique(labels)) != {0, 1}:
+        raise ValueError("labels must contain both classes to swap thoraces between them")
+    rng = np.random.default_rng(seed)
+    donors = np.empty(labels.size, dtype=int)
+    for label in (0, 1):
+        others = np.flatnonzero(labels != label)
+        mine = np.flatnonzero(labels == label)
+        donors[mine] = rng.choice(others, size=mine.size, replace=True)
+    return donors
+
+
+def _box_slices(box, shape):
+    y0, x0, y1, x1 = box
+    height, width = shape
+    r0, r1 = int(np.floor(y0 * height)), max(int(np.ceil(y1 * height)), int(np.floor(y0 * height)) + 1)
+    c0, c1 = int(np.floor(x0 * width)), max(int(np.ceil(x1 * width)), int(np.floor(x0 * width)) + 1)
+    return slice(r0, min(r1, height)), slice(c0, min(c1, width))
+
+
+def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=None, donor_box=None):
+    """One radiograph with its thorax blanked, kept alone, or swapped.
+
+    Parameters
+    ----------
+    image : (S, S) uint8 ndarray
+        The radiograph resized to ``preprocess_size``, before CLAHE.
+    box : tuple of float
+        The ROI box ``(y0, x0, y1, x1)`` as fractions, found on the unperturbed image.
+    condition : str
+        One of :data:`CONDITIONS`.
+    rng : numpy.random.Generator
+        Source of the fill noise.
+    mask : (S, S) bool ndarray, optional
+        The lung-field mask (``mask_blanked``); dilated by ``mask_margin`` of the side.
+    mask_margin : float
+    donor, donor_box : ndarray and tuple, optional
+        For ``swap``: the other image (resized like ``image``) and its box; its box content is resized into ``box``.
+
+    Returns
+    -------
+    (S, S) uint8 ndarray
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition={condition!r} is unknown; choose one of {', '.join(CONDITIONS)}")
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
+        raise ValueError("image must be a 2-D uint8 radiograph")
+    out = image.copy()
+    rows, cols = _box_slices(box, image.shape)
+    noise = np.clip(rng.normal(image.mean(), image.std(), image.shape), 0, 255).astype(np.uint8)
+    if condition == "thorax_blanked":
+        out[rows, cols] = noise[rows, cols]
+    elif condition == "thorax_only":
+        keep = np.zeros(image.shape, bool)
+        keep[rows, cols] = True
+        out[~keep] = noise[~keep]
+    elif condition == "mask_blanked":
+        if mask is None or mask.shape != image.shape:
+            raise ValueError("mask_blanked needs the lung-field mask in the image's frame")
+        radius = max(1, round(mask_margin * image.shape[0]))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        grown = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+        out[grown] = noise[grown]
+    else:
+        if donor is None or donor_box is None:
+            raise ValueError("swap needs the donor image and its box")
+        d_rows, d_cols = _box_slices(donor_box, donor.shape)
+        patch = donor[d_rows, d_cols]
+        height, width = rows.stop - rows.start, cols.stop - cols.start
+        out[rows, cols] = cv2.resize(patch, (width, height), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def perturbed_images(table, arm, config, *, condition, seed=0, donors=None, mask_margin=0.03):
+    """The network images one arm sees of perturbed test images.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of processed.csv: ``path``, ``roi_y0 .. roi_x1``, ``mask_path`` (for ``mask_blanked``).
+    arm : cxrlib.arms.Arm
+    config : cxrlib.preprocess.PreprocessConfig
+        The run's preprocessing (``preprocess_size``, CLAHE, ``output_size`` = the model's input side).
+    condition : str
+        One of :data:`CONDITIONS`.
+    seed : int
+        Noise seed (each image draws from ``seed`` and its row position, so arms see the same noise).
+    donors : (N,) int array, optional
+        For ``swap``: :func:`swap_donors`.
+    mask_margin : float
+
+    Returns
+    -------
+    (N, output_size, output_size) uint8 ndarray
+    """
+    if not isinstance(config, PreprocessConfig):
+        raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
+    if condition == "swap" and (donors is None or len(donors) != len(table)):
+        raise ValueError("swap needs donors: one row position per image (cxrlib.audit.swap_donors)")
+    boxes = table[["roi_y0", "roi_x0", "roi_y1", "roi_x1"]].to_numpy(np.float64)
+    resized = [resize_image(read_radiograph(p), config.preprocess_size) for p in table["path"]]
+    out = np.empty((len(table), config.output_size, config.output_size), np.uint8)
+    for i, image in enumerate(resized):
+        mask = None
+        if condition == "mask_blanked":
+            mask = cv2.resize(read_radiograph(table["mask_path"].iloc[i]), image.shape[::-1],
+                              interpolation=cv2.INTER_NEAREST) > 0
+        donor = resized[donors[i]] if condition == "swap" else None
+        donor_box = tuple(boxes[donors[i]]) if condition == "swap" else None
+        changed = perturb(image, tuple(boxes[i]), condition=condition, rng=np.random.default_rng([seed, i]),
+                          mask=mask, mask_margin=mask_margin, donor=donor, donor_box=donor_box)
+        equalized = apply_clahe(changed, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+        out[i] = network_image(changed, equalized, tuple(boxes[i]), clahe=arm.clahe, roi=arm.roi,
+                               output_size=config.output_size)
+    return out
+
+
+def audit_sample(table, n, *, seed=0):
+    """A seeded sample of ``n`` rows stratified by label (all rows when ``n`` >= their number), index reset."""
+    if n >= len(table):
+        return table.reset_index(drop=True)
+    share = n / len(table)
+    parts = [group.sample(n=max(1, round(share * len(group))), random_state=seed)
+             for _, group in table.groupby("label", sort=True)]
+    return pd.concat(parts).sort_index().reset_index(drop=True)
+
+
+def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions=CONDITIONS, progress=True):
+    """Every arm's and seed's P(pneumonia) on the unperturbed and the perturbed images of ``table``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Test rows of processed.csv (``path``, ``label``, ``patient_id``, ``filename``, the box, ``mask_path``).
+    arms : sequence of cxrlib.arms.Arm
+    score : callable
+        ``score(arm_name, seed, images) -> (N,) P(pneumonia)``: the trained model of that arm and seed.
+    config : cxrlib.preprocess.PreprocessConfig
+    seeds : sequence of int
+    seed : int
+        Seed of the fill noise and of the swap donors.
+    conditions : sequence of str
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per arm, seed, condition (``none`` for the unperturbed images) and image: ``filename``,
+        ``patient_id``, ``y_true`` (the image's label), ``y_thorax`` (the label of the thorax shown: the donor's
+        under ``swap``), ``score``.
+    """
+    from tqdm.auto import tqdm
+
+    y = (table["label"] == "PNEUMONIA").to_numpy(int)
+    donors = swap_donors(y, seed=seed)
+    rows = []
+    steps = [(arm, condition) for arm in arms for condition in ("none", *conditions)]
+    for arm, condition in tqdm(steps, desc="perturbations", disable=not progress, leave=False):
+        if condition == "none":
+            from .inputs import read_images
+
+            images = read_images(table[arm.column], size=config.output_size, progress=False)
+        else:
+            images = perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors)
+        y_thorax = y[donors] if condition == "swap" else y
+        for s in seeds:
+            rows.append(pd.DataFrame({"arm": arm.name, "seed": s, "condition": condition,
+                                      "filename": table["filename"], "patient_id": table["patient_id"],
+                                      "y_true": y, "y_thorax": y_thorax, "score": score(arm.name, s, images)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
+    """ROC AUC per arm and condition (mean over seeds, with a patient-bootstrap interval), and for swaps how
+    often the prediction follows the thorax.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`score_perturbations`.
+    thresholds : dict
+        ``{arm: {seed: {"youden": t, ...}}}``: the decision threshold chosen on validation.
+    n_boot, seed
+        As in :func:`cxrlib.metrics.bootstrap_intervals`.
+
+    Returns
+    -------
+    dict
+        ``{arm: {condition: {"roc_auc", "sd", "ci", "per_seed", "n"}}}``; AUC against the label of the thorax
+        shown (the donor's under ``swap``); ``swap`` adds ``follows_thorax_rate`` and its ``follows_thorax_ci``
+        (share of images whose prediction at the Youden threshold is the donor's label, mean over seeds).
+    """
+    from .metrics import bootstrap_mean, evaluate_seeds
+
+    out = {}
+    for (arm, condition), rows in scores.groupby(["arm", "condition"], sort=False):
+        seeds = sorted(set(rows["seed"]))
+        wide = rows.pivot(index="filename", columns="seed", values="score")
+        first = rows[rows["seed"] == seeds[0]].set_index("filename").loc[wide.index]
+        y = first["y_thorax"].to_numpy(int)
+        groups = first["patient_id"].astype(str).to_numpy()
+        cuts = [float(thresholds[arm][s]["youden"]) for s in seeds]
+        result = evaluate_seeds(y, [wide[s].to_numpy() for s in seeds], cuts, groups=groups, n_boot=n_boot,
+                                seed=seed)
+        entry = {"roc_auc": result["roc_auc"], "sd": result["sd"]["roc_auc"], "ci": result["ci"]["roc_auc"],
+                 "per_seed": [{"seed": int(s), "roc_auc": m["roc_auc"]} for s, m in zip(seeds, result["per_seed"])],
+                 "n": result["n"]}
+        if condition == "swap":
+            follows = np.mean([(wide[s].to_numpy() >= c).astype(int) == y for s, c in zip(seeds, cuts)], axis=0)
+            rate, ci = bootstrap_mean(follows, groups=groups, n_boot=n_boot, seed=seed)
+            entry.update(follows_thorax_rate=rate, follows_thorax_ci=ci)
+        out.setdefault(arm, {})[condition] = entry
+    return out
+
+
+def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0):
+    """False-positive rate on an all-NORMAL set: mean over seeds, with a bootstrap interval of that mean.
+
+    Parameters
+    ----------
+    scores : sequence of (N,) float arrays
+        One per seed.
+    thresholds : sequence of float
+        Each seed's decision threshold.
+    groups, n_boot, seed
+        As in :func:`cxrlib.metrics.bootstrap_mean`.
+
+    Returns
+    -------
+    dict
+        ``false_positive_rate``, ``ci``, ``per_seed``, ``n``.
+    """
+    from .metrics import bootstrap_mean
+
+    calls = np.array([np.asarray(s) >= t for s, t in zip(scores, thresholds)], dtype=float)
+    rate, ci = bootstrap_mean(calls.mean(axis=0), groups=groups, n_boot=n_boot, seed=seed)
+    return {"false_positive_rate": rate, "ci": ci, "per_seed": [float(r) for r in calls.mean(axis=1)],
+            "n": int(calls.shape[1])}
+
+
+def evaluation_set_manifest(name, spec):
+    """Manifest rows of one extra evaluation set, in the columns of :func:`cxrlib.data.build_manifest`.
+
+    Parameters
+    ----------
+    name : str
+        The set's name; it becomes the rows' ``split`` and ``subset``.
+    spec : dict
+        One of: ``{"kermany": folder}`` (a folder laid out as ``<folder>/{NORMAL,PNEUMONIA}/*`` or a Kermany root
+        whose ``test`` split is used); ``{"csv": path}`` (columns ``path,label``; relative paths are read from the
+        CSV's folder); ``{"images": folder, "glob": "*", "label": "NORMAL"}`` (every matching image has one label).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path``, ``filename``, ``split``, ``subset``, ``label``, ``patient_id`` (the file stem: one image per patient
+        unless the set says otherwise), ``subtype`` (empty).
+    """
+    from .data import DatasetLayoutError, _is_image
+
+    spec = dict(spec)
+    kinds = [k for k in ("kermany", "csv", "images") if spec.get(k)]
+    if len(kinds) != 1:
+        raise ValueError(f"evaluation set {name!r}: give exactly one of 'kermany', 'csv' or 'images', got {spec}")
+    kind = kinds[0]
+    if kind == "images":
+        folder = Path(spec["images"]).expanduser()
+        label = spec.get("label")
+        if label not in ("NORMAL", "PNEUMONIA"):
+            raise ValueError(f"evaluation set {name!r}: 'images' needs label: NORMAL or PNEUMONIA, got {label!r}")
+        paths = sorted(p for p in folder.glob(spec.get("glob") or "*") if p.is_file() and _is_image(p))
+        rows = [(p, label) for p in paths]
+    elif kind == "csv":
+        table = pd.read_csv(Path(spec["csv"]).expanduser())
+        if not {"path", "label"} <= set(table.columns):
+            raise ValueError(f"evaluation set {name!r}: the CSV needs columns path,label, got {list(table.columns)}")
+        base = Path(spec["csv"]).expanduser().parent
+        rows = [((base / p) if not Path(p).is_absolute() else Path(p), label) for p, label in
+                zip(table["path"], table["label"])]
+    else:
+        folder = Path(spec["kermany"]).expanduser()
+        if (folder / "test").is_dir():
+            folder = folder / "test"
+        rows = [(p, label) for label in ("NORMAL", "PNEUMONIA") if (folder / label).is_dir()
+                for p in sorted((folder / label).iterdir()) if _is_image(p)]
+    bad = sorted({str(label) for _, label in rows} - {"NORMAL", "PNEUMONIA"})
+    if bad:
+        raise ValueError(f"evaluation set {name!r}: labels {bad} are refused; use NORMAL or PNEUMONIA")
+    missing = [str(p) for p, _ in rows if not Path(p).is_file()]
+    if not rows or missing:
+        raise DatasetLayoutError(f"evaluation set {name!r} ({kind}: {spec[kind]}) has "
+                                 + (f"missing files, e.g. {missing[0]}" if missing else "no images")
+                                 + "; check the path and the glob")
+    return pd.DataFrame({"path": [str(Path(p).resolve()) for p, _ in rows],
+                         "filename": [Path(p).name for p, _ in rows], "split": name, "subset": name,
+                         "label": [label for _, label in rows], "patient_id": [Path(p).stem for p, _ in rows],
+                         "subtype": ""})
