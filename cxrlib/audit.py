@@ -19,6 +19,7 @@ out-of-distribution cue.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -328,8 +329,10 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
         y = first["y_thorax"].to_numpy(int)
         groups = first["patient_id"].astype(str).to_numpy()
         cuts = [float(thresholds[arm][s]["youden"]) for s in seeds]
-        result = evaluate_seeds(y, [wide[s].to_numpy() for s in seeds], cuts, groups=groups, n_boot=n_boot,
-                                seed=seed)
+        with warnings.catch_warnings():  # only the AUC is kept; threshold metrics may be undefined here
+            warnings.simplefilter("ignore", UserWarning)
+            result = evaluate_seeds(y, [wide[s].to_numpy() for s in seeds], cuts, groups=groups, n_boot=n_boot,
+                                    seed=seed)
         entry = {"roc_auc": result["roc_auc"], "sd": result["sd"]["roc_auc"], "ci": result["ci"]["roc_auc"],
                  "per_seed": [{"seed": int(s), "roc_auc": m["roc_auc"]} for s, m in zip(seeds, result["per_seed"])],
                  "n": result["n"]}

@@ -49,6 +49,7 @@ from .backbones import BACKBONES
 
 __all__ = [
     "MEASURES",
+    "CHANCE",
     "ROI_COLUMNS",
     "find_layer",
     "make_gradcam_heatmap",
@@ -71,10 +72,14 @@ __all__ = [
     "weight_groups",
     "randomization_check",
     "deletion_insertion",
+    "plot_faithfulness",
 ]
 
 #: Per-image measures :func:`heatmap_measures` returns (besides the areas).
 MEASURES = ("mass_in_roi", "mass_in_mask", "mask_share_in_roi", "pointing_hit", "pointing_hit_mask")
+#: Chance baselines of the mass measures: the region's share of the frame (what a uniform map would put there),
+#: and each mass minus its baseline (above 0: the map concentrates there more than chance).
+CHANCE = ("roi_area_share", "mask_area_share", "mass_minus_roi_area", "mass_minus_mask_area")
 #: Columns of processed.csv holding the ROI box as fractions of the image height/width.
 ROI_COLUMNS = ("roi_y0", "roi_x0", "roi_y1", "roi_x1")
 
@@ -399,23 +404,24 @@ def heatmap_measures(heatmap, box, *, mask=None):
     Returns
     -------
     dict
-        ``mass_in_roi``, ``pointing_hit``, ``roi_area`` (box area / frame area) and,
-        with a mask, ``mass_in_mask``, ``mask_share_in_roi``, ``pointing_hit_mask``,
-        ``mask_area``, ``mask_share_in_roi_chance`` (nan without one). All nan when
-        the heatmap is zero everywhere.
+        ``mass_in_roi``, ``pointing_hit``, ``roi_area_share`` (box area / frame area),
+        ``mass_minus_roi_area`` and, with a mask, ``mass_in_mask``, ``mask_share_in_roi``,
+        ``pointing_hit_mask``, ``mask_area_share``, ``mass_minus_mask_area``,
+        ``mask_share_in_roi_chance`` (nan without one). The masses are nan when the
+        heatmap is zero everywhere.
     """
     h = _check_heatmap(heatmap)
     y0, x0, y1, x1 = box_pixels(box, h.shape)
     inside = np.zeros(h.shape, bool)
     inside[y0:y1, x0:x1] = True
-    out = dict.fromkeys(MEASURES + ("mask_area", "mask_share_in_roi_chance"), np.nan)
-    out["roi_area"] = float(inside.mean())
+    out = dict.fromkeys(MEASURES + CHANCE + ("mask_share_in_roi_chance",), np.nan)
+    out["roi_area_share"] = float(inside.mean())
     if mask is not None:
         m = np.asarray(mask)
         if m.shape != h.shape:
             raise ValueError(f"mask must have the heatmap's shape {h.shape}, got {m.shape}")
         m = m.astype(bool)
-        out["mask_area"] = float(m.mean())
+        out["mask_area_share"] = float(m.mean())
         out["mask_share_in_roi_chance"] = float((m & inside).sum() / inside.sum())
     total = float(h.sum(dtype=np.float64))
     if total <= 0:
@@ -423,9 +429,11 @@ def heatmap_measures(heatmap, box, *, mask=None):
     peak = np.unravel_index(np.argmax(h), h.shape)
     in_box = float(h[inside].sum(dtype=np.float64))
     out["mass_in_roi"] = in_box / total
+    out["mass_minus_roi_area"] = out["mass_in_roi"] - out["roi_area_share"]
     out["pointing_hit"] = float(inside[peak])
     if mask is not None:
         out["mass_in_mask"] = float(h[m].sum(dtype=np.float64)) / total
+        out["mass_minus_mask_area"] = out["mass_in_mask"] - out["mask_area_share"]
         out["mask_share_in_roi"] = float(h[m & inside].sum(dtype=np.float64)) / in_box if in_box > 0 else np.nan
         out["pointing_hit_mask"] = float(m[peak])
     return out
@@ -513,7 +521,7 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
 
 
 def _measure_columns(measures):
-    return [c for c in measures.columns if c in MEASURES or (c.startswith("mass_in_") and c not in MEASURES)]
+    return [c for c in measures.columns if c in MEASURES + CHANCE or c.startswith("mass_in_")]
 
 
 def summarize_measures(measures, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
@@ -643,7 +651,7 @@ def compare_measures(measures_a, measures_b, *, groups=None, n_boot=2000, confid
         raise ValueError("measures_a and measures_b must cover the same images (the same index)")
     out = {}
     for column in _measure_columns(measures_a):
-        if column.startswith("pointing") or column not in measures_b.columns:
+        if column.startswith("pointing") or column in CHANCE or column not in measures_b.columns:
             continue
         a, b = measures_a[column].to_numpy(float), measures_b[column].to_numpy(float)
         if (np.isfinite(a) & np.isfinite(b)).any():
@@ -974,3 +982,43 @@ def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=
                      np.asarray(model.predict_on_batch(to_input(batch)), dtype=np.float64).reshape(-1))
             curves[key].append(float(np.trapezoid(probs, fractions)))
     return pd.DataFrame({f"{key}_auc": values for key, values in curves.items()})
+
+
+def plot_faithfulness(randomization, faithfulness):
+    """The two map checks per arm: correlation after cascading randomization, and deletion/insertion areas.
+
+    Parameters
+    ----------
+    randomization : dict of str -> pandas.DataFrame
+        ``{arm: randomization_check(...)}``.
+    faithfulness : dict of str -> pandas.DataFrame
+        ``{arm: deletion_insertion(...)}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for arm, table in randomization.items():
+        left.plot(range(1, len(table) + 1), table["spearman_mean"], "o-", label=arm)
+    first = next(iter(randomization.values()))
+    left.set_xticks(range(1, len(first) + 1), [f"+{s}" for s in first["stage"]], rotation=30, fontsize=8)
+    left.axhline(0, color="grey", lw=0.8)
+    left.set(ylim=(-0.2, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far (cascading)",
+             title="Randomization check (lower is better)")
+    left.legend(fontsize=8)
+    arms = list(faithfulness)
+    x = np.arange(len(arms))
+    for offset, (column, label, color) in enumerate([("deletion_auc", "deletion", "tab:red"),
+                                                     ("random_deletion_auc", "deletion, random map", "mistyrose"),
+                                                     ("insertion_auc", "insertion", "tab:green"),
+                                                     ("random_insertion_auc", "insertion, random map", "honeydew")]):
+        right.bar(x + (offset - 1.5) * 0.2, [faithfulness[a][column].mean() for a in arms], 0.2, label=label,
+                  color=color, edgecolor="grey")
+    right.set_xticks(x, arms)
+    right.set(ylim=(0, 1), ylabel="area under P(pneumonia)", title="Deletion (lower) and insertion (higher)")
+    right.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

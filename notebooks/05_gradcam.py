@@ -32,6 +32,7 @@ seed = 0
 batch_size = 32
 gradcam_layer = None
 gradcam_examples = 8
+audit_gradcam_images = 24
 
 # %%
 import numpy as np
@@ -39,6 +40,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib import gradcam, metrics, synthetic
+from cxrlib.inputs import read_images
 from cxrlib.data import read_radiograph
 from cxrlib.model import load_classifier
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
@@ -209,10 +211,50 @@ else:
     display(Markdown("This run's data has no planted tag (it is not the synthetic demo): section skipped."))
 
 # %% [markdown]
-# ## 7. metrics.json and conclusion
+# ## 7. Are the maps checked, not only measured?
+#
+# Two checks of the maps themselves, on a seeded sample of PNEUMONIA test images (the class explained):
+#
+# * **Randomization** (Adebayo et al. 2018): the classifier's head is re-initialised, then successively deeper blocks
+#   (each weight redrawn with its trained mean and SD); the maps are recomputed and compared with the trained model's
+#   by Spearman rank correlation. A map that stays the same when the weights behind the decision are destroyed
+#   shows the image, not the model: correlations should fall towards 0.
+# * **Deletion and insertion** (Petsiuk et al. 2018): the most salient pixels of the model's input are replaced by the
+#   image's mean (deletion) or revealed on a flat image (insertion) in ten steps; the area under P(pneumonia) is
+#   compared with the same curves for a random order of the pixels. A faithful map deletes faster (smaller area) and
+#   inserts faster (larger area) than random.
 
 # %%
-updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seed": first_seed, "frame_size": FRAME_SIZE}
+pneumonia = test[test["label"] == "PNEUMONIA"]
+check_rows = pneumonia.sample(n=min(audit_gradcam_images, len(pneumonia)), random_state=seed).index.to_numpy()
+randomization, faithfulness = {}, {}
+for arm in study_arms:
+    model = load_classifier(run.model_path(arm.name, first_seed))
+    images = read_images(test.loc[check_rows, arm.column], size=model.input_shape[1], progress=False)
+    randomization[arm.name] = gradcam.randomization_check(model, images, layer_name=layers[arm.name], seed=seed)
+    maps = heatmaps[arm.name][check_rows]
+    faithfulness[arm.name] = gradcam.deletion_insertion(model, images, maps, steps=10, seed=seed)
+display(Markdown(f"{len(check_rows)} PNEUMONIA test images; Spearman correlation of the maps with the trained model's, "
+                 "after randomizing the head and then each deeper block in turn (mean over images):"))
+display(pd.DataFrame({a: r.set_index("stage")["spearman_mean"] for a, r in randomization.items()}).round(3))
+faith_table = pd.DataFrame({a: f.mean() for a, f in faithfulness.items()}).T.round(3)
+display(Markdown("Area under P(pneumonia) as the most salient pixels are deleted or inserted (mean over images); "
+                 "`random_*`: the same with a random pixel order."))
+display(faith_table)
+run.show(gradcam.plot_faithfulness(randomization, faithfulness), "checks")
+
+# %% [markdown]
+# ## 8. metrics.json and conclusion
+
+# %%
+updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seed": first_seed, "frame_size": FRAME_SIZE,
+                           "randomization_spearman": dict(zip(randomization[n]["stage"],
+                                                              randomization[n]["spearman_mean"])),
+                           "deletion_auc": float(faithfulness[n]["deletion_auc"].mean()),
+                           "insertion_auc": float(faithfulness[n]["insertion_auc"].mean()),
+                           "random_map_deletion_auc": float(faithfulness[n]["random_deletion_auc"].mean()),
+                           "random_map_insertion_auc": float(faithfulness[n]["random_insertion_auc"].mean()),
+                           "checked_images": int(len(check_rows))}
                        for n in names},
            "gradcam_comparisons": paired}
 if shortcut_table is not None:
@@ -227,9 +269,23 @@ for arm in study_arms:
     else:
         text.append(
             f"- **{arm.name}** puts **{s['mass_in_roi_mean']:.1%}** of its heatmap mass inside the thorax box (95% "
-            f"interval {s['mass_in_roi_ci'][0]:.1%}–{s['mass_in_roi_ci'][1]:.1%}; a heatmap spread evenly would put "
-            f"{measures[arm.name]['roi_area'].mean():.1%} there); its maximum lies in the box for "
-            f"**{s['pointing_hit_rate']:.1%}** of the images.")
+            f"interval {s['mass_in_roi_ci'][0]:.1%}–{s['mass_in_roi_ci'][1]:.1%}) where a heatmap spread evenly would "
+            f"put {s['roi_area_share_mean']:.1%}: {s['mass_minus_roi_area_mean']:+.1%} over chance "
+            f"({s['mass_minus_roi_area_ci'][0]:+.1%} to {s['mass_minus_roi_area_ci'][1]:+.1%}); its maximum lies in "
+            f"the box for **{s['pointing_hit_rate']:.1%}** of the images.")
+    if "mass_minus_mask_area_mean" in s:
+        lo, hi = s["mass_minus_mask_area_ci"]
+        text.append(f"  On the lung fields: {s['mass_in_mask_mean']:.1%} of its mass against {s['mask_area_share_mean']:.1%} "
+                    f"of the frame, {s['mass_minus_mask_area_mean']:+.1%} over chance ({lo:+.1%} to {hi:+.1%}).")
+    r = randomization[arm.name]
+    f = faithfulness[arm.name].mean()
+    text.append(f"  Checks: with the head and {len(r) - 1} deeper blocks randomized, the maps' Spearman correlation with "
+                f"the trained ones is {r['spearman_mean'].iloc[-1]:.2f} "
+                + ("(they change: the maps depend on the trained weights)" if r["spearman_mean"].iloc[-1] < 0.5 else
+                   "(**they barely change: these maps do not explain the model**)")
+                + f"; deletion area {f['deletion_auc']:.3f} against {f['random_deletion_auc']:.3f} for a random map "
+                + ("(faster than random: faithful)." if f["deletion_auc"] < f["random_deletion_auc"] else
+                   "(**not faster than random**)."))
 for label, result in paired.items():
     share = result.get("mask_share_in_roi")
     if share:

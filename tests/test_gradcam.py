@@ -166,8 +166,10 @@ def test_mass_and_pointing_on_constructed_heatmaps():
     assert m["mass_in_mask"] == pytest.approx(25 / 150)
     assert m["mask_share_in_roi"] == pytest.approx(0.5)
     assert m["pointing_hit"] == 0 and m["pointing_hit_mask"] == 0  # the maximum is the corner marker
-    assert m["roi_area"] == pytest.approx(0.16)
-    assert m["mask_area"] == pytest.approx(0.02)
+    assert m["roi_area_share"] == pytest.approx(0.16)
+    assert m["mask_area_share"] == pytest.approx(0.02)
+    assert m["mass_minus_roi_area"] == pytest.approx(m["mass_in_roi"] - 0.16)
+    assert m["mass_minus_mask_area"] == pytest.approx(m["mass_in_mask"] - 0.02)
     assert m["mask_share_in_roi_chance"] == pytest.approx(200 / 1600)
     heat[45, 45] = 2.0
     assert gradcam.heatmap_measures(heat, box, mask=mask)["pointing_hit"] == 1

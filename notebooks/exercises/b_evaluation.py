@@ -88,7 +88,6 @@ def paper_metrics(table, threshold):
 
 # %%
 def test_paper_metrics_form(paper_metrics, table):
-    from cxrlib.course import checks
     checks.check_paper_metrics(paper_metrics, table)
 
 
@@ -98,7 +97,6 @@ hidden: true
 points: 3
 """ # END TEST CONFIG
 def test_paper_metrics_values(paper_metrics, STUDENT_ID):
-    from cxrlib.course import checks
     checks.grade_paper_metrics(paper_metrics, STUDENT_ID)
 
 
@@ -145,7 +143,6 @@ def roc_auc(table):
 
 # %%
 def test_roc_auc_form(roc_auc, table):
-    from cxrlib.course import checks
     checks.check_roc_auc(roc_auc, table)
 
 
@@ -155,7 +152,6 @@ hidden: true
 points: 1
 """ # END TEST CONFIG
 def test_roc_auc_value(roc_auc, STUDENT_ID):
-    from cxrlib.course import checks
     checks.grade_roc_auc(roc_auc, STUDENT_ID)
 
 
@@ -207,7 +203,6 @@ def patient_bootstrap_ci(table, n_boot, seed):
 
 # %%
 def test_bootstrap_form(patient_bootstrap_ci, table):
-    from cxrlib.course import checks
     checks.check_bootstrap_ci(patient_bootstrap_ci, table)
 
 
@@ -217,7 +212,6 @@ hidden: true
 points: 2
 """ # END TEST CONFIG
 def test_bootstrap_values(patient_bootstrap_ci, STUDENT_ID):
-    from cxrlib.course import checks
     checks.grade_bootstrap_ci(patient_bootstrap_ci, STUDENT_ID)
 
 
