@@ -11,9 +11,10 @@
   folder of images of one label) as manifest rows, so that every arm is scored on them with the same thresholds.
 
 Perturbations are made on the radiograph resized to ``preprocess_size`` (before CLAHE), inside the ROI box found on
-the unperturbed image, so that every arm sees the same change through its own steps. Blanked regions are filled
-with Gaussian noise of the image's own mean and SD (seeded per image), not a flat value: a flat patch is itself an
-out-of-distribution cue.
+the unperturbed image, so that every arm sees the same change through its own steps. A removed region is filled
+with Gaussian noise of the mean and SD of the part of the image that is kept (seeded per image): not a flat value,
+which is itself an out-of-distribution cue, and not the whole image's statistics, which would carry the removed
+region's brightness into the fill.
 """
 
 from __future__ import annotations
@@ -176,20 +177,22 @@ def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=No
         raise ValueError("image must be a 2-D uint8 radiograph")
     out = image.copy()
     rows, cols = _box_slices(box, image.shape)
-    noise = np.clip(rng.normal(image.mean(), image.std(), image.shape), 0, 255).astype(np.uint8)
-    if condition == "thorax_blanked":
-        out[rows, cols] = noise[rows, cols]
-    elif condition == "thorax_only":
-        keep = np.zeros(image.shape, bool)
-        keep[rows, cols] = True
-        out[~keep] = noise[~keep]
-    elif condition == "mask_blanked":
+    in_box = np.zeros(image.shape, bool)
+    in_box[rows, cols] = True
+    if condition == "mask_blanked":
         if mask is None or mask.shape != image.shape:
             raise ValueError("mask_blanked needs the lung-field mask in the image's frame")
         radius = max(1, round(mask_margin * image.shape[0]))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        grown = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-        out[grown] = noise[grown]
+        removed = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+    elif condition == "thorax_blanked":
+        removed = in_box
+    elif condition == "thorax_only":
+        removed = ~in_box
+    if condition != "swap":
+        kept = image[~removed] if (~removed).any() else image.ravel()
+        # noise with the statistics of what is kept: the fill carries nothing of the removed region
+        out[removed] = np.clip(rng.normal(kept.mean(), kept.std(), int(removed.sum())), 0, 255).astype(np.uint8)
     else:
         if donor is None or donor_box is None:
             raise ValueError("swap needs the donor image and its box")

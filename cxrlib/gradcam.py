@@ -900,7 +900,8 @@ def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, bat
     -------
     pandas.DataFrame
         One row per stage: ``stage`` (the deepest block randomised so far), ``spearman_mean``,
-        ``spearman_median`` and ``n`` (images whose trained map is not all zero).
+        ``spearman_median`` (a randomized map gone flat counts as 0), ``n`` (images whose trained map is
+        not flat) and ``flat_maps``.
     """
     import keras
     from scipy.stats import spearmanr
@@ -917,10 +918,12 @@ def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, bat
                 values = np.asarray(variable)
                 variable.assign(rng.normal(values.mean(), values.std() or 1e-3, values.shape).astype(values.dtype))
         randomized, _ = gradcam(images, copy, layer_name=layer, pred_index=1, batch_size=batch_size)
-        rhos = [spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(trained, randomized)
-                if a.max() > 0 and b.max() > 0 and a.std() > 0 and b.std() > 0]
+        # a randomized map that is flat (no location supports the class any more) shares no ranking: 0
+        rhos = [spearmanr(a.ravel(), b.ravel()).statistic if b.std() > 0 else 0.0
+                for a, b in zip(trained, randomized) if a.std() > 0]
         rows.append({"stage": name, "stages_randomized": stage + 1, "spearman_mean": float(np.mean(rhos)) if rhos
-                     else np.nan, "spearman_median": float(np.median(rhos)) if rhos else np.nan, "n": len(rhos)})
+                     else np.nan, "spearman_median": float(np.median(rhos)) if rhos else np.nan, "n": len(rhos),
+                     "flat_maps": int(sum(b.std() == 0 for a, b in zip(trained, randomized) if a.std() > 0))})
     return pd.DataFrame(rows)
 
 

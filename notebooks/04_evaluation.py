@@ -259,7 +259,7 @@ display(Markdown(
 #
 # A seeded, class-stratified sample of the test images, perturbed on the radiograph before each arm's own
 # preprocessing (the ROI box is the one found on the unperturbed image): **thorax blanked** (the box filled with
-# noise of the image's own mean and SD), **mask blanked** (the lung-field mask, dilated by 3% of the side, filled
+# noise of the mean and SD of what is kept, so the fill carries nothing of the removed part), **mask blanked** (the lung-field mask, dilated by 3% of the side, filled
 # the same way), **thorax only** (everything outside the box filled), and **swap** (the box replaced by the box of
 # a test image of the other class). AUC is taken against the label of the thorax shown (the donor's under swap).
 # A model whose AUC stays well above 0.5 with the thorax blanked uses signal outside it. For a cropped arm, blanking

@@ -1,0 +1,170 @@
+"""Shortcut audit on constructed cases: where the label is, the tests must find it."""
+
+import cv2
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxrlib import audit, gradcam
+from cxrlib.arms import Arm
+from cxrlib.model import build_classifier, to_model_input
+from cxrlib.preprocess import PreprocessConfig
+
+SIZE = 64
+BOX = (0.25, 0.25, 0.75, 0.75)
+CONFIG = PreprocessConfig(preprocess_size=SIZE, output_size=SIZE, contour_size=SIZE, roi_mean_filter=5)
+WHOLE = Arm("original")
+
+
+def _dataset(folder, *, signal, n=24, seed=0):
+    """Radiograph-like noise; PNEUMONIA carries `signal`: a bright corner marker or a bright thorax."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = "PNEUMONIA" if i % 2 else "NORMAL"
+        image = rng.normal(100, 10, (SIZE, SIZE))
+        if label == "PNEUMONIA" and signal == "corner":
+            image[:8, :8] = 250
+        if label == "PNEUMONIA" and signal == "thorax":
+            image[24:40, 24:40] = 220
+        path = folder / f"{i}.png"
+        cv2.imwrite(str(path), np.clip(image, 0, 255).astype(np.uint8))
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[20:44, 20:44] = 255
+        cv2.imwrite(str(folder / f"{i}_mask.png"), mask)
+        rows.append({"path": str(path), "image_original": str(path), "label": label, "filename": path.name,
+                     "patient_id": f"p{i}", "roi_y0": BOX[0], "roi_x0": BOX[1], "roi_y1": BOX[2], "roi_x1": BOX[3],
+                     "mask_path": str(folder / f"{i}_mask.png")})
+    return pd.DataFrame(rows)
+
+
+def _reader(region):
+    """A 'model' that scores the brightness of one region of its input."""
+    rows, cols = region
+    return lambda arm, seed, images: images[:, rows, cols].mean(axis=(1, 2)) / 255.0
+
+
+THRESHOLDS = {"original": {0: {"youden": 0.5, "fixed_0.5": 0.5, "sensitivity_0.95": 0.5}}}
+
+
+def test_a_corner_marker_model_fails_thorax_only_and_passes_thorax_blanked(tmp_path):
+    table = _dataset(tmp_path, signal="corner")
+    scores = audit.score_perturbations(table, [WHOLE], _reader((slice(0, 8), slice(0, 8))), CONFIG, seeds=[0],
+                                       progress=False)
+    result = audit.summarize_perturbations(scores, {"original": {0: {"youden": 0.6}}}, n_boot=100)["original"]
+    assert result["none"]["roc_auc"] == 1.0
+    assert result["thorax_blanked"]["roc_auc"] == 1.0  # the marker is outside the thorax: it survives
+    assert result["mask_blanked"]["roc_auc"] == 1.0
+    assert result["thorax_only"]["roc_auc"] < 0.75     # the marker is gone: chance
+    # the thorax swap leaves the marker where it was: the prediction follows the surroundings, not the thorax
+    assert result["swap"]["follows_thorax_rate"] == 0.0
+
+
+def test_swap_follows_the_thorax_when_the_label_is_in_the_thorax(tmp_path):
+    table = _dataset(tmp_path, signal="thorax")
+    scores = audit.score_perturbations(table, [WHOLE], _reader((slice(26, 38), slice(26, 38))), CONFIG, seeds=[0],
+                                       progress=False)
+    result = audit.summarize_perturbations(scores, {"original": {0: {"youden": 0.6}}}, n_boot=100)["original"]
+    assert result["swap"]["follows_thorax_rate"] == 1.0 and result["swap"]["roc_auc"] == 1.0
+    assert result["thorax_blanked"]["roc_auc"] < 0.75
+    assert result["thorax_only"]["roc_auc"] == 1.0
+
+
+def test_perturb_refuses_unknown_conditions_and_missing_inputs():
+    image = np.zeros((SIZE, SIZE), np.uint8)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown"):
+        audit.perturb(image, BOX, condition="blur", rng=rng)
+    with pytest.raises(ValueError, match="mask"):
+        audit.perturb(image, BOX, condition="mask_blanked", rng=rng)
+    with pytest.raises(ValueError, match="donor"):
+        audit.perturb(image, BOX, condition="swap", rng=rng)
+    with pytest.raises(ValueError, match="both classes"):
+        audit.swap_donors([1, 1, 1])
+
+
+def test_trivial_floor_finds_a_label_carried_by_brightness(tmp_path):
+    rng = np.random.default_rng(0)
+    paths, labels = [], []
+    for i in range(60):
+        label = i % 2
+        image = rng.normal(90 + 40 * label, 15, (48, 48))
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), np.clip(image, 0, 255).astype(np.uint8))
+        paths.append(path)
+        labels.append(label)
+    features = audit.image_statistics(paths, progress=False)
+    assert list(features.columns) == list(audit.STATISTICS)
+    floor = audit.fit_trivial_floor(features.iloc[:40], labels[:40])
+    scores = floor.predict_proba(features.iloc[40:].to_numpy(float))[:, 1]
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(labels[40:], scores) > 0.97
+
+
+def test_false_positive_rate_on_an_all_normal_set():
+    out = audit.false_positive_rate([np.array([0.1, 0.9, 0.2, 0.8]), np.array([0.1, 0.1, 0.2, 0.9])], [0.5, 0.5],
+                                    n_boot=200)
+    assert out["per_seed"] == [0.5, 0.25] and out["false_positive_rate"] == pytest.approx(0.375)
+    assert out["ci"][0] <= 0.375 <= out["ci"][1]
+
+
+def test_evaluation_set_manifest_forms(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    for name in ("a_0.png", "b_0.png", "c_1.png"):
+        cv2.imwrite(str(tmp_path / "imgs" / name), np.zeros((8, 8), np.uint8))
+    rows = audit.evaluation_set_manifest("adults", {"images": tmp_path / "imgs", "glob": "*_0.*", "label": "NORMAL"})
+    assert list(rows["filename"]) == ["a_0.png", "b_0.png"] and set(rows["subset"]) == {"adults"}
+    csv = tmp_path / "set.csv"
+    pd.DataFrame({"path": ["imgs/c_1.png"], "label": ["PNEUMONIA"]}).to_csv(csv, index=False)
+    assert list(audit.evaluation_set_manifest("c", {"csv": csv})["label"]) == ["PNEUMONIA"]
+    with pytest.raises(ValueError, match="exactly one"):
+        audit.evaluation_set_manifest("x", {"csv": csv, "images": tmp_path})
+    with pytest.raises(ValueError, match="label"):
+        audit.evaluation_set_manifest("x", {"images": tmp_path / "imgs"})
+
+
+# --------------------------------------------------------------------------- Grad-CAM checks
+
+
+def _region_model(rows, cols):
+    """A fixed network whose P(pneumonia) is the brightness of one input region (no training)."""
+    image = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones", name="conv_act")(image)
+    x = keras.layers.Cropping2D(((rows[0], SIZE - rows[1]), (cols[0], SIZE - cols[1])))(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(1, activation="sigmoid", name="pneumonia",
+                             kernel_initializer=keras.initializers.Constant(0.05 / 3),
+                             bias_initializer=keras.initializers.Constant(-4.0))(x)
+    return keras.Model(image, out)
+
+
+def test_deletion_falls_faster_on_a_map_that_points_at_the_signal():
+    model = _region_model((10, 20), (40, 50))
+    rng = np.random.default_rng(0)
+    images = np.clip(rng.normal(60, 10, (6, SIZE, SIZE)), 0, 255).astype(np.uint8)
+    images[:, 10:20, 40:50] = 250
+    pointing = np.zeros((6, 8, 8), np.float32)
+    pointing[:, 1:3, 5:7] = 1.0  # the 8x8 map's cells over the signal
+    result = gradcam.deletion_insertion(model, images, pointing, steps=10, seed=0)
+    assert (result["deletion_auc"] < result["random_deletion_auc"]).all()
+    assert (result["insertion_auc"] > result["random_insertion_auc"]).all()
+
+
+def test_randomization_drops_the_correlation_of_a_trained_small_cnn():
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1], 40)
+    images = np.clip(rng.normal(80, 15, (80, SIZE, SIZE)), 0, 255).astype(np.uint8)
+    for image, label in zip(images, labels):
+        if label:
+            y, x = rng.integers(10, 40, 2)
+            image[y:y + 14, x:x + 14] = 230
+    keras.utils.set_random_seed(0)
+    model = build_classifier(backbone="small_cnn", input_size=SIZE, weights="none", dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    model.fit(to_model_input(images), labels.astype(np.float32), epochs=6, batch_size=16, verbose=0)
+    table = gradcam.randomization_check(model, images[labels == 1][:12], stages=5, seed=0)
+    assert list(table["stage"])[:2] == ["pneumonia", "conv4"]
+    assert table["spearman_mean"].iloc[-1] < 0.5
+    assert table["spearman_mean"].iloc[-1] < table["spearman_mean"].iloc[0] or table["spearman_mean"].iloc[0] < 0.5
