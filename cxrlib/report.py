@@ -247,6 +247,65 @@ def _gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
     return text
 
 
+def _audit_section(run: dict, metrics: dict) -> str:
+    if "perturbations" not in metrics:
+        return _missing("04")
+    arms = metrics.get("arms", {})
+    trivial = metrics.get("baselines", {}).get("trivial", {})
+    text = ("<p>Does each arm's network add to what a trivial model on global image statistics (file size, grey-level "
+            "statistics, border band, central half) already gets, and do its decisions need the thorax?</p>")
+    rows = []
+    for arm, m in arms.items():
+        gain = metrics.get("gain_over_trivial", {}).get(arm, {})
+        p = metrics["perturbations"].get(arm, {})
+        blanked = p.get("thorax_blanked", {})
+        mask = p.get("mask_blanked", {})
+        swap = p.get("swap", {})
+
+        def auc(entry):
+            return (f"{entry['roc_auc']:.3f} ({entry['ci'][0]:.3f}–{entry['ci'][1]:.3f})"
+                    if entry.get("roc_auc") is not None else "n/a")
+
+        rows.append([_arm_label(run, arm), _ci(m, "roc_auc", percent=False),
+                     (f"{gain['auc_difference']:+.3f} ({gain['auc_difference_ci'][0]:+.3f} to "
+                      f"{gain['auc_difference_ci'][1]:+.3f})") if gain else "n/a",
+                     auc(p.get("none", {})), auc(blanked), auc(mask), auc(p.get("thorax_only", {})),
+                     _pct(swap.get("follows_thorax_rate"))])
+    text += (f"<p>Trivial floor: ROC AUC {_ci(trivial, 'roc_auc', percent=False)} on the test split; file size alone "
+             f"{trivial.get('file_size_roc_auc', float('nan')):.3f}.</p>")
+    text += _table(rows, ["arm", "ROC AUC", "gain over the trivial floor (95% CI)", "AUC, audit sample",
+                          "thorax box blanked", "lung fields blanked", "thorax only", "swap: follows the thorax"])
+    notes = []
+    for arm in arms:
+        cropped = run.get("parameters", {}).get("arms", {}).get(arm, {}).get("roi")
+        entry = metrics["perturbations"].get(arm, {}).get("mask_blanked" if cropped else "thorax_blanked", {})
+        if entry.get("ci") and entry["ci"][0] is not None and entry["ci"][0] > 0.5:
+            notes.append(f"<strong>{_esc(arm)}</strong> keeps an AUC of {entry['roc_auc']:.3f} with the "
+                         f"{'lung fields' if cropped else 'thorax'} blanked: it uses signal outside them.")
+    if notes:
+        text += "<p>" + " ".join(notes) + "</p>"
+    for name, by_arm in metrics.get("evaluation_sets", {}).items():
+        rows = [[_arm_label(run, arm), _pct(r.get("false_positive_rate")),
+                 f"{_pct(r['ci'][0])}–{_pct(r['ci'][1])}" if r.get("ci") else "", r.get("n")]
+                for arm, r in by_arm.items() if "false_positive_rate" in r]
+        if rows:
+            text += (f"<h4>{_esc(name)}: a domain-shift stress test, not an external validation</h4>"
+                     + _table(rows, ["arm", "false-positive rate", "95% CI", "images"]))
+    grad = metrics.get("gradcam", {})
+    rows = [[_arm_label(run, arm),
+             ", ".join(f"{k} {v:.2f}" for k, v in g.get("randomization_spearman", {}).items() if v is not None),
+             f"{g.get('deletion_auc', float('nan')):.3f} vs {g.get('random_map_deletion_auc', float('nan')):.3f}",
+             f"{g.get('insertion_auc', float('nan')):.3f} vs {g.get('random_map_insertion_auc', float('nan')):.3f}"]
+            for arm, g in grad.items() if "deletion_auc" in g]
+    if rows:
+        text += ("<h4>Grad-CAM maps checked</h4><p>Spearman correlation of the maps after randomizing the head and then "
+                 "deeper blocks (should fall towards 0); deletion and insertion areas against a random map "
+                 "(deletion lower and insertion higher than random: faithful).</p>"
+                 + _table(rows, ["arm", "randomization (cascading)", "deletion: map vs random",
+                                 "insertion: map vs random"]))
+    return text
+
+
 def _limitations(data: dict, training: dict) -> str:
     items = []
     if data.get("source") == "synthetic":
@@ -330,6 +389,9 @@ Science 151(6), 2022.</p>
 {_results_section(run_dir, run, metrics)}
 <h2>Where the models look (Grad-CAM)</h2>
 {_gradcam_section(run_dir, run, metrics)}
+<h2>Shortcut audit</h2>
+{_audit_section(run, metrics)}
+{_figure(run_dir, "05_checks.png", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
 <h2>Discussion and limitations</h2>
 {_limitations(data, training)}
 <h2>Sections</h2>

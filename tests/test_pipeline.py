@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,11 +102,16 @@ def test_cli_refuses_a_mistyped_key_with_exit_status_2(tmp_path):
 
 @pytest.mark.slow
 def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for i in range(5):  # an all-NORMAL evaluation set: the false-positive rate is what it measures
+        cv2.imwrite(str(extra / f"n{i}.png"), np.full((128, 128), 60 + 20 * i, np.uint8))
     arms = {"original": {}, "roi": {"roi": True}, "paper": {"clahe": True, "roi": True}}
     overrides = {"run_name": "tiny", "reports_dir": str(tmp_path / "reports"), "work_dir": str(tmp_path / "work"),
                  "synthetic_train_per_class": 12, "synthetic_test_per_class": 6, "synthetic_size": 128,
                  "preprocess_size": 128, "model_input_size": 64, "epochs": 2, "batch_size": 8,
-                 "gradcam_examples": 2, "arms": arms, "seeds": [0, 1]}
+                 "gradcam_examples": 2, "arms": arms, "seeds": [0, 1], "audit_images": 12, "audit_gradcam_images": 4,
+                 "evaluation_sets": {"more_normals": {"images": str(extra), "label": "NORMAL"}}}
     params = load_profile(REPO / "params" / "demo.yaml", overrides)
     run_dir = run_study(params, progress=False)
     for step in discover_steps():
@@ -134,6 +141,17 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
     assert (tmp_path / "work" / "models" / "tiny" / "roi-seed1.keras").is_file()
     assert not (run_dir / "models").exists()  # models stay out of the report
     assert "roi" in index and "paper" in index
+    # the audit: trivial floor, perturbations per arm and condition, the extra set, checked Grad-CAM
+    assert 0 <= metrics["baselines"]["trivial"]["roc_auc"] <= 1 and set(metrics["gain_over_trivial"]) == set(arms)
+    for arm in arms:
+        assert set(metrics["perturbations"][arm]) == {"none", "thorax_blanked", "mask_blanked", "thorax_only", "swap"}
+        assert "follows_thorax_rate" in metrics["perturbations"][arm]["swap"]
+        assert metrics["evaluation_sets"]["more_normals"][arm]["n"] == 5
+        g = metrics["gradcam"][arm]
+        assert {"roi_area_share_mean", "mass_minus_roi_area_mean", "deletion_auc", "insertion_auc",
+                "random_map_deletion_auc", "randomization_spearman"} <= set(g)
+    assert metrics["shortcut_decisions"] is not None  # synthetic data: the tag's effect under blanking
+    assert "Shortcut audit" in index
 
 
 def test_render_rebuilds_html_without_executing_and_drops_native_log_lines(tmp_path):
