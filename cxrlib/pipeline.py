@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -38,11 +37,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 _PACKAGES = ("cxrlib", "tensorflow", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
              "scikit-learn", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "jupytext", "nbconvert")
-
-
-# TensorFlow's C++ start-up log lines (I0000/W0000/E0000 ..., "To enable the following instructions", absl's
-# notice): kept in the executed notebook, left out of the report view
-_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the following instructions)")
 
 
 class StudyRunError(RuntimeError):
@@ -182,25 +176,52 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
     return output
 
 
-def _render_html(executed: Path) -> Path:
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _reader_view(notebook) -> None:
+    """Leave out of the reader's view what only the executed notebook should keep: stderr (warnings, native
+    log lines, progress bars) and widget outputs (tqdm's, which show nothing offline)."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                continue
+            data = output.get("data", {})
+            if _WIDGET in data:
+                data.pop(_WIDGET)
+                if set(data) <= {"text/plain"}:
+                    continue
+            kept.append(output)
+        cell.outputs = kept
+
+
+def _navigation(stem: str, stems: list[str]) -> str:
+    position = stems.index(stem) if stem in stems else -1
+    links = ['<a href="index.html">← the study (index)</a>']
+    if position > 0:
+        links.append(f'<a href="{stems[position - 1]}.html">previous: {stems[position - 1]}</a>')
+    if 0 <= position < len(stems) - 1:
+        links.append(f'<a href="{stems[position + 1]}.html">next: {stems[position + 1]}</a>')
+    return ('<nav style="font-family:system-ui,sans-serif;padding:.5rem 1rem;border-bottom:1px solid #ddd">'
+            + " · ".join(links) + "</nav>")
+
+
+def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:
-        outputs = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output["text"] = "".join(line for line in output["text"].splitlines(keepends=True)
-                                         if not _NATIVE_LOG.match(line))
-                if not output["text"].strip():
-                    continue
-            outputs.append(output)
-        if cell.cell_type == "code":
-            cell.outputs = outputs
+    _reader_view(notebook)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
+    nav = _navigation(executed.stem, stems or [executed.stem])
+    start = body.find("<body")
+    end = body.find(">", start) + 1
+    body = body[:end] + nav + body[end:] if start >= 0 else nav + body
     html = executed.with_suffix(".html")
     write_text(body, html)
     return html
@@ -214,8 +235,9 @@ def render_run(run_dir: str | os.PathLike) -> Path:
     executed = sorted(run_dir.glob("[0-9][0-9]_*.ipynb"))
     if not executed:
         raise StudyRunError(f"{run_dir} holds no executed notebooks (NN_name.ipynb); run the study first")
+    stems = [notebook.stem for notebook in executed]
     for notebook in executed:
-        _render_html(notebook)
+        _render_html(notebook, stems)
     return write_index(run_dir)
 
 
@@ -272,7 +294,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
             write_json(record, run_json)
             raise
-        _render_html(executed)
+        _render_html(executed, [s.stem for s in discover_steps(notebooks_dir)])
         seconds = round(time.perf_counter() - started, 1)
         record["steps"][step.stem] = {"status": "done", "seconds": seconds}
         print(f"[{number}/{len(steps)}] {step.stem} done in {seconds:.0f} s", flush=True)

@@ -154,7 +154,7 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
     assert "Shortcut audit" in index
 
 
-def test_render_rebuilds_html_without_executing_and_drops_native_log_lines(tmp_path):
+def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_reader_s_view(tmp_path):
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
     notebook(nbdir / "01_log.py", 'run_dir = "x"',
@@ -165,7 +165,8 @@ def test_render_rebuilds_html_without_executing_and_drops_native_log_lines(tmp_p
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(run_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     page = (run_dir / "01_log.html").read_text()
-    assert "real warning" in page and "oneDNN noise" not in page
+    assert "real warning" not in page and "oneDNN noise" not in page
+    assert 'href="index.html"' in page  # every section page leads back to the study
     executed = nbformat.read(run_dir / "01_log.ipynb", as_version=4)
     assert "oneDNN noise" in executed.cells[-1].outputs[0]["text"], "the executed notebook keeps everything"
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
