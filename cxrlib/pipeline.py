@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -177,6 +178,7 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
 
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
+_REMOTE_SCRIPT = re.compile(r"""<script[^>]*\ssrc\s*=\s*["']https?://[^"']*["'][^>]*>\s*</script>""", re.IGNORECASE)
 
 
 def _reader_view(notebook) -> None:
@@ -196,6 +198,7 @@ def _reader_view(notebook) -> None:
                     continue
             kept.append(output)
         cell.outputs = kept
+    notebook.metadata.pop("widgets", None)
 
 
 def _navigation(stem: str, stems: list[str]) -> str:
@@ -218,6 +221,7 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
+    body = _REMOTE_SCRIPT.sub("", body)  # require.js / MathJax from a CDN: the pages need neither, and must open offline
     nav = _navigation(executed.stem, stems or [executed.stem])
     start = body.find("<body")
     end = body.find(">", start) + 1
@@ -279,7 +283,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         "git": _git_commit(),
         "packages": _package_versions(),
         "device": _device(),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join(["python -m cxrlib", *sys.argv[1:]]),
         "parameters": params.model_dump(),
         "steps": previous.get("steps", {}),
     }

@@ -11,13 +11,14 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from .atomic import write_text
 
-__all__ = ["write_index"]
+__all__ = ["write_index", "check_run"]
 
 _SECTIONS = {
     "01_eda": "Exploratory data analysis",
@@ -137,7 +138,7 @@ def _data_section(data: dict) -> str:
     rows = [[subset, c.get("NORMAL", 0), c.get("PNEUMONIA", 0), c.get("NORMAL", 0) + c.get("PNEUMONIA", 0)]
             for subset, c in counts.items()]
     leak = data.get("leakage", {})
-    text = (f"<p><strong>{_esc(data.get('description'))}</strong>. Root: <code>{_esc(data.get('root'))}</code>; "
+    text = (f"<p><strong>{_esc(data.get('description'))}</strong>. Folder: <code>{_esc(Path(str(data.get('root'))).name)}</code>; "
             f"manifest hash <code>{_esc(str(data.get('manifest_sha256'))[:16])}…</code>.</p>"
             "<p>The release's test split is the evaluation set and is read only by the evaluation steps. Validation "
             "(epoch and threshold choice) is carved from the training split by patient identifier, stratified by "
@@ -336,7 +337,9 @@ def _sections(run_dir: Path, run: dict) -> str:
     for stem, title in _SECTIONS.items():
         status = run.get("steps", {}).get(stem, {})
         if (run_dir / f"{stem}.html").is_file():
-            rows.append(f'<li><a href="{stem}.html">{_esc(title)}</a> (<a href="{stem}.ipynb">full notebook</a>) '
+            notebook = (f' (<a href="{stem}.ipynb">full notebook</a>)' if (run_dir / f"{stem}.ipynb").is_file()
+                        else "")
+            rows.append(f'<li><a href="{stem}.html">{_esc(title)}</a>{notebook} '
                         f"<span class='muted'>{status.get('seconds', '?')} s</span></li>")
         elif status:
             rows.append(f"<li>{_esc(title)}: {_esc(status.get('status', ''))}</li>")
@@ -361,7 +364,7 @@ def write_index(run_dir: str | os.PathLike) -> Path:
          ["started / finished", f"{run.get('started', '?')} / {run.get('finished', 'not finished')}"],
          ["device", run.get("device", "?")],
          ["code", f"{git.get('commit') or 'unknown'}{' (with uncommitted changes)' if git.get('dirty') else ''}"],
-         ["command", run.get("command", "?")]],
+         ["command", _LOCAL_PATH.sub(lambda m: "…/" + Path(m.group(0)).name, run.get("command", "?"))]],
         ["", ""],
     )
     profile = run.get("parameters", {}).get("run_name", run_dir.name)
@@ -407,3 +410,41 @@ device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)
     index = run_dir / "index.html"
     write_text(page, index)
     return index
+
+
+_LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_LOCAL_PATH = re.compile(r"(?<![\w./:-])/(?:home|root|tmp|work|Users|mnt|var|opt|srv)(?:/[\w.-]+)+")
+_STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'
+_WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json">'
+_REMOTE_SCRIPT = re.compile(r"""<script[^>]+src\s*=\s*["']https?://""", re.IGNORECASE)
+
+
+def check_run(run_dir: str | os.PathLike) -> list[str]:
+    """What a reader of a rendered run would trip over, one line per problem (empty: none).
+
+    Every ``href``/``src`` of every HTML page must resolve inside the run folder (web addresses, anchors and
+    inline ``data:`` images aside); no page may show an absolute local path, stderr output or a widget, or load
+    a script from the web (the report must open offline).
+    """
+    run_dir = Path(run_dir)
+    pages = sorted(run_dir.glob("*.html"))
+    if not pages:
+        return [f"{run_dir} holds no HTML pages"]
+    problems = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for target in _LINK.findall(text):
+            if target.startswith(("http://", "https://", "mailto:", "#", "data:")):
+                continue
+            local = target.split("#", 1)[0].split("?", 1)[0]
+            if local and not (page.parent / local).exists():
+                problems.append(f"{page.name}: link to {target!r} does not resolve")
+        for match in sorted(set(_LOCAL_PATH.findall(text))):
+            problems.append(f"{page.name}: shows the local path {match!r}")
+        if _STDERR in text:
+            problems.append(f"{page.name}: shows stderr output")
+        if _WIDGET_VIEW in text:
+            problems.append(f"{page.name}: embeds a widget, which shows nothing offline")
+        if _REMOTE_SCRIPT.search(text):
+            problems.append(f"{page.name}: loads a script from the web (fails offline)")
+    return problems

@@ -68,7 +68,8 @@ else:
 manifest = data.build_manifest(root, with_hashes=True)
 data.check_images(manifest)
 description = data.describe_source(manifest, synthetic=is_synthetic)
-display(Markdown(f"**Data:** {description}  \n**Root:** `{root}`"))
+display(Markdown(f"**Data:** {description}  \n**Folder:** `{Path(root).name}` "
+                 + ("(generated under `work_dir`)" if is_synthetic else "(the profile's `data_dir`)")))
 
 # %% [markdown]
 # ## 2. Validation split by patient

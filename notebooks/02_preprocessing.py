@@ -131,7 +131,7 @@ by_label = processed.groupby("label").agg(images=("path", "size"), fallback_rate
                                           mask_area_median=("mask_area", "median"))
 display(by_label.round(3))
 display(Markdown(f"Wrote `processed.csv` ({len(processed)} images); cache folder "
-                 f"`{cache_folder(Path(work_dir) / 'preprocess', config)}`."))
+                 f"`{cache_folder(Path(work_dir) / 'preprocess', config).name}` under `work_dir`."))
 
 # %% [markdown]
 # ## 5. Original and processed images (paper Fig. 5)
