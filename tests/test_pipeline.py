@@ -152,6 +152,9 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
                 "random_map_deletion_auc", "randomization_spearman"} <= set(g)
     assert metrics["shortcut_decisions"] is not None  # synthetic data: the tag's effect under blanking
     assert "Shortcut audit" in index
+    from cxrlib.report import check_run
+
+    assert check_run(run_dir) == []  # links resolve; no local path, stderr, widget or remote script on any page
 
 
 def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_reader_s_view(tmp_path):
