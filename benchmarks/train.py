@@ -18,6 +18,7 @@ TensorFlow (KERAS_BACKEND=jax). Usage:
 
     nice -n 10 .venv/bin/python benchmarks/train.py                      # 224 and 400 px, all modes
     python benchmarks/train.py --sizes 224 --modes frozen block14 --steps 5
+    python benchmarks/train.py --sizes 224 --modes block14 --policy mixed_bfloat16   # bf16 on a CPU that has it
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _rate(step, n_images, steps, warmup=2):
     return n_images * steps / (time.perf_counter() - start)
 
 
-def run_one(mode, size, batch_size, steps):
+def run_one(mode, size, batch_size, steps, policy=None):
     import numpy as np
 
     import keras
@@ -76,7 +77,8 @@ def run_one(mode, size, batch_size, steps):
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    scope, policy = distribution()
+    scope, default_policy = distribution()
+    policy = policy or default_policy
     with scope:
         classifier = cm.build_classifier(input_size=size, weights="none", dtype_policy=policy)
         train_mode, block = {"frozen": ("frozen", None), "block14": ("finetune", "block14"),
@@ -150,11 +152,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measure (after 2 warm-up steps)")
     parser.add_argument("--fit", action="store_true", help="also time train_classifier end to end (2 epochs)")
+    parser.add_argument("--policy", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                        help="Keras dtype policy (default: mixed_float16 on a GPU, float32 on a CPU)")
     parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         mode, size = args.one[0], int(args.one[1])
-        result = run_fit(size, args.batch_size) if mode == "fit" else run_one(mode, size, args.batch_size, args.steps)
+        result = (run_fit(size, args.batch_size) if mode == "fit"
+                  else run_one(mode, size, args.batch_size, args.steps, args.policy))
         print(json.dumps(result))
         return
     rows = []
@@ -163,7 +168,7 @@ def main(argv=None):
     for size in args.sizes:
         for mode in modes:
             cmd = [sys.executable, __file__, "--one", mode, str(size), "--batch-size", str(args.batch_size),
-                   "--steps", str(args.steps)]
+                   "--steps", str(args.steps)] + (["--policy", args.policy] if args.policy else [])
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 rows.append({"mode": mode, "size": size, "batch": args.batch_size, "memory": "failed"})
