@@ -43,6 +43,7 @@ from cxrlib import audit, metrics, synthetic, training
 from cxrlib.inputs import read_images
 from cxrlib.model import load_classifier
 from cxrlib.preprocess import PreprocessConfig
+from cxrlib.arms import comparison_pairs
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
 BOOTSTRAP_RESAMPLES = 2000  # patient-level resamples behind every interval
@@ -50,8 +51,7 @@ KERMANY_TEST_COUNTS = {"n_positive": 390, "n_negative": 234}  # the release's te
 run = StudyRun(run_dir, step="04", work_dir=work_dir)
 study_arms = run.arms(arms)
 names = [a.name for a in study_arms]
-baseline = "original" if "original" in names else names[0]
-pairs = [tuple(p) for p in compare] if compare is not None else [(n, baseline) for n in names if n != baseline]
+pairs = comparison_pairs(names, compare)
 
 # %% [markdown]
 # ## 1. Test images and predictions

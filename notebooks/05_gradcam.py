@@ -43,6 +43,7 @@ from cxrlib import gradcam, metrics, synthetic
 from cxrlib.inputs import read_images
 from cxrlib.data import read_radiograph
 from cxrlib.model import load_classifier
+from cxrlib.arms import comparison_pairs
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -50,8 +51,7 @@ FRAME_SIZE = 256  # side of the whole-image frame the measures are taken in
 run = StudyRun(run_dir, step="05", work_dir=work_dir)
 study_arms = run.arms(arms)
 names = [a.name for a in study_arms]
-baseline = "original" if "original" in names else names[0]
-pairs = [tuple(p) for p in compare] if compare is not None else [(n, baseline) for n in names if n != baseline]
+pairs = comparison_pairs(names, compare)
 first_seed = seeds[0]
 
 # %% [markdown]
