@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 PROFILE ?= params/demo.yaml
 SET     ?=
 
-.PHONY: study test test-fast sync lab bench clean-env
+.PHONY: study test test-fast sync lab bench clean clean-env
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,24 @@ test-fast: $(VENV)/.installed
 sync: $(VENV)/.installed
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
-## lab: open the notebooks in JupyterLab (the .py files open as notebooks)
-lab: $(VENV)/.installed
+## lab: open the notebooks in JupyterLab; a double-click opens a .py notebook as a notebook (jupytext's viewer,
+## set as the default for .py files in this environment's JupyterLab settings overrides)
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_OVERRIDES): $(VENV)/.installed
+	mkdir -p $(dir $@)
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $@
+
+lab: $(LAB_OVERRIDES)
 	$(VENV)/bin/jupyter lab notebooks/
 
 ## bench: the speed and memory benchmarks (print tables)
 bench: $(VENV)/.installed
 	$(PY) benchmarks/preprocess.py
 	$(PY) benchmarks/train.py
+
+## clean: remove caches, checkpoints and models (data/work) and the demo report; keeps .venv and data you fetched
+clean:
+	rm -rf data/work reports/demo .pytest_cache
 
 clean-env:
 	rm -rf $(VENV)

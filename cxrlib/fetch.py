@@ -154,6 +154,12 @@ def _unpack(archive: Path, data_dir: Path, digest: str, *, progress: bool) -> Pa
         return find_dataset_root(target)
     if not zipfile.is_zipfile(archive):
         raise FetchError(f"{archive} is not a zip archive (corrupt or wrong file); fetch it again")
+    with zipfile.ZipFile(archive) as bundle:
+        needed = sum(member.file_size for member in bundle.infolist())
+    free = shutil.disk_usage(data_dir).free
+    if needed > free:
+        raise FetchError(f"{archive.name} unpacks to {needed / 2**30:.2f} GiB but {data_dir} has only "
+                         f"{free / 2**30:.2f} GiB free; free some space or choose another --dest")
     scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=data_dir))
     try:
         with zipfile.ZipFile(archive) as bundle:

@@ -281,3 +281,17 @@ def test_refusals(tmp_path):
     (tmp_path / "data" / "ChestXRay2017").mkdir(parents=True)
     with pytest.raises(FetchError, match="already exists"):
         fetch_dataset(archive, tmp_path / "data", progress=False)
+
+
+def test_an_archive_larger_than_the_free_space_is_refused_before_unpacking(tmp_path, monkeypatch):
+    import collections
+
+    from cxrlib import fetch as fetch_module
+
+    archive = make_zip(tmp_path / "ChestXRay2017.zip")
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(fetch_module.shutil, "disk_usage", lambda path: usage(10, 10, 5))
+    dest = tmp_path / "data"
+    with pytest.raises(FetchError, match=r"unpacks to .* GiB but .* has only .* GiB free"):
+        fetch_dataset(archive, dest, progress=False)
+    assert not (dest / "ChestXRay2017").exists() and not list(dest.glob(".unpack-*"))
