@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Arm", "arms_from", "comparison_pairs"]
+__all__ = ["Arm", "arms_from"]
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,3 @@ def arms_from(mapping):
         arms.append(Arm(str(name), clahe=bool(spec.get("clahe", False)), roi=bool(spec.get("roi", False))))
     return arms
 
-
-def comparison_pairs(names, compare=None):
-    """The pairs of arms compared (a - b): ``compare`` as given, or every arm against the baseline arm
-    (``original`` when declared, else the first arm)."""
-    names = list(names)
-    if compare is not None:
-        return [tuple(pair) for pair in compare]
-    baseline = "original" if "original" in names else names[0]
-    return [(name, baseline) for name in names if name != baseline]

@@ -140,7 +140,7 @@ def _load_local_weights(base, path, input_size):
     base.set_weights(reference.get_weights())
 
 
-def _small_cnn(x, seed):
+def _small_cnn(x, *, seed, **_):
     """The ``small_cnn`` backbone's layers on tensor ``x`` (0..255); returns its last activation."""
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
     for block, filters in enumerate((16, 32, 64, 128), 1):
@@ -153,7 +153,7 @@ def _small_cnn(x, seed):
     return x
 
 
-def _xception(x, weights, input_size):
+def _xception(x, *, weights, input_size, **_):
     """The Xception base's layers on tensor ``x`` (0..255); returns its last activation."""
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="xception_preprocess")(x)
     try:
@@ -169,6 +169,10 @@ def _xception(x, weights, input_size):
     if isinstance(weights, Path):
         _load_local_weights(base, weights, input_size)
     return base.output
+
+
+_BUILDERS = {"xception": _xception, "small_cnn": _small_cnn}
+"""Each backbone's layers (the names of :data:`cxrlib.backbones.BACKBONES`)."""
 
 
 def build_classifier(*, backbone="xception", input_size=224, weights="imagenet", dropout=0.3, seed=0,
@@ -205,10 +209,7 @@ def build_classifier(*, backbone="xception", input_size=224, weights="imagenet",
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     with _dtype_policy(dtype_policy or keras.config.dtype_policy()):
         image = keras.Input((input_size, input_size, 3), name="image")
-        if backbone == "xception":
-            features = _xception(image, weights, input_size)
-        else:
-            features = _small_cnn(image, seed)
+        features = _BUILDERS[backbone](image, weights=weights, input_size=input_size, seed=seed)
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
         x = keras.layers.Dropout(float(dropout), seed=seed, name="head_dropout")(x)
         output = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="pneumonia",

@@ -20,7 +20,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .arms import comparison_pairs
 from .backbones import BACKBONES, TRAIN_RANGES
 from .preprocess import PREPROCESS_RANGES
 
@@ -233,7 +232,11 @@ class StudyParams(BaseModel):
 
     def comparisons(self) -> list[tuple[str, str]]:
         """The pairs of arms compared: ``compare``, or every arm against the baseline arm."""
-        return comparison_pairs(self.arms, self.compare)
+        if self.compare is not None:
+            return [tuple(pair) for pair in self.compare]
+        names = list(self.arms)
+        baseline = "original" if "original" in self.arms else names[0]
+        return [(name, baseline) for name in names if name != baseline]
 
     @classmethod
     def known_keys(cls) -> list[str]:

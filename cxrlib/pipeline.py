@@ -148,7 +148,8 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
     if unknown:
         raise StudyRunError(f"{step.source.name}: parameters cell declares {unknown}, which the profile schema "
                             f"(cxrlib/params.py) does not know")
-    values = {**params.model_dump(), "run_dir": str(run_dir)}
+    # the comparisons are resolved here, once: notebooks receive the pairs, never a rule to make them
+    values = {**params.model_dump(), "compare": [list(pair) for pair in params.comparisons()], "run_dir": str(run_dir)}
     injected = {name: values[name] for name in declared}
 
     notebook.metadata["kernelspec"] = {"name": params.kernel_name, "language": "python",

@@ -28,7 +28,7 @@ run_dir = "reports/dev"
 work_dir = "data/work"
 arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 seeds = [0]
-compare = None
+compare = [["paper", "original"]]
 evaluation_sets = {}
 audit_images = 300
 seed = 0
@@ -43,7 +43,6 @@ from cxrlib import audit, metrics, synthetic, training
 from cxrlib.inputs import read_images
 from cxrlib.model import load_classifier
 from cxrlib.preprocess import PreprocessConfig
-from cxrlib.arms import comparison_pairs
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
 BOOTSTRAP_RESAMPLES = 2000  # patient-level resamples behind every interval
@@ -51,7 +50,7 @@ KERMANY_TEST_COUNTS = {"n_positive": 390, "n_negative": 234}  # the release's te
 run = StudyRun(run_dir, step="04", work_dir=work_dir)
 study_arms = run.arms(arms)
 names = [a.name for a in study_arms]
-pairs = comparison_pairs(names, compare)
+pairs = [tuple(pair) for pair in compare]
 
 # %% [markdown]
 # ## 1. Test images and predictions

@@ -27,7 +27,7 @@ run_dir = "reports/dev"
 work_dir = "data/work"
 arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 seeds = [0]
-compare = None
+compare = [["paper", "original"]]
 seed = 0
 batch_size = 32
 gradcam_layer = None
@@ -43,7 +43,6 @@ from cxrlib import gradcam, metrics, synthetic
 from cxrlib.inputs import read_images
 from cxrlib.data import read_radiograph
 from cxrlib.model import load_classifier
-from cxrlib.arms import comparison_pairs
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -51,7 +50,7 @@ FRAME_SIZE = 256  # side of the whole-image frame the measures are taken in
 run = StudyRun(run_dir, step="05", work_dir=work_dir)
 study_arms = run.arms(arms)
 names = [a.name for a in study_arms]
-pairs = comparison_pairs(names, compare)
+pairs = [tuple(pair) for pair in compare]
 first_seed = seeds[0]
 
 # %% [markdown]
