@@ -60,7 +60,7 @@ def _gpu(args: argparse.Namespace) -> int:
                   "python3 -m cxrlib gpu run --out $OUT")
         return 0
     if args.gpu_command == "run":
-        result = gpu.run_there(profile=args.profile, overrides=args.set, out=args.out, hide_tf=args.hide_tensorflow)
+        result = gpu.run_there(profile=args.profile, overrides=args.set, out=args.out, dry_run=args.dry_run)
         print(json.dumps(result, indent=2))
         return 0
     print(json.dumps(gpu.check_report(args.run_dir), indent=2))
@@ -115,8 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     there.add_argument("--profile", default="params/paper224-gpu.yaml")
     there.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one profile key")
     there.add_argument("--out", help="copy the checked report here (the device's $OUT)")
-    there.add_argument("--hide-tensorflow", action="store_true",
-                       help="dry run: make TensorFlow unimportable, as on the GPU machine")
+    there.add_argument("--dry-run", action="store_true",
+                       help="CPU rehearsal: TensorFlow hidden, wheels installed for the GPU's Python but not imported")
     there.set_defaults(handler=_gpu)
     check = gpu_commands.add_parser("check-report", help="refuse a report folder too large to bring back")
     check.add_argument("run_dir")

@@ -368,7 +368,7 @@ def _steps_done(run_json):
 
 
 def run_there(*, profile, overrides=(), dest=REPO_ROOT / ".gpu", out=None, python=sys.executable,
-              hide_tf=False):
+              dry_run=False):
     """On the GPU machine: install the wheels, run the steps not yet done, check and copy the report.
 
     Parameters
@@ -383,8 +383,10 @@ def run_there(*, profile, overrides=(), dest=REPO_ROOT / ".gpu", out=None, pytho
         Where the checked report is copied (the device's ``$OUT``).
     python : str
         The interpreter that runs the study.
-    hide_tf : bool
-        Make TensorFlow unimportable (dry runs on a machine that has it).
+    dry_run : bool
+        A rehearsal on a CPU machine with TensorFlow and a Python other than the GPU's: TensorFlow is
+        made unimportable, the wheels are installed for the GPU's Python (checking that they install as a
+        set) but not imported, as this environment holds the same versions built for its own Python.
 
     Returns
     -------
@@ -401,8 +403,12 @@ def run_there(*, profile, overrides=(), dest=REPO_ROOT / ".gpu", out=None, pytho
     site = dest / "site"
     wheels = sorted((dest / "wheels").glob("*.whl"))
     if wheels and not (site / ".installed").is_file():
-        subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--no-cache-dir", "--upgrade", "--target", str(site), *map(str, wheels)], check=True)
+        command = [python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--no-cache-dir",
+                   "--upgrade", "--only-binary=:all:", "--python-version", GPU_PYTHON["python_version"],
+                   "--implementation", "cp", "--target", str(site)]
+        for platform in GPU_PLATFORMS:
+            command += ["--platform", platform]
+        subprocess.run(command + [str(w) for w in wheels], check=True)
         (site / ".installed").write_text("\n".join(w.name for w in wheels) + "\n")
     absent = [name for name in (record["data"], record["weights"]) if not (root / name).exists()]
     absent += [] if (site / ".installed").is_file() else [str((dest / "wheels").relative_to(root))]
@@ -412,12 +418,12 @@ def run_there(*, profile, overrides=(), dest=REPO_ROOT / ".gpu", out=None, pytho
         raise GpuPackError(f"not everything has arrived: {', '.join(absent)} missing; make the device call(s) "
                            f"carrying {loads} with this same command. A machine that went back cold has lost what "
                            "earlier calls brought: carry every load again")
-    paths = ([str(hide_tensorflow(dest / "no-tensorflow"))] if hide_tf else []) + [str(site), str(root)]
+    paths = [str(hide_tensorflow(dest / "no-tensorflow")), str(root)] if dry_run else [str(site), str(root)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     sets = [f"data_dir={root / record['data']}", f"weights={root / record['weights']}",
             f"reports_dir={dest / 'run' / 'reports'}", f"work_dir={dest / 'run' / 'work'}", *overrides]
-    if str(site) not in sys.path:  # pydantic comes from the wheels on the GPU machine
+    if not dry_run and str(site) not in sys.path:  # pydantic comes from the wheels on the GPU machine
         sys.path.insert(0, str(site))
     from .params import ProfileError, load_profile, parse_overrides
 

@@ -134,8 +134,7 @@ def _package_versions() -> dict:
 def _device(backend: str) -> str:
     """CPU, or the GPU names the backend sees (asked in a subprocess under that backend, so the runner stays light)."""
     code = "from cxrlib.backend import device_name; print(device_name())"
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path}
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": _with_repository(os.environ.get("PYTHONPATH"))}
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
         lines = out.stdout.strip().splitlines()
@@ -147,18 +146,26 @@ def _device(backend: str) -> str:
     return f"unknown (Keras on {backend} did not start: {error})"
 
 
+def _with_repository(pythonpath: str | None) -> str:
+    """``PYTHONPATH`` with this repository first, so kernels import the cxrlib that runs them."""
+    return os.pathsep.join(filter(None, [str(REPO_ROOT), pythonpath]))
+
+
 @contextlib.contextmanager
-def _kernel_backend(backend: str):
-    """Kernels started inside inherit ``KERAS_BACKEND=backend`` (set before Keras is imported there)."""
-    previous = os.environ.get("KERAS_BACKEND")
+def _kernel_environment(backend: str):
+    """Kernels started inside inherit ``KERAS_BACKEND=backend`` (set before Keras is imported there) and this
+    repository's cxrlib (a relative or absent ``PYTHONPATH`` would find another copy from the kernel's folder)."""
+    previous = {name: os.environ.get(name) for name in ("KERAS_BACKEND", "PYTHONPATH")}
     os.environ["KERAS_BACKEND"] = backend
+    os.environ["PYTHONPATH"] = _with_repository(previous["PYTHONPATH"])
     try:
         yield
     finally:
-        if previous is None:
-            del os.environ["KERAS_BACKEND"]
-        else:
-            os.environ["KERAS_BACKEND"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, log_output: bool) -> Path:
@@ -294,7 +301,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         record["steps"][step.stem] = {"status": "running"}
         write_json(record, run_json)
         try:
-            with _kernel_backend(params.keras_backend):
+            with _kernel_environment(params.keras_backend):
                 executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
         except StudyRunError:
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}

