@@ -9,7 +9,9 @@ Grad-CAM (Selvaraju et al., ICCV 2017), after the keras-io example
   layer of the outer model), where ``model.get_layer(name).output`` is not reachable
   from the outer input: the chosen layer's output is recorded during one ordinary
   forward pass instead;
-* batches (one forward and one backward pass per batch).
+* batches (one forward and one backward pass per batch);
+* either Keras backend: the gradient at the layer's output is the backend's own
+  (``tf.GradientTape`` under TensorFlow, ``jax.value_and_grad`` under JAX), same results on the same weights.
 
 Measurement frame. The *original* model sees the whole radiograph, the *processed*
 model only the thorax ROI crop, so its heatmap lives in crop coordinates. Both are
