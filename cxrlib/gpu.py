@@ -344,7 +344,7 @@ def pack(*, data_dir, weights, dest=REPO_ROOT / ".gpu", limit=TRAVEL_LIMIT):
     _download_wheels(requirements, dest / "wheels")
 
     parts = {str((dest / name).relative_to(root)): _tree_size(dest / name) for name in ("wheels", "weights", "data")}
-    repository = _repository_size(root)
+    repository = _repository_size(root) + 4096  # PACK.json rides along with every call
     loads = plan_loads(repository, parts, limit=limit)
     record = {
         "limit_bytes": limit,
@@ -354,8 +354,11 @@ def pack(*, data_dir, weights, dest=REPO_ROOT / ".gpu", limit=TRAVEL_LIMIT):
         "weights": str(weights_target.relative_to(root)),
         "weights_source": str(weights),
         "wheels": requirements,
-        "loads": [{"carry": load, "bytes": repository + sum(parts[name] for name in load)} for load in loads],
+        "loads": [],
     }
+    record_path = str((dest / "PACK.json").relative_to(root))  # travels with every call: `gpu run` reads it there
+    for load in loads:
+        record["loads"].append({"carry": [record_path, *load], "bytes": repository + sum(parts[n] for n in load)})
     write_json(record, dest / "PACK.json")
     return record
 
@@ -411,7 +414,9 @@ def run_there(*, profile, overrides=(), dest=REPO_ROOT / ".gpu", out=None, pytho
         subprocess.run(command + [str(w) for w in wheels], check=True)
         (site / ".installed").write_text("\n".join(w.name for w in wheels) + "\n")
     absent = [name for name in (record["data"], record["weights"]) if not (root / name).exists()]
-    absent += [] if (site / ".installed").is_file() else [str((dest / "wheels").relative_to(root))]
+    wheels_dir = dest / "wheels"
+    absent += [] if (site / ".installed").is_file() else [
+        str(wheels_dir.relative_to(root)) if root in wheels_dir.parents else str(wheels_dir)]
     if absent:
         loads = [load["carry"] for load in record["loads"]
                  if any(item == name or item.startswith(name + "/") for item in absent for name in load["carry"])]

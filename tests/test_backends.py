@@ -229,3 +229,16 @@ def test_hidden_tensorflow_cannot_be_imported(tmp_path):
     result = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(folder)})
     assert result.returncode == 1 and "ModuleNotFoundError" in result.stderr and "hidden" in result.stderr
+
+
+def test_gpu_run_refuses_until_every_load_has_arrived(tmp_path):
+    with pytest.raises(gpu.GpuPackError, match="PACK.json is missing: run `python -m cxrlib gpu pack`"):
+        gpu.run_there(profile=REPO / "params" / "paper224-gpu.yaml", dest=tmp_path)
+    record = {"data": ".gpu-test/data/kermany224", "weights": ".gpu-test/weights/w.h5",
+              "loads": [{"carry": [".gpu-test/PACK.json", ".gpu-test/weights"]},
+                        {"carry": [".gpu-test/PACK.json", ".gpu-test/wheels", ".gpu-test/data"]}]}
+    (tmp_path / "PACK.json").write_text(json.dumps(record))
+    with pytest.raises(gpu.GpuPackError, match=r"\.gpu-test/data/kermany224, \.gpu-test/weights/w\.h5, .*wheels "
+                                               r"missing; make the device call\(s\) carrying \[\[.*weights.*\], "
+                                               r"\[.*data.*\]\]"):
+        gpu.run_there(profile=REPO / "params" / "paper224-gpu.yaml", dest=tmp_path)
