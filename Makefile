@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 PROFILE ?= params/demo.yaml
 SET     ?=
 
-.PHONY: study test test-fast sync lab bench clean clean-env
+.PHONY: study test test-fast sync lab bench clean clean-env gpu-pack gpu-study
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml
 study: $(VENV)/.installed
 	$(PY) -m cxrlib run $(PROFILE) $(SET)
 
-## test: the full test suite (the same command CI runs)
+## test: the full test suite (the same command CI runs); then the Grad-CAM and input tests again under JAX
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+	KERAS_BACKEND=jax $(PY) -m pytest -q tests/test_gradcam.py tests/test_inputs.py
 
 ## test-fast: the tests without the end-to-end notebook runs
 test-fast: $(VENV)/.installed
@@ -49,6 +50,14 @@ bench: $(VENV)/.installed
 ## clean: remove caches, checkpoints and models (data/work) and the demo report; keeps .venv and data you fetched
 clean:
 	rm -rf data/work reports/demo .pytest_cache
+
+## gpu-pack: fill .gpu/ with what the GPU run carries (data, float16 weights, wheels) and print the device calls
+gpu-pack: $(VENV)/.installed
+	$(PY) -m cxrlib gpu pack
+
+## gpu-study: on the GPU machine (JAX, no TensorFlow, no internet): the paper's regime, report copied to $$OUT
+gpu-study:
+	python3 -m cxrlib gpu run --out "$${OUT:-gpu-report}"
 
 clean-env:
 	rm -rf $(VENV)

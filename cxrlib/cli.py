@@ -1,4 +1,4 @@
-"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval,course} ...``."""
+"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval,course,gpu} ...``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,25 @@ def _course(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpu(args: argparse.Namespace) -> int:
+    from . import gpu
+
+    if args.gpu_command == "pack":
+        record = gpu.pack(data_dir=args.data_dir, weights=args.weights)
+        print(json.dumps(record, indent=2))
+        for number, load in enumerate(record["loads"], 1):
+            print(f"device call {number}: carry={json.dumps(load['carry'])} ({load['bytes'] / 2**20:.1f} MiB with "
+                  f"the repository, limit {record['limit_bytes'] / 2**20:.0f} MiB); command: "
+                  "python3 -m cxrlib gpu run --out $OUT")
+        return 0
+    if args.gpu_command == "run":
+        result = gpu.run_there(profile=args.profile, overrides=args.set, out=args.out, dry_run=args.dry_run)
+        print(json.dumps(result, indent=2))
+        return 0
+    print(json.dumps(gpu.check_report(args.run_dir), indent=2))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cxrlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +104,24 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
     grade.set_defaults(handler=_course)
 
+    gpu = commands.add_parser("gpu", help="the prepared GPU run: pack what travels, run there, check the report size")
+    gpu_commands = gpu.add_subparsers(dest="gpu_command", required=True)
+    pack = gpu_commands.add_parser("pack", help="fill .gpu/ (data, float16 weights, cp312 wheels) and plan the loads")
+    pack.add_argument("--data-dir", default="../shared/data/kermany224", help="dataset folder to carry")
+    pack.add_argument("--weights", default="../shared/weights/xception_imagenet_notop.weights.h5",
+                      help="Keras Xception no-top .weights.h5 (carried as float16)")
+    pack.set_defaults(handler=_gpu)
+    there = gpu_commands.add_parser("run", help="on the GPU machine: install the wheels, run the steps not yet done")
+    there.add_argument("--profile", default="params/paper224-gpu.yaml")
+    there.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one profile key")
+    there.add_argument("--out", help="copy the checked report here (the device's $OUT)")
+    there.add_argument("--dry-run", action="store_true",
+                       help="CPU rehearsal: TensorFlow hidden, wheels installed for the GPU's Python but not imported")
+    there.set_defaults(handler=_gpu)
+    check = gpu_commands.add_parser("check-report", help="refuse a report folder too large to bring back")
+    check.add_argument("run_dir")
+    check.set_defaults(handler=_gpu)
+
     # roi-eval parses its own options (cxrlib.preprocess.roi_eval_main); listed here for --help
     commands.add_parser("roi-eval", help="measure how well the thorax ROI keeps the lungs "
                                          "(--images DIR --masks DIR [--json]; roi-eval --help for more)")
@@ -93,6 +130,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. Known errors print one clear line, not a traceback."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gpu"]:  # before the imports below: on the GPU machine its wheels are not installed yet
+        from .gpu import GpuPackError
+
+        try:
+            args = _parser().parse_args(argv)
+            return args.handler(args)
+        except GpuPackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from .course.build import CourseBuildError
     from .course.grade import CourseGradeError
     from .data import DatasetLayoutError, ImageReadError
@@ -100,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     from .params import ProfileError
     from .pipeline import StudyRunError
 
-    argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["roi-eval"]:
             from .preprocess import roi_eval_main

@@ -9,7 +9,9 @@ Grad-CAM (Selvaraju et al., ICCV 2017), after the keras-io example
   layer of the outer model), where ``model.get_layer(name).output`` is not reachable
   from the outer input: the chosen layer's output is recorded during one ordinary
   forward pass instead;
-* batches (one forward and one backward pass per batch).
+* batches (one forward and one backward pass per batch);
+* either Keras backend: the gradient at the layer's output is the backend's own
+  (``tf.GradientTape`` under TensorFlow, ``jax.value_and_grad`` under JAX), same results on the same weights.
 
 Measurement frame. The *original* model sees the whole radiograph, the *processed*
 model only the thorax ROI crop, so its heatmap lives in crop coordinates. Both are
@@ -176,7 +178,6 @@ def make_gradcam_heatmap(img_array, model, last_conv_layer_name=None, pred_index
         The model's P(PNEUMONIA) for the batch.
     """
     import keras
-    import tensorflow as tf
 
     x = np.asarray(img_array, dtype=np.float32)
     if x.ndim != 4:
@@ -187,38 +188,39 @@ def make_gradcam_heatmap(img_array, model, last_conv_layer_name=None, pred_index
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     layer = find_layer(model, last_conv_layer_name)
     head = _output_layer(model)
+    gradient = _LAYER_GRADIENTS.get(keras.backend.backend())
+    if gradient is None:
+        raise ValueError(f"Grad-CAM runs on Keras' {' or '.join(_LAYER_GRADIENTS)} backend, "
+                         f"not {keras.backend.backend()!r}")
 
-    # Record the layer's output during the forward pass (works when it sits in a nested
-    # model) and read the pre-sigmoid logit by switching the output activation off.
-    recorded = []
+    def class_score(out):
+        """The explained score (summed over the batch) and P(PNEUMONIA), from the model's output."""
+        ops = keras.ops
+        out = ops.cast(ops.reshape(out, (x.shape[0], -1)), "float32")
+        if out.shape[1] != 1:
+            raise ValueError(f"model must have one sigmoid output unit, got output shape {tuple(out.shape)}")
+        if head is None:  # no switchable sigmoid: recover the logit from the probability
+            p = ops.clip(out[:, 0], 1e-7, 1 - 1e-7)
+            logit = ops.log(p) - ops.log1p(-p)
+        else:
+            logit = out[:, 0]
+        prob = ops.sigmoid(logit)
+        target = (prob >= threshold) if pred_index is None else ops.full(prob.shape, pred_index == 1)
+        return ops.sum(ops.where(target, logit, -logit)), prob
+
+    # Hook the layer's call to reach its output during one ordinary forward pass (works when it
+    # sits in a nested model), and read the pre-sigmoid logit by switching the output activation off.
     original_call = layer.call
+    hook = {}
 
-    def recording_call(*args, **kwargs):
-        out = original_call(*args, **kwargs)
-        tape.watch(out)
-        recorded.append(out)
-        return out
+    def hooked_call(*args, **kwargs):
+        return hook["on_output"](original_call(*args, **kwargs))
 
-    layer.call = recording_call
+    layer.call = hooked_call
     if head is not None:
         head.activation = keras.activations.linear
     try:
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            out = tf.cast(tf.reshape(model(x, training=False), (x.shape[0], -1)), tf.float32)
-            if out.shape[1] != 1:
-                raise ValueError(f"model must have one sigmoid output unit, got output shape {tuple(out.shape)}")
-            if head is None:  # no switchable sigmoid: recover the logit from the probability
-                p = tf.clip_by_value(out[:, 0], 1e-7, 1 - 1e-7)
-                logit = tf.math.log(p) - tf.math.log1p(-p)
-            else:
-                logit = out[:, 0]
-            prob = tf.sigmoid(logit)
-            target = (prob >= threshold) if pred_index is None else tf.fill(tf.shape(prob), pred_index == 1)
-            score = tf.reduce_sum(tf.where(target, logit, -logit))
-        if len(recorded) != 1:
-            raise ValueError(f"layer {layer.name!r} ran {len(recorded)} times in one forward pass; choose another")
-        activation = recorded[0]
-        grads = tape.gradient(score, activation)
+        activation, grads, prob = gradient(model, layer, x, hook, class_score)
     finally:
         del layer.call  # back to the class method
         if head is not None:
@@ -229,13 +231,72 @@ def make_gradcam_heatmap(img_array, model, last_conv_layer_name=None, pred_index
             "probability, so saturated predictions give flat heatmaps",
             stacklevel=2,
         )
-    activation = tf.cast(activation, tf.float32).numpy()
-    grads = tf.cast(grads, tf.float32).numpy()
     weights = grads.mean(axis=(1, 2))  # (B, C): how much each channel matters to the class
     cam = np.maximum(np.einsum("bhwc,bc->bhw", activation, weights), 0.0)
     peak = cam.max(axis=(1, 2), keepdims=True)
     cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-    return cam.astype(np.float32), prob.numpy().astype(np.float64)
+    return cam.astype(np.float32), prob.astype(np.float64)
+
+
+def _recorded_once(recorded, layer):
+    if len(recorded) != 1:
+        raise ValueError(f"layer {layer.name!r} ran {len(recorded)} times in one forward pass; choose another")
+    return recorded[0]
+
+
+def _layer_gradient_tensorflow(model, layer, x, hook, class_score):
+    """TensorFlow: ``tf.GradientTape`` watches the layer's output as the forward pass makes it."""
+    from .backend import require_tensorflow
+
+    tf = require_tensorflow("Grad-CAM's tf.GradientTape")
+    recorded = []
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        def on_output(out):
+            tape.watch(out)
+            recorded.append(out)
+            return out
+
+        hook["on_output"] = on_output
+        score, prob = class_score(model(x, training=False))
+    activation = _recorded_once(recorded, layer)
+    grads = tape.gradient(score, activation)
+    return (tf.cast(activation, tf.float32).numpy(), tf.cast(grads, tf.float32).numpy(),
+            tf.cast(prob, tf.float32).numpy())
+
+
+def _layer_gradient_jax(model, layer, x, hook, class_score):
+    """JAX: ``jax.value_and_grad`` of the score as a function of an offset added to the layer's output.
+
+    The offset is zero, so the forward pass is the model's own; the gradient with respect to it is
+    the gradient with respect to the layer's output.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        shape = (x.shape[0], *layer.output.shape[1:])
+    except (AttributeError, ValueError):
+        raise ValueError(f"layer {layer.name!r} has no single output in the model's graph; choose another") from None
+
+    def score_of_offset(offset):
+        recorded = []
+
+        def on_output(out):
+            recorded.append(out)
+            return out + offset.astype(out.dtype)
+
+        hook["on_output"] = on_output
+        score, prob = class_score(model(x, training=False))
+        return score, (_recorded_once(recorded, layer), prob)
+
+    (_, (activation, prob)), grads = jax.value_and_grad(score_of_offset, has_aux=True)(
+        jnp.zeros(shape, jnp.float32))
+    return (np.asarray(activation, dtype=np.float32), np.asarray(grads, dtype=np.float32),
+            np.asarray(prob, dtype=np.float32))
+
+
+_LAYER_GRADIENTS = {"tensorflow": _layer_gradient_tensorflow, "jax": _layer_gradient_jax}
+"""Backend -> ``gradient(model, layer, x, hook, class_score) -> (activation, grads, prob)`` ndarrays."""
 
 
 def _default_to_input(images):

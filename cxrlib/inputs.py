@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 import keras
 
 from .atomic import atomic_path
+from .backend import require_tensorflow
 from .data import read_radiograph
 from .model import to_model_input
 
@@ -130,8 +131,7 @@ def image_dataset(images, labels, *, batch_size, training, augment=False, seed=0
         Of ``((B, S, S, 3) float32 0..255, (B, 1) float32)`` batches, the
         tf.data twin of :func:`cxrlib.model.to_model_input`.
     """
-    import tensorflow as tf
-
+    tf = require_tensorflow("image_dataset (tf.data); ImageBatches is its backend-neutral twin")
     images = np.asarray(images)
     labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
     if images.dtype != np.uint8 or images.ndim != 3:

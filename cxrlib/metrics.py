@@ -1146,8 +1146,8 @@ def plot_errors_by_group(tables, *, title="Error rate by group"):
     x = np.arange(len(groups))
     for i, (name, table) in enumerate(tables.items()):
         t = table.reindex(groups)
-        # Wilson bounds can sit a rounding error inside the rate (0 errors: low = 3e-18): clip at 0
-        err = np.clip(np.vstack([t["error_rate"] - t["ci_low"], t["ci_high"] - t["error_rate"]]), 0, None)
+        # clipped: at 0 or n errors a Wilson bound can fall a rounding step inside the estimate (1 - 1e-16)
+        err = np.clip(np.vstack([t["error_rate"] - t["ci_low"], t["ci_high"] - t["error_rate"]]), 0.0, None)
         ax.bar(x + (i - (len(tables) - 1) / 2) * width, t["error_rate"], width, yerr=err, capsize=3, label=name)
     counts = next(iter(tables.values())).reindex(groups)["n"]
     ax.set_xticks(x, [f"{g}\n(n={n:g})" for g, n in zip(groups, counts)])

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .backbones import BACKBONES, TRAIN_RANGES
+from .backend import BACKENDS, resolve_backend
 from .preprocess import PREPROCESS_RANGES
 
 __all__ = ["ArmSpec", "EvaluationSetSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
@@ -97,6 +98,9 @@ class StudyParams(BaseModel):
     reports_dir: str = Field("reports", description="folder that holds the run folders")
     work_dir: str = Field("data/work", description="caches (features, processed images); outside git")
     kernel_name: str = Field("python3", description="Jupyter kernel that executes the notebooks")
+    keras_backend: str | None = Field(
+        None, description="Keras backend of the notebooks' kernels: " + " or ".join(BACKENDS)
+        + "; null: the KERAS_BACKEND environment variable, else tensorflow")
     seed: int = Field(0, ge=0, description="seed of the data: validation split, synthetic images, bootstrap")
 
     # the study's shape: arms x seeds, one backbone, the pairs compared
@@ -158,6 +162,11 @@ class StudyParams(BaseModel):
         if value % 2 == 0:
             raise ValueError(f"must be odd so the filter is centred, got {value}")
         return value
+
+    @field_validator("keras_backend")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str:
+        return resolve_backend(value)[0]  # null: KERAS_BACKEND, else tensorflow; unknown names refused
 
     @field_validator("weights")
     @classmethod

@@ -4,12 +4,15 @@
 ``notebooks/`` (``NN_name.py``) to ``.ipynb``, executes it with papermill in
 the run folder ``reports/<run_name>/``, injecting only the parameters its
 ``parameters`` cell declares, renders it to HTML and finally writes
-``index.html`` and ``run.json``. The first failing notebook stops the run with
+``index.html`` and ``run.json``. Every kernel starts with ``KERAS_BACKEND`` set to the
+profile's ``keras_backend`` (:mod:`cxrlib.backend`); ``run.json`` records the backend, its
+versions and the device it sees. The first failing notebook stops the run with
 its name, the failing cell and the error; the partial executed notebook stays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .atomic import write_json, write_text
+from .backend import BackendError, backend_versions, require_backend
 from .params import StudyParams
 
 __all__ = [
@@ -36,7 +40,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-_PACKAGES = ("cxrlib", "tensorflow", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
+_PACKAGES = ("cxrlib", "tensorflow", "jax", "jaxlib", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
              "scikit-learn", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "jupytext", "nbconvert")
 
 
@@ -122,17 +126,41 @@ def _package_versions() -> dict:
     return versions
 
 
-def _device() -> str:
-    """CPU, or the GPU names TensorFlow sees (asked in a subprocess so the runner stays light)."""
-    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import tensorflow as tf; "
-            "g=tf.config.list_physical_devices('GPU'); "
-            "print('; '.join(tf.config.experimental.get_device_details(d).get('device_name', d.name) for d in g) or 'CPU')")
+def _device(backend: str) -> str:
+    """CPU, or the GPU names the backend sees (asked in a subprocess under that backend, so the runner stays light)."""
+    code = "from cxrlib.backend import device_name; print(device_name())"
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": _with_repository(os.environ.get("PYTHONPATH"))}
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
         lines = out.stdout.strip().splitlines()
-        return lines[-1] if out.returncode == 0 and lines else "unknown (TensorFlow did not start)"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown (TensorFlow did not start)"
+        if out.returncode == 0 and lines:
+            return lines[-1]
+        error = (out.stderr.strip().splitlines() or ["no output"])[-1]
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        error = str(exc)
+    return f"unknown (Keras on {backend} did not start: {error})"
+
+
+def _with_repository(pythonpath: str | None) -> str:
+    """``PYTHONPATH`` with this repository first, so kernels import the cxrlib that runs them."""
+    return os.pathsep.join(filter(None, [str(REPO_ROOT), pythonpath]))
+
+
+@contextlib.contextmanager
+def _kernel_environment(backend: str):
+    """Kernels started inside inherit ``KERAS_BACKEND=backend`` (set before Keras is imported there) and this
+    repository's cxrlib (a relative or absent ``PYTHONPATH`` would find another copy from the kernel's folder)."""
+    previous = {name: os.environ.get(name) for name in ("KERAS_BACKEND", "PYTHONPATH")}
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ["PYTHONPATH"] = _with_repository(previous["PYTHONPATH"])
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, log_output: bool) -> Path:
@@ -273,6 +301,10 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
 
     steps = _select_steps(discover_steps(notebooks_dir), only)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # kernels inherit it: no C++ log noise on the console
+    try:
+        require_backend(params.keras_backend)
+    except BackendError as exc:
+        raise StudyRunError(str(exc)) from None
     _check_kernel(params.kernel_name)
     run_dir = (Path(params.reports_dir) / params.run_name).resolve()
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
@@ -283,7 +315,9 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git": _git_commit(),
         "packages": _package_versions(),
-        "device": _device(),
+        "backend": {"name": params.keras_backend, "KERAS_BACKEND_before_run": os.environ.get("KERAS_BACKEND"),
+                    **backend_versions(params.keras_backend)},
+        "device": _device(params.keras_backend),
         "command": " ".join(["python -m cxrlib", *sys.argv[1:]]),
         "parameters": params.model_dump(),
         "steps": previous.get("steps", {}),
@@ -294,14 +328,15 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         record["steps"][step.stem] = {"status": "running"}
         write_json(record, run_json)
         try:
-            executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
+            with _kernel_environment(params.keras_backend):
+                executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
         except StudyRunError:
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
             write_json(record, run_json)
             raise
         _render_html(executed, [s.stem for s in discover_steps(notebooks_dir)])
         seconds = round(time.perf_counter() - started, 1)
-        record["steps"][step.stem] = {"status": "done", "seconds": seconds}
+        record["steps"][step.stem] = {"status": "done", "seconds": seconds, "keras_backend": params.keras_backend}
         print(f"[{number}/{len(steps)}] {step.stem} done in {seconds:.0f} s", flush=True)
     data_json = run_dir / "data.json"
     if data_json.is_file():

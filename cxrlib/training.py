@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import tempfile
 import time
@@ -47,6 +46,7 @@ from tqdm.auto import tqdm
 import keras
 
 from .atomic import atomic_path
+from .backend import accelerators, device_name, require_tensorflow
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
 from .backbones import TRAIN_RANGES
 from .model import (BLOCKS, backbone_spec, build_classifier, compile_classifier, configure_trainable, cut_layer,
@@ -278,31 +278,6 @@ def operating_thresholds(labels, scores):
             "sensitivity_0.95": threshold_for_sensitivity(labels, scores, target=0.95)}
 
 
-def accelerators():
-    """Names of the GPUs the Keras backend sees (empty on a CPU machine)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
-                for d in tf.config.list_physical_devices("GPU")]
-    if backend == "jax":
-        import jax
-
-        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-    if backend == "torch":
-        import torch
-
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return []
-
-
-def device_name():
-    """The GPUs, or ``"CPU (n cores)"``."""
-    gpus = accelerators()
-    return "; ".join(gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
-
-
 def _split(frame, image_column):
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame (processed.csv), got {type(frame).__name__}")
@@ -427,8 +402,7 @@ def distribution():
     gpus = accelerators()
     policy = "mixed_float16" if gpus else None
     if len(gpus) > 1 and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
+        tf = require_tensorflow("tf.distribute.MirroredStrategy")
         return tf.distribute.MirroredStrategy().scope(), policy
     if len(gpus) > 1 and keras.backend.backend() == "jax":
         keras.distribution.set_distribution(keras.distribution.DataParallel())
@@ -502,7 +476,8 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
     work_dir = Path(work_dir)
     source = resolve_weights(settings.weights)
     stamp = (source.stat().st_size, source.stat().st_mtime_ns) if isinstance(source, Path) else source
-    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, x_train, y_train, x_val, y_val)
+    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, keras.backend.backend(),
+                      x_train, y_train, x_val, y_val)  # a run on another backend trains anew, never resumes this one
     directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
     try:
         feature_seconds = 0.0

@@ -65,7 +65,21 @@ def random_model(seed=0):
 
 
 def keras_io_heatmap(img_array, flat_model, layer_name):
-    """The keras-io reference (examples/vision/grad_cam.py) on a flat model, one image."""
+    """The keras-io reference (examples/vision/grad_cam.py) on a flat model, one image.
+
+    Under TensorFlow its own ``tf.GradientTape``; under JAX the same computation with ``jax.grad`` of
+    the model's tail (the layers after ``layer_name``) at the layer's output.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        cut = flat_model.get_layer(layer_name).output
+        conv = np.asarray(keras.Model(flat_model.input, cut)(img_array))
+        tail = keras.Model(cut, flat_model.output)
+        grads = np.asarray(jax.grad(lambda c: keras.ops.sum(tail(c)[:, 0]))(conv))
+        pooled = grads.mean(axis=(0, 1, 2))
+        heat = conv[0] @ pooled
+        return np.maximum(heat, 0) / heat.max()
     import tensorflow as tf
 
     grad_model = keras.models.Model(flat_model.input, [flat_model.get_layer(layer_name).output, flat_model.output])

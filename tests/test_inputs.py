@@ -7,6 +7,9 @@ import pytest
 
 from cxrlib import inputs
 
+tf_data = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                             reason="tf.data is the TensorFlow backend's path; ImageBatches is the other backends'")
+
 
 def test_read_images_resizes_to_uint8(tmp_path):
     paths = []
@@ -33,6 +36,7 @@ def _images(n=10, size=32, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, size, size), dtype=np.uint8)
 
 
+@tf_data
 def test_image_dataset_batches_are_model_inputs():
     images, labels = _images(), np.arange(10) % 2
     batches = list(inputs.image_dataset(images, labels, batch_size=4, training=False))
@@ -42,6 +46,7 @@ def test_image_dataset_batches_are_model_inputs():
     np.testing.assert_array_equal(x.numpy()[..., 1], images[:4])
 
 
+@tf_data
 def test_image_dataset_shuffle_is_seeded():
     images, labels = _images(), np.arange(10)
 
@@ -54,6 +59,7 @@ def test_image_dataset_shuffle_is_seeded():
     assert not np.array_equal(order(1), order(2))
 
 
+@tf_data
 def test_augmentation_changes_pixels_but_not_shapes_or_range():
     images = _images(8, 48)
     x, _ = next(iter(inputs.image_dataset(images, np.zeros(8), batch_size=8, training=True, augment=True)))
@@ -65,6 +71,7 @@ def test_augmentation_changes_pixels_but_not_shapes_or_range():
     assert "RandomFlip" not in {type(layer).__name__ for layer in augmenter.layers}
 
 
+@tf_data
 def test_image_dataset_refusals():
     with pytest.raises(ValueError, match="uint8"):
         inputs.image_dataset(_images().astype(float), np.zeros(10), batch_size=2, training=False)

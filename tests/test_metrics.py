@@ -368,3 +368,14 @@ def test_arms_table_shows_mean_sd_and_interval():
     assert list(table.index) == ["good", "weak"]
     assert " ± " in table.loc["good", "accuracy"] and "(" in table.loc["good", "roc_auc"]
     assert list(metrics.arms_table(out["arms"], point="without_fallback").index) == ["good", "weak"]
+
+
+def test_error_bars_survive_groups_with_no_or_every_image_wrong():
+    """Wilson's bounds at 0 of 3 errors (5.6e-17) and 10 of 10 (1 - 1e-16) fall a rounding step inside the estimate."""
+    y = np.ones(13, int)
+    groups = np.array(["all_wrong"] * 10 + ["all_right"] * 3)
+    table = metrics.errors_by_group(y, np.r_[np.zeros(10, int), np.ones(3, int)], groups)
+    assert table.loc["all_wrong", "ci_high"] < table.loc["all_wrong", "error_rate"] == 1.0
+    assert table.loc["all_right", "ci_low"] > table.loc["all_right", "error_rate"] == 0.0
+    fig = metrics.plot_errors_by_group({"model": table})
+    assert len(fig.axes[0].patches) == 2

@@ -18,7 +18,7 @@ def test_demo_profile_loads():
     assert params.data_dir is None and params.run_name == "demo"
 
 
-@pytest.mark.parametrize("name", ["kermany224.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["kermany224.yaml", "paper.yaml", "paper224-gpu.yaml"])
 def test_real_data_profiles_are_valid_apart_from_local_paths(name, tmp_path):
     params = load_profile(PARAMS / name, {"data_dir": str(tmp_path), "weights": "none", "lungmask_dir": None})
     assert params.data_dir == str(tmp_path.resolve())
