@@ -111,7 +111,10 @@ plt.show()
 # %% [markdown]
 # **c1.** Train `whole_model` on the whole images and set `marker_box = (y0, x0, y1, x1)`: the marker's box as
 # fractions of the image's height and width (as `cxrlib.roi.roi_box` returns; the image's left is the patient's
-# right). Show the Grad-CAM map and the blanking test that found it. Graded: intersection over union with the
+# right). The cell after the question draws your evidence from these names: `val` (the validation rows of
+# `processed`), `val_images` (their whole images at `SIZE`), `probs` (their P(PNEUMONIA)), `mean_map` (the mean
+# Grad-CAM map, `SIZE` x `SIZE`), `drops` (the fall of the mean P(PNEUMONIA) for each cell of a 4x4 grid, row by
+# row) and `blanked(images, box)` (copies with the box blacked out). Graded: intersection over union with the
 # marker's true box ≥ 0.5.
 
 # %% [raw]
