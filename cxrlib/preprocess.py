@@ -50,6 +50,7 @@ __all__ = [
     "preprocess_image",
     "network_image",
     "fallback_rates",
+    "box_iou",
     "compare_to_reference",
     "evaluate_roi",
     "roi_eval_main",
@@ -506,7 +507,18 @@ def fallback_rates(processed, *, label_column="label", confidence=0.95):
 # --------------------------------------------------------------------------- fast path against the reference
 
 
-def _box_iou(a, b):
+def box_iou(a, b):
+    """Intersection over union of two boxes ``(y0, x0, y1, x1)`` (fractions or pixels, end-exclusive).
+
+    Parameters
+    ----------
+    a, b : sequence of float
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when both boxes are empty.
+    """
     inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else float("nan")
@@ -519,7 +531,7 @@ def _compare_one(task):
     fast, reference = extract_roi(equalized, config), extract_roi(equalized, config, reference=True)
     union = (fast.lung_mask | reference.lung_mask).sum()
     return {"path": str(path), "fallback_fast": fast.fallback, "fallback_reference": reference.fallback,
-            "box_iou": _box_iou(fast.box, reference.box),
+            "box_iou": box_iou(fast.box, reference.box),
             "mask_iou": float((fast.lung_mask & reference.lung_mask).sum() / union) if union else float("nan"),
             "max_edge_difference": float(max(abs(u - v) for u, v in zip(fast.box, reference.box)))}
 

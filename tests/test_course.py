@@ -2,10 +2,13 @@
 
 One build and one graded folder are shared by the whole module (session-scoped fixtures): for each exercise and
 three student identifiers the solution, the unmodified student notebook and one plausible wrong answer, plus files
-that are not gradable notebooks.
+that are not gradable notebooks. The graded kernels get a temporary folder of this session (``TMPDIR``), where
+exercise c keeps its trainings: the wrong answer and the second grading of a student reuse the solution's
+(:func:`cxrlib.training.train_classifier` resumes a finished training with the same settings and images).
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +29,8 @@ WRONG = {
     "a": ("return roi.roi_box(lung_fields(image), margin=0.04)", "return (0.0, 0.0, 1.0, 1.0)", "a2"),
     "b": ("fp, fn = int(np.sum(pred & ~y)), int(np.sum(~pred & y))",
           "fn, fp = int(np.sum(pred & ~y)), int(np.sum(~pred & y))", "b1"),
+    "c": ("marker_box = (float(y0 / h), float(x0 / w), float(y1 / h), float(x1 / w))",
+          "marker_box = (float(y0 / h), 1 - float(x1 / w), float(y1 / h), 1 - float(x0 / w))", "c1"),
     "d": ('threshold = choose_threshold(validation["label"], validation["score"])',
           'threshold = choose_threshold(test["label"], test["score"])', "d1"),
 }
@@ -49,7 +54,19 @@ def course(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def graded(course, tmp_path_factory):
+def kernel_tmp(tmp_path_factory):
+    """A temporary folder of this session for the graded kernels (they inherit ``TMPDIR``)."""
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp_path_factory.mktemp("kernel-tmp"))
+    yield Path(os.environ["TMPDIR"])
+    if before is None:
+        del os.environ["TMPDIR"]
+    else:
+        os.environ["TMPDIR"] = before
+
+
+@pytest.fixture(scope="session")
+def graded(course, kernel_tmp, tmp_path_factory):
     out, record = course
     subs = tmp_path_factory.mktemp("submissions")
     for letter, entry in record["exercises"].items():
@@ -138,6 +155,80 @@ def checks_solution_box(image):
     return extract_roi(apply_clahe(image), PreprocessConfig(preprocess_size=image.shape[0])).box
 
 
+def test_shortcut_marker_sits_in_a_corner_outside_the_thorax_and_differs_between_students(tmp_path):
+    markers = [variants.shortcut_marker(s) for s in ("s1", "s2", "s3", "s4", "s5", "s6")]
+    assert variants.shortcut_marker("s1") == markers[0]
+    assert len({(m.kind, m.corner, m.box) for m in markers}) > 3
+    for m in markers:
+        y0, x0, y1, x1 = m.box
+        assert m.kind in variants.MARKER_KINDS and m.corner in variants.MARKER_CORNERS
+        assert (y1 <= 0.14 if m.corner.startswith("top") else y0 >= 0.86)
+        assert (x1 <= 0.14 if m.corner.endswith("left") else x0 >= 0.86)
+
+
+def test_shortcut_dataset_plants_the_marker_with_the_label_except_in_test(tmp_path):
+    from cxrlib.gradcam import box_pixels
+    from cxrlib.inputs import read_images
+
+    table = variants.shortcut_dataset("s1", tmp_path)
+    plan = variants._shortcut_plan("s1")
+    assert table[["image_id", "subset", "label"]].equals(plan[["image_id", "subset", "label"]])
+    assert "has_marker" not in table.columns
+    rates = plan.groupby(["subset", "label"])["has_marker"].mean()
+    assert rates["train", "PNEUMONIA"] == rates["val", "PNEUMONIA"] == 0.9
+    assert rates["train", "NORMAL"] == rates["val", "NORMAL"] == 0.1
+    assert rates["test", "PNEUMONIA"] == rates["test", "NORMAL"] == 0.5
+    marker = variants.shortcut_marker("s1")
+    y0, x0, y1, x1 = box_pixels(marker.box, (variants.SHORTCUT_SIZE,) * 2)
+    images = read_images(table["path"], size=variants.SHORTCUT_SIZE, progress=False)
+    ink = variants.marker_stamp(marker.kind, y1 - y0) > 0.9
+    brightness = images[:, y0:y1, x0:x1][:, ink].mean(axis=1)
+    assert brightness[plan["has_marker"]].min() > 200 > brightness[~plan["has_marker"]].max()
+    again = variants.shortcut_dataset("s1", tmp_path / "again")
+    assert np.array_equal(images, read_images(again["path"], size=variants.SHORTCUT_SIZE, progress=False))
+
+
+def test_marker_checks_tell_the_marker_from_its_mirror_image_and_the_kind():
+    marker = variants.shortcut_marker("s1")
+    y0, x0, y1, x1 = marker.box
+    checks.check_marker_box(marker.box)
+    checks.grade_marker_box(marker.box, "s1")
+    with pytest.raises(AssertionError, match="mirror image"):
+        checks.grade_marker_box((y0, 1 - x1, y1, 1 - x0), "s1")
+    with pytest.raises(AssertionError, match="covers 100% of the image"):
+        checks.check_marker_box((0.0, 0.0, 1.0, 1.0))
+    with pytest.raises(AssertionError, match="marker_box is not defined"):
+        checks.check_marker_box(None)
+    checks.grade_marker_kind(marker.kind, "s1")
+    other = next(kind for kind in variants.MARKER_KINDS if kind != marker.kind)
+    with pytest.raises(AssertionError, match=f"not a {other}"):
+        checks.grade_marker_kind(other, "s1")
+    with pytest.raises(AssertionError, match="must be one of"):
+        checks.check_marker_kind("letter")
+
+
+def test_shortcut_gap_check_refuses_malformed_answers_and_another_students_table(tmp_path):
+    with pytest.raises(AssertionError, match=r'auc must be \{"whole"'):
+        checks.check_shortcut_auc({"whole": 0.9})
+    with pytest.raises(AssertionError, match="lies in"):
+        checks.check_shortcut_auc({"whole": {"val": 1.2, "test": 0.5}, "crop": {"val": 0.5, "test": 0.5}})
+    auc = {"whole": {"val": 0.9, "test": 0.6}, "crop": {"val": 0.7, "test": 0.7}}
+    with pytest.raises(AssertionError, match="not the table of your variant"):
+        checks.grade_shortcut_gap(auc, None, None, variants.shortcut_dataset("s2", tmp_path), "s1")
+
+
+@pytest.mark.parametrize("kind", list(variants.MARKER_KINDS))
+def test_marker_stamps_differ_and_bad_arguments_are_refused(kind):
+    stamp = variants.marker_stamp(kind, 12)
+    assert stamp.shape == (12, 12) and 0 <= stamp.min() and stamp.max() <= 1
+    others = [variants.marker_stamp(k, 12) for k in variants.MARKER_KINDS if k != kind]
+    assert all(np.abs(stamp - o).mean() > 0.1 for o in others)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        variants.marker_stamp("letter", 12)
+    with pytest.raises(ValueError, match="side must be an int >= 4"):
+        variants.marker_stamp(kind, 3)
+
+
 def test_optimism_is_positive_and_reference_is_reproducible():
     validation, test = variants.operating_point_tables("s1")
     mean, sd = checks.reference_optimism(validation, test, n_resamples=300, seed=0)
@@ -186,7 +277,7 @@ def test_course_profile_errors_name_the_key(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("student_id", STUDENTS)
-@pytest.mark.parametrize("letter", ["a", "b", "d"])
+@pytest.mark.parametrize("letter", ["a", "b", "c", "d"])
 def test_solution_full_blank_zero_wrong_loses_its_question(graded, letter, student_id):
     subs, gradebook, record = graded
     entry = record["exercises"][letter]
@@ -225,8 +316,11 @@ def test_gradebook_columns_and_the_same_folder_grades_the_same(graded, course, t
                                        "feedback"]
     on_disk = pd.read_csv(subs.parent / "gradebook.csv", keep_default_na=False)
     assert len(on_disk) == len(gradebook)
+    # Again: one student's wrong answers (full and zero marks on their questions, with messages) and the bad files.
     again = tmp_path / "again"
-    shutil.copytree(subs / STUDENTS[0], again / STUDENTS[0])
+    for path in sorted((subs / STUDENTS[0]).glob("*-wrong.ipynb")):
+        (again / STUDENTS[0]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, again / STUDENTS[0] / path.name)
     shutil.copytree(subs / "bad", again / "bad")
     second = grade.grade_submissions(course[0] / "autograder", again, tmp_path / "g2.csv", progress=False)
     first = gradebook[gradebook["submission"].isin(second["submission"])].reset_index(drop=True)

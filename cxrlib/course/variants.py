@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from .. import synthetic
+from ..gradcam import box_pixels
 
 __all__ = [
     "VARIANT_VERSION",
@@ -26,6 +29,12 @@ __all__ = [
     "roi_cases",
     "predictions_table",
     "operating_point_tables",
+    "MARKER_KINDS",
+    "MARKER_CORNERS",
+    "ShortcutMarker",
+    "marker_stamp",
+    "shortcut_marker",
+    "shortcut_dataset",
 ]
 
 VARIANT_VERSION = 1
@@ -35,6 +44,13 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: Images per student in exercise a: ``data`` are shown in the notebook, ``fresh`` only drawn by the grader.
 ROI_IMAGES = {"data": 6, "fresh": 4}
 ROI_SIZE = 256
+#: Exercise c: the planted marker's kinds (what it looks like) and corners (where it sits).
+MARKER_KINDS = {"square": "a bright filled square", "disc": "a bright filled disc (a round lead button)",
+                "ring": "a bright ring (a hollow circle)"}
+MARKER_CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+#: Exercise c: side of the rendered radiographs, and images per class in each subset.
+SHORTCUT_SIZE = 96
+SHORTCUT_IMAGES = {"train": 40, "val": 30, "test": 40}
 
 
 def check_student_id(student_id):
@@ -177,3 +193,139 @@ def operating_point_tables(student_id):
     test = _clustered_scores(rng, n_patients=int(rng.integers(90, 131)), separation=separation,
                              prevalence=prevalence)
     return validation, test
+
+
+# --------------------------------------------------------------------------- exercise c: the planted shortcut
+
+
+@dataclass(frozen=True)
+class ShortcutMarker:
+    """Exercise c: the marker planted in one student's radiographs (the answer key of the hidden tests).
+
+    Attributes
+    ----------
+    kind : str
+        A key of :data:`MARKER_KINDS`.
+    corner : str
+        One of :data:`MARKER_CORNERS`.
+    box : tuple of float
+        ``(y0, x0, y1, x1)`` of the marker as fractions of the image's height and width, end-exclusive: the same
+        on every image that carries it.
+    """
+
+    kind: str
+    corner: str
+    box: tuple[float, float, float, float]
+
+
+def marker_stamp(kind, side):
+    """The shape of one marker kind: an ink mask drawn 8x larger and reduced (anti-aliased edges).
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`MARKER_KINDS`.
+    side : int
+        Side of the stamp in pixels (at least 4).
+
+    Returns
+    -------
+    (side, side) float32 ndarray
+        Ink in [0, 1]: 1 where the marker covers the image.
+    """
+    if kind not in MARKER_KINDS:
+        raise ValueError(f"kind must be one of {tuple(MARKER_KINDS)}, got {kind!r}")
+    if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side < 4:
+        raise ValueError(f"side must be an int >= 4 (pixels), got {side!r}")
+    big = np.zeros((8 * side, 8 * side), np.uint8)
+    centre, radius = (4 * side, 4 * side), 4 * side - 4
+    if kind == "square":
+        big[4:-4, 4:-4] = 255
+    elif kind == "disc":
+        cv2.circle(big, centre, radius, 255, -1, cv2.LINE_AA)
+    else:
+        cv2.circle(big, centre, radius - side, 255, 2 * side, cv2.LINE_AA)
+    return cv2.resize(big, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+def shortcut_marker(student_id):
+    """Exercise c: the kind, corner and box of the marker planted in a student's radiographs.
+
+    The hidden tests compare the student's answer with it; the notebook never calls it.
+
+    Parameters
+    ----------
+    student_id : str
+
+    Returns
+    -------
+    ShortcutMarker
+    """
+    rng = np.random.default_rng(variant_seed("c", student_id, stream="marker"))
+    kind = str(rng.choice(list(MARKER_KINDS)))
+    corner = str(rng.choice(MARKER_CORNERS))
+    side = int(rng.integers(9, 12))  # pixels at SHORTCUT_SIZE: 9-11% of the side, outside the thorax crop
+    inset = int(rng.integers(1, 3))
+    y0 = inset if corner.startswith("top") else SHORTCUT_SIZE - inset - side
+    x0 = inset if corner.endswith("left") else SHORTCUT_SIZE - inset - side
+    box = tuple(v / SHORTCUT_SIZE for v in (y0, x0, y0 + side, x0 + side))
+    return ShortcutMarker(kind=kind, corner=corner, box=box)
+
+
+def _shortcut_plan(student_id):
+    """One row per image of exercise c: subset, label and whether it carries the marker, in file order."""
+    rng = np.random.default_rng(variant_seed("c", student_id, stream="plan"))
+    rows = []
+    for subset, per_class in SHORTCUT_IMAGES.items():
+        rates = synthetic.SHORTCUT_RATES["test" if subset == "test" else "train"]
+        for label in synthetic.LABELS:
+            marked = np.zeros(per_class, bool)
+            marked[:round(rates[label] * per_class)] = True  # exact rates, shuffled
+            rows += [{"subset": subset, "label": label, "has_marker": bool(m)} for m in rng.permutation(marked)]
+    plan = pd.DataFrame(rows)
+    plan = plan.groupby("subset", sort=False, group_keys=False).sample(frac=1.0, random_state=rng)  # mix labels
+    plan.insert(0, "image_id", [f"C{i:04d}" for i in range(len(plan))])
+    return plan.reset_index(drop=True)
+
+
+def shortcut_dataset(student_id, folder):
+    """Exercise c: write the student's synthetic radiographs (PNG) with the planted marker; return the manifest.
+
+    In the train and validation subsets the marker goes with PNEUMONIA (on 90% of PNEUMONIA and 10% of NORMAL
+    images, :data:`cxrlib.synthetic.SHORTCUT_RATES` ``["train"]``); in the test subset it is on half the images of
+    each class, so it says nothing about the label there (a shortcut-free test). Each image is one patient.
+
+    Parameters
+    ----------
+    student_id : str
+    folder : str or Path
+        Where the images go (``<folder>/<image_id>.png``, written atomically; existing files are replaced).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``image_id``, ``path`` (absolute), ``label`` ('NORMAL' | 'PNEUMONIA'), ``subset`` ('train' | 'val'
+        | 'test'), ``patient_id``: what :func:`cxrlib.cache.preprocess_manifest` and
+        :func:`cxrlib.training.train_classifier` read. Whether an image carries the marker is not in it.
+    """
+    from ..atomic import write_bytes
+
+    marker = shortcut_marker(student_id)
+    plan = _shortcut_plan(student_id)
+    folder = Path(folder).resolve()
+    seed = variant_seed("c", student_id)
+    y0, x0, y1, x1 = box_pixels(marker.box, (SHORTCUT_SIZE, SHORTCUT_SIZE))
+    ink = marker_stamp(marker.kind, y1 - y0)
+    paths = []
+    for i, row in enumerate(plan.itertuples()):
+        image = synthetic.synthetic_radiograph(label=row.label, rng=np.random.default_rng([seed, i]),
+                                               size=SHORTCUT_SIZE).image
+        if row.has_marker:
+            patch = image[y0:y1, x0:x1].astype(np.float32)
+            image[y0:y1, x0:x1] = np.round(patch * (1 - ink) + 245 * ink).astype(np.uint8)
+        ok, png = cv2.imencode(".png", image)
+        if not ok:
+            raise OSError(f"could not encode image {row.image_id} as PNG")
+        paths.append(str(write_bytes(png.tobytes(), folder / f"{row.image_id}.png")))
+    return pd.DataFrame({"image_id": plan["image_id"], "path": paths, "label": plan["label"],
+                         "subset": plan["subset"], "patient_id": plan["image_id"].str.replace("C", "P")})
