@@ -28,6 +28,9 @@ __all__ = [
     "bootstrap_intervals",
     "evaluate",
     "compare_models",
+    "choose_threshold",
+    "threshold_for_sensitivity",
+    "operating_thresholds",
     "evaluate_seeds",
     "compare_seeds",
     "OPERATING_POINTS",
@@ -482,8 +485,91 @@ def compare_models(
     }
 
 
+def choose_threshold(labels, scores):
+    """The validation threshold that maximises Youden's J = sensitivity + specificity - 1.
+
+    Maximising J is maximising balanced accuracy. From ``sklearn.metrics.roc_curve``
+    the first maximum is taken (the highest threshold among ties), and the threshold
+    returned is the midpoint between that score and the next lower one, so the
+    validation images are classified the same but unseen scores near the boundary
+    are not decided by a single image's score.
+
+    Parameters
+    ----------
+    labels : (N,) int ndarray
+        0 = NORMAL, 1 = PNEUMONIA, both present.
+    scores : (N,) float ndarray
+        P(pneumonia).
+
+    Returns
+    -------
+    threshold : float
+        Classify as pneumonia when ``score >= threshold``.
+    """
+    labels = np.asarray(labels).astype(int).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} must have the same length")
+    if set(np.unique(labels).tolist()) != {0, 1}:
+        raise ValueError("labels must contain both classes (0 = NORMAL, 1 = PNEUMONIA) to choose a threshold")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinite values")
+    fpr, tpr, thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
+    best = int(np.argmax(tpr - fpr))
+    if best == 0:
+        warnings.warn("no threshold separates the validation classes better than chance; using 0.5",
+                      stacklevel=2)
+        return 0.5
+    lower = thresholds[best + 1] if best + 1 < len(thresholds) else 0.0
+    return float((thresholds[best] + lower) / 2.0)
+
+
+def threshold_for_sensitivity(labels, scores, *, target=0.95):
+    """The highest validation threshold at which validation sensitivity is at least ``target``.
+
+    Parameters
+    ----------
+    labels : (N,) int ndarray
+        0 = NORMAL, 1 = PNEUMONIA, both present.
+    scores : (N,) float ndarray
+    target : float
+        Sensitivity to reach, in (0, 1].
+
+    Returns
+    -------
+    threshold : float
+        Midway between the lowest positive score that must be caught and the next lower score, so
+        the validation images are classified the same but the boundary does not sit on one image.
+    """
+    labels = np.asarray(labels).astype(int).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape or not labels.any():
+        raise ValueError("labels and scores must have the same length and hold at least one PNEUMONIA (1)")
+    if not 0 < float(target) <= 1:
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    positives = np.sort(scores[labels == 1])[::-1]
+    needed = int(np.ceil(target * len(positives) - 1e-9))
+    cut = positives[max(needed, 1) - 1]  # the needed-th highest positive score
+    below = scores[scores < cut]
+    threshold = (cut + below.max()) / 2.0 if below.size else cut / 2.0
+    return float(min(max(threshold, 1e-6), 1 - 1e-6))
+
+
+def operating_thresholds(labels, scores):
+    """The three operating points of the study, all from validation (never from test).
+
+    Returns
+    -------
+    dict
+        ``{"fixed_0.5": 0.5, "youden": choose_threshold(...), "sensitivity_0.95":
+        threshold_for_sensitivity(..., target=0.95)}`` (the keys of :data:`OPERATING_POINTS`).
+    """
+    return {"fixed_0.5": 0.5, "youden": choose_threshold(labels, scores),
+            "sensitivity_0.95": threshold_for_sensitivity(labels, scores, target=0.95)}
+
+
 #: The operating points every table is given at, each chosen without the test split:
-#: a fixed 0.5, and two thresholds chosen on validation (cxrlib.training.operating_thresholds).
+#: a fixed 0.5, and two thresholds chosen on validation (:func:`operating_thresholds`).
 OPERATING_POINTS = {
     "fixed_0.5": "threshold 0.5",
     "youden": "validation threshold maximising Youden's J (sensitivity + specificity - 1)",

@@ -22,7 +22,7 @@ read. The steps:
    and the last epoch is checkpointed under ``work_dir`` with the optimizer state,
    so a rerun after an interruption resumes where it stopped (and a finished run
    returns at once with its result).
-6. The decision threshold is chosen on validation only (:func:`choose_threshold`).
+6. The three operating points are chosen on validation only (:func:`cxrlib.metrics.operating_thresholds`).
 
 A loss that turns NaN or infinite stops training (``keras.callbacks.TerminateOnNaN``)
 and raises :class:`FloatingPointError`; the last good checkpoint is kept.
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 import keras
@@ -49,6 +49,7 @@ from .atomic import atomic_path
 from .backend import accelerators, device_name, require_tensorflow
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
 from .backbones import TRAIN_RANGES
+from .metrics import operating_thresholds
 from .model import (BLOCKS, backbone_spec, build_classifier, compile_classifier, configure_trainable, cut_layer,
                     lr_schedule, resolve_weights, split_at, to_model_input)
 
@@ -56,9 +57,6 @@ __all__ = [
     "TrainSettings",
     "TrainingResult",
     "train_classifier",
-    "choose_threshold",
-    "threshold_for_sensitivity",
-    "operating_thresholds",
     "accelerators",
     "device_name",
     "distribution",
@@ -146,7 +144,7 @@ class TrainingResult:
     threshold : float
         Decision threshold chosen on validation by Youden's J (P(pneumonia) >= threshold: pneumonia).
     thresholds : dict of str to float
-        The study's three operating points, all chosen on validation (:func:`operating_thresholds`).
+        The study's three operating points, all chosen on validation (:func:`cxrlib.metrics.operating_thresholds`).
     val_auc : float
         Validation ROC AUC of the best epoch.
     best_epoch : int
@@ -193,89 +191,6 @@ class TrainingResult:
             "device": self.device,
             "settings": dataclasses.asdict(self.settings),
         }
-
-
-def choose_threshold(labels, scores):
-    """The validation threshold that maximises Youden's J = sensitivity + specificity - 1.
-
-    Maximising J is maximising balanced accuracy. From ``sklearn.metrics.roc_curve``
-    the first maximum is taken (the highest threshold among ties), and the threshold
-    returned is the midpoint between that score and the next lower one, so the
-    validation images are classified the same but unseen scores near the boundary
-    are not decided by a single image's score.
-
-    Parameters
-    ----------
-    labels : (N,) int ndarray
-        0 = NORMAL, 1 = PNEUMONIA, both present.
-    scores : (N,) float ndarray
-        P(pneumonia).
-
-    Returns
-    -------
-    threshold : float
-        Classify as pneumonia when ``score >= threshold``.
-    """
-    labels = np.asarray(labels).astype(int).reshape(-1)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels {labels.shape} and scores {scores.shape} must have the same length")
-    if set(np.unique(labels).tolist()) != {0, 1}:
-        raise ValueError("labels must contain both classes (0 = NORMAL, 1 = PNEUMONIA) to choose a threshold")
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("scores contain NaN or infinite values")
-    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
-    best = int(np.argmax(tpr - fpr))
-    if best == 0:
-        warnings.warn("no threshold separates the validation classes better than chance; using 0.5",
-                      stacklevel=2)
-        return 0.5
-    lower = thresholds[best + 1] if best + 1 < len(thresholds) else 0.0
-    return float((thresholds[best] + lower) / 2.0)
-
-
-def threshold_for_sensitivity(labels, scores, *, target=0.95):
-    """The highest validation threshold at which validation sensitivity is at least ``target``.
-
-    Parameters
-    ----------
-    labels : (N,) int ndarray
-        0 = NORMAL, 1 = PNEUMONIA, both present.
-    scores : (N,) float ndarray
-    target : float
-        Sensitivity to reach, in (0, 1].
-
-    Returns
-    -------
-    threshold : float
-        Midway between the lowest positive score that must be caught and the next lower score, so
-        the validation images are classified the same but the boundary does not sit on one image.
-    """
-    labels = np.asarray(labels).astype(int).reshape(-1)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if labels.shape != scores.shape or not labels.any():
-        raise ValueError("labels and scores must have the same length and hold at least one PNEUMONIA (1)")
-    if not 0 < float(target) <= 1:
-        raise ValueError(f"target must be in (0, 1], got {target!r}")
-    positives = np.sort(scores[labels == 1])[::-1]
-    needed = int(np.ceil(target * len(positives) - 1e-9))
-    cut = positives[max(needed, 1) - 1]  # the needed-th highest positive score
-    below = scores[scores < cut]
-    threshold = (cut + below.max()) / 2.0 if below.size else cut / 2.0
-    return float(min(max(threshold, 1e-6), 1 - 1e-6))
-
-
-def operating_thresholds(labels, scores):
-    """The three operating points of the study, all from validation (never from test).
-
-    Returns
-    -------
-    dict
-        ``{"fixed_0.5": 0.5, "youden": choose_threshold(...), "sensitivity_0.95":
-        threshold_for_sensitivity(..., target=0.95)}`` (keys of ``cxrlib.metrics.OPERATING_POINTS``).
-    """
-    return {"fixed_0.5": 0.5, "youden": choose_threshold(labels, scores),
-            "sensitivity_0.95": threshold_for_sensitivity(labels, scores, target=0.95)}
 
 
 def _split(frame, image_column):

@@ -229,7 +229,7 @@ by_subset = {name: (statistics[everything["subset"] == name], (everything.loc[ev
 floor = audit.fit_trivial_floor(*by_subset["train"], seed=seed)
 floor_scores = {name: floor.predict_proba(x[list(audit.STATISTICS)].to_numpy(float))[:, 1]
                 for name, (x, _) in by_subset.items()}
-floor_cuts = training.operating_thresholds(by_subset["val"][1], floor_scores["val"])
+floor_cuts = metrics.operating_thresholds(by_subset["val"][1], floor_scores["val"])
 trivial = metrics.evaluate_seeds(y, [floor_scores["test"]], [floor_cuts["youden"]],
                                  groups=test["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
 file_size_auc = metrics.classification_metrics(y, (by_subset["test"][0]["file_bytes"].rank(pct=True)).to_numpy())[

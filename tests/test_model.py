@@ -12,7 +12,8 @@ from conftest import shared_path
 from cxrlib import model as cm
 from cxrlib.backbones import BACKBONES
 from cxrlib import training as ct
-from cxrlib.training import TrainSettings, choose_threshold, train_classifier
+from cxrlib.metrics import choose_threshold, operating_thresholds, threshold_for_sensitivity
+from cxrlib.training import TrainSettings, train_classifier
 
 SIZE = 72
 
@@ -368,7 +369,7 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
 def test_operating_thresholds_on_constructed_scores():
     labels = np.array([0] * 10 + [1] * 20)
     scores = np.concatenate([np.linspace(0.0, 0.45, 10), np.linspace(0.3, 1.0, 20)])
-    points = ct.operating_thresholds(labels, scores)
+    points = operating_thresholds(labels, scores)
     assert points["fixed_0.5"] == 0.5
     sensitivity = ((scores >= points["sensitivity_0.95"]) & (labels == 1)).sum() / 20
     assert sensitivity >= 0.95
@@ -378,4 +379,4 @@ def test_operating_thresholds_on_constructed_scores():
     j = lambda t: ((scores >= t) & (labels == 1)).mean() * 30 / 20 + ((scores < t) & (labels == 0)).mean() * 30 / 10
     assert j(youden) == pytest.approx(max(j(t) for t in np.unique(scores)))
     with pytest.raises(ValueError, match="target"):
-        ct.threshold_for_sensitivity(labels, scores, target=0)
+        threshold_for_sensitivity(labels, scores, target=0)

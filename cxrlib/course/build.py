@@ -269,7 +269,7 @@ executed again from the top (no Docker) and the hidden tests recompute the expec
 </ol>
 <p>Keep <code>OUT_DIR/autograder</code> and <code>OUT_DIR/solutions</code> away from students. The expected answers
 are not stored in any file: the hidden tests compute them with the study's functions (<code>cxrlib.metrics</code>,
-<code>cxrlib.training.choose_threshold</code>, the generator's ground truth) from the identifier, and call the
+<code>cxrlib.metrics.choose_threshold</code>, the generator's ground truth) from the identifier, and call the
 students' functions on fresh data of their variant. A student who calls the study's own functions instead of
 writing them gets the same marks; the variants stop copying between students, not use of the library. The
 exception is exercise c's answer key, <code>cxrlib.course.variants.shortcut_marker(STUDENT_ID)</code>: the notebook

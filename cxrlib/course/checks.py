@@ -4,7 +4,7 @@ Every check raises ``AssertionError`` with a message a student can act on (what 
 what to look at) and returns None when it passes. Public checks (``check_*``) look only at types, shapes and
 internal consistency, so they never reveal an answer. Hidden checks (``grade_*``) live in the autograder's tests:
 they recompute the expected answer from the student identifier at grading time, with the study's own functions
-(:mod:`cxrlib.metrics`, :func:`cxrlib.training.choose_threshold`, the ground truth of :mod:`cxrlib.synthetic`), and
+(:mod:`cxrlib.metrics`, :func:`cxrlib.metrics.choose_threshold`, the ground truth of :mod:`cxrlib.synthetic`), and
 call the student's functions also on fresh data of the same variant that the notebook never shows.
 """
 
@@ -471,7 +471,7 @@ def reference_optimism(validation, test, *, n_resamples=2000, seed=0):
     mean, sd : float
         Mean and standard deviation of the per-resample optimism.
     """
-    from ..training import choose_threshold
+    from ..metrics import choose_threshold
 
     threshold = choose_threshold(validation["label"], validation["score"])
     codes, patients = pd.factorize(test["patient_id"])
@@ -517,8 +517,8 @@ def check_optimism(optimism, n_resamples):
 
 
 def grade_threshold(threshold, student_id):
-    """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.training.choose_threshold`)."""
-    from ..training import choose_threshold
+    """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.metrics.choose_threshold`)."""
+    from ..metrics import choose_threshold
 
     value = _as_number(threshold, "threshold")
     validation, test = variants.operating_point_tables(_student(student_id))
