@@ -5,13 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.params import StudyParams, load_profile
+from conftest import TINY_ARMS
+from cxrlib.params import StudyParams
 from cxrlib.pipeline import StudyRunError, discover_steps, run_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,19 +100,9 @@ def test_cli_refuses_a_mistyped_key_with_exit_status_2(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
-    extra = tmp_path / "extra"
-    extra.mkdir()
-    for i in range(5):  # an all-NORMAL evaluation set: the false-positive rate is what it measures
-        cv2.imwrite(str(extra / f"n{i}.png"), np.full((128, 128), 60 + 20 * i, np.uint8))
-    arms = {"original": {}, "roi": {"roi": True}, "paper": {"clahe": True, "roi": True}}
-    overrides = {"run_name": "tiny", "reports_dir": str(tmp_path / "reports"), "work_dir": str(tmp_path / "work"),
-                 "synthetic_train_per_class": 12, "synthetic_test_per_class": 6, "synthetic_size": 128,
-                 "preprocess_size": 128, "model_input_size": 64, "epochs": 2, "batch_size": 8,
-                 "gradcam_examples": 2, "arms": arms, "seeds": [0, 1], "audit_images": 12, "audit_gradcam_images": 4,
-                 "evaluation_sets": {"more_normals": {"images": str(extra), "label": "NORMAL"}}}
-    params = load_profile(REPO / "params" / "demo.yaml", overrides)
-    run_dir = run_study(params, progress=False)
+def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tiny_study):
+    run_dir = tiny_study
+    arms = TINY_ARMS
     for step in discover_steps():
         assert (run_dir / f"{step.stem}.html").stat().st_size > 10_000, step.stem
     data = json.loads((run_dir / "data.json").read_text())
@@ -138,7 +127,7 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tmp_path):
     assert set(metrics["gradcam"]) == set(arms)
     predictions = pd.read_csv(run_dir / "test_predictions.csv")
     assert len(predictions) == 3 * 2 * 12 and set(predictions["arm"]) == set(arms)
-    assert (tmp_path / "work" / "models" / "tiny" / "roi-seed1.keras").is_file()
+    assert (run_dir.parents[1] / "work" / "tensorflow" / "models" / "tensorflow" / "roi-seed1.keras").is_file()
     assert not (run_dir / "models").exists()  # models stay out of the report
     assert "roi" in index and "paper" in index
     # the audit: trivial floor, perturbations per arm and condition, the extra set, checked Grad-CAM
