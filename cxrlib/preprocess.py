@@ -63,6 +63,8 @@ ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
              "both_lungs_rate": (">=", 0.99), "area_ratio_median": ("<=", 1.3)}
 #: A lung counts as kept (``both_lungs_rate``) when the box holds at least this share of its pixels.
 BOTH_LUNGS_LEVEL = 0.9
+#: Wider cuts (factors of ``split_radius``) that free a lung joined to the outside air by a wide neck.
+_WIDER_CUTS = (2, 3)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
 PREPROCESS_RANGES = {
@@ -353,8 +355,7 @@ def _extract_core(image, config, *, reference):
     # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
     # and painted with the mean of the bright body, so the threshold and the contour see the body only.
     dark = _roi.mean_filter_mask(~_roi.mean_threshold(work_view)[0], work_filter)
-    air = np.logical_and.reduce([_roi.outside_air(dark, split_radius=factor * split_radius, midline=view_midline)
-                                 for factor in (1, 2, 3)])
+    air = _roi.outside_air(dark, split_radius=split_radius, midline=view_midline, wider_cuts=_WIDER_CUTS)
     if reference:
         work_height, work_width = work.shape
         r0, r1 = round(r0 * height / work_height), round(r1 * height / work_height)
@@ -380,7 +381,7 @@ def _extract_core(image, config, *, reference):
         contour = _roi.chan_vese_contour(view, ~binary, iterations=cv_iterations)
     filtered = _roi.mean_filter_mask(contour, run_filter)
     candidates = _resize_mask(filtered, work_view.shape)
-    for factor in (1, 2, 3):
+    for factor in (1, *_WIDER_CUTS):
         # A lung that touches the outside air through a wide neck is dropped with it; wider cuts free it.
         fields = _roi.select_lung_fields(candidates, split_radius=factor * split_radius,
                                          min_fraction=config.min_field_fraction, midline=view_midline)
