@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 #: The goals of issues 3 and 10 for the ROI on manual lung masks (``area_median`` only on uncropped images).
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
              "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01),
