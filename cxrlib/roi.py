@@ -413,7 +413,7 @@ def outside_air(mask, *, split_radius, midline=None, reach=0.2, wider_cuts=()):
         _check_real("wider_cuts factor", factor, 1, 1e6, low_open=True)
     labels, outside, _ = _pieces(mask, split_radius, midline, reach)
     air = outside[labels]
-    for factor in wider_cuts:
+    for factor in wider_cuts if air.any() else ():
         labels, outside, _ = _pieces(mask, factor * split_radius, midline, reach)
         air &= (labels == 0) | outside[labels]
     return air
