@@ -57,13 +57,15 @@ __all__ = [
 ]
 
 #: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 #: The goals of issues 3 and 10 for the ROI on manual lung masks (``area_median`` only on uncropped images).
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
              "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01),
              "both_lungs_rate": (">=", 0.99), "area_ratio_median": ("<=", 1.3)}
 #: A lung counts as kept (``both_lungs_rate``) when the box holds at least this share of its pixels.
 BOTH_LUNGS_LEVEL = 0.9
+#: Wider cuts (factors of ``split_radius``) that free a lung joined to the outside air by a wide neck.
+_WIDER_CUTS = (2, 3)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
 PREPROCESS_RANGES = {
@@ -317,28 +319,51 @@ def extract_roi(equalized, config=None, *, reference=False):
                      stages=result["stages"])
 
 
+def _resize_mask(mask, shape):
+    """A boolean mask resized to ``shape`` (rows, columns) by bilinear interpolation and a 0.5 threshold."""
+    if mask.shape == tuple(shape):
+        return mask
+    return cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
 def _extract_core(image, config, *, reference):
-    """The ROI steps on an image without padding; box as fractions of this image."""
+    """The ROI steps on an image without padding; box as fractions of this image.
+
+    The decisions (the body's box, the outside air, which dark pieces are lung fields, the midline) are taken
+    at the working resolution (``contour_size``) in both paths; the reference runs the snakes, the threshold
+    and the mean filter at full size and takes its decisions on its own masks brought to that resolution.
+    """
     height, width = image.shape
     side = max(height, width)
     smoothed = cv2.GaussianBlur(image, (0, 0), config.smoothing_sigma * side) if config.smoothing_sigma else image
-    work_side = side if reference else min(config.contour_size, side)
+    work_side = min(config.contour_size, side)
+    work = smoothed
     if work_side != side:
         shape = (max(2, round(width * work_side / side)), max(2, round(height * work_side / side)))
-        smoothed = cv2.resize(smoothed, shape, interpolation=cv2.INTER_AREA)
-    steps = side / config.contour_size if reference else 1.0
+        work = cv2.resize(smoothed, shape, interpolation=cv2.INTER_AREA)
+    run_side = side if reference else work_side
+    steps = run_side / work_side
+    work_filter = _odd(config.roi_mean_filter * work_side / config.preprocess_size)
+    run_filter = _odd(config.roi_mean_filter * run_side / config.preprocess_size)
+    split_radius = config.split_radius * work_side
 
     # The body's box, from the threshold of the whole image; the later steps run inside it.
-    r0, c0, r1, c1 = _roi.field_of_view(_roi.mean_threshold(smoothed)[0])
-    view = smoothed[r0:r1, c0:c1]
-    view_midline = _roi.body_midline(view, np.zeros(view.shape, dtype=bool))
-    filter_size = _odd(config.roi_mean_filter * work_side / config.preprocess_size)
+    r0, c0, r1, c1 = _roi.field_of_view(_roi.mean_threshold(work)[0])
+    work_view = work[r0:r1, c0:c1]
+    view_midline = _roi.body_midline(work_view, np.zeros(work_view.shape, dtype=bool))
     # Air outside the body (beside the neck, the chest wall, the arms) is a third, darkest class: left in, it
     # pulls Eq. 2's mean down and becomes the dark phase of the two-phase contour, and lungs of similar
     # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
     # and painted with the mean of the bright body, so the threshold and the contour see the body only.
-    air = _roi.outside_air(_roi.mean_filter_mask(~_roi.mean_threshold(view)[0], filter_size),
-                           split_radius=config.split_radius * work_side, midline=view_midline)
+    dark = _roi.mean_filter_mask(~_roi.mean_threshold(work_view)[0], work_filter)
+    air = _roi.outside_air(dark, split_radius=split_radius, midline=view_midline, wider_cuts=_WIDER_CUTS)
+    if reference:
+        work_height, work_width = work.shape
+        r0, r1 = round(r0 * height / work_height), round(r1 * height / work_height)
+        c0, c1 = round(c0 * width / work_width), round(c1 * width / work_width)
+    source = smoothed if reference else work
+    view = source[r0:r1, c0:c1]
+    air = _resize_mask(air, view.shape)
     if air.any() and not air.all():
         body = view[~air]
         threshold = float(body.mean())
@@ -346,34 +371,40 @@ def _extract_core(image, config, *, reference):
         view[air] = np.round(body[body >= threshold].mean()).astype(view.dtype)
     binary, threshold = _roi.mean_threshold(view)
     cv_iterations = int(round(config.chan_vese_iterations * steps))
+    # Curvature flow moves a contour by a distance that grows as the square root of the number of smoothing
+    # steps, so at ``steps`` times the resolution the same smoothing takes ``steps ** 2`` steps: ``steps``
+    # iterations of ``steps`` smoothing steps each.
+    smoothing = max(1, int(round(steps)))
     if reference:
         contour = morphological_chan_vese(view.astype(np.float64), cv_iterations,
-                                          init_level_set=~binary, smoothing=1).astype(bool)
+                                          init_level_set=~binary, smoothing=smoothing).astype(bool)
     else:
         contour = _roi.chan_vese_contour(view, ~binary, iterations=cv_iterations)
-    filtered = _roi.mean_filter_mask(contour, filter_size)
-    for factor in (1, 2, 3):
+    filtered = _roi.mean_filter_mask(contour, run_filter)
+    candidates = _resize_mask(filtered, work_view.shape)
+    for factor in (1, *_WIDER_CUTS):
         # A lung that touches the outside air through a wide neck is dropped with it; wider cuts free it.
-        fields = _roi.select_lung_fields(filtered, split_radius=factor * config.split_radius * work_side,
+        fields = _roi.select_lung_fields(candidates, split_radius=factor * split_radius,
                                          min_fraction=config.min_field_fraction, midline=view_midline)
-        if fields.sum() >= config.min_lung_area * smoothed.size:
+        if fields.sum() >= config.min_lung_area * work.size:
             break
+    fields = filtered & _resize_mask(fields, view.shape)
     lungs = fields
     if fields.any() and config.grow_iterations:
-        gimage = inverse_gaussian_gradient(view.astype(np.float64) / 255.0, sigma=config.gradient_sigma * work_side)
+        gimage = inverse_gaussian_gradient(view.astype(np.float64) / 255.0, sigma=config.gradient_sigma * run_side)
         grow = int(round(config.grow_iterations * steps))
         if reference:
-            lungs = morphological_geodesic_active_contour(gimage, grow, init_level_set=fields, smoothing=1,
+            lungs = morphological_geodesic_active_contour(gimage, grow, init_level_set=fields, smoothing=smoothing,
                                                           balloon=1).astype(bool)
         else:
             lungs = _roi.geodesic_contour(gimage, fields, iterations=grow, balloon=1)
 
     def frame(part, outside):
-        full = np.full(smoothed.shape, outside, dtype=part.dtype)
+        full = np.full(source.shape, outside, dtype=part.dtype)
         full[r0:r1, c0:c1] = part
         return full
 
-    stages = {"smoothed": smoothed, "binary": frame(binary, True), "contour": frame(contour, False),
+    stages = {"smoothed": source, "binary": frame(binary, True), "contour": frame(contour, False),
               "filtered": frame(filtered, False), "fields": frame(fields, False), "lungs": frame(lungs, False)}
     fields, lungs = stages["fields"], stages["lungs"]
     area = float(lungs.mean())
@@ -383,7 +414,8 @@ def _extract_core(image, config, *, reference):
     elif area < config.min_lung_area:
         reason = f"lung mask covers {area:.3f} of the image (< min_lung_area {config.min_lung_area})"
     else:
-        midline = _roi.body_midline(smoothed, lungs) if config.mirror_balance > 0 else None
+        midline = (_roi.body_midline(work, _resize_mask(lungs, work.shape)) if config.mirror_balance > 0
+                   else None)
         box = _roi.roi_box(lungs, margin=config.roi_margin, midline=midline, balance=config.mirror_balance,
                            min_aspect=config.min_aspect)
         if min(box[2] - box[0], box[3] - box[1]) < config.min_box_side:

@@ -388,23 +388,35 @@ def _check_pieces_args(mask, split_radius, midline, reach):
         _check_real("midline", midline, 0, 1)
 
 
-def outside_air(mask, *, split_radius, midline=None, reach=0.2):
+def outside_air(mask, *, split_radius, midline=None, reach=0.2, wider_cuts=()):
     """The pieces of a dark mask that are air outside the body (see :func:`select_lung_fields` for the rule).
+
+    A lung joined to the air by a wide neck lands in the air's piece at the finest cut; a wider cut frees
+    it. With ``wider_cuts``, a pixel is air only when no wider cut puts it in a piece that is not air (a
+    wider cut leaves thin regions without a piece; they keep the finest cut's verdict).
 
     Parameters
     ----------
     mask : (M, N) bool ndarray
         Dark-region mask.
     split_radius, midline, reach
-        As for :func:`select_lung_fields`.
+        As for :func:`select_lung_fields` (``split_radius`` of the finest cut).
+    wider_cuts : sequence of float, optional
+        Factors (> 1) of ``split_radius`` for the wider cuts.
 
     Returns
     -------
     air : (M, N) bool ndarray
     """
     _check_pieces_args(mask, split_radius, midline, reach)
+    for factor in wider_cuts:
+        _check_real("wider_cuts factor", factor, 1, 1e6, low_open=True)
     labels, outside, _ = _pieces(mask, split_radius, midline, reach)
-    return outside[labels]
+    air = outside[labels]
+    for factor in wider_cuts if air.any() else ():
+        labels, outside, _ = _pieces(mask, factor * split_radius, midline, reach)
+        air &= (labels == 0) | outside[labels]
+    return air
 
 
 def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, reach=0.2):

@@ -408,6 +408,20 @@ def test_select_lung_fields_side_edge_lung_kept_outside_air_dropped():
     assert roi.outside_air(mask, split_radius=3, midline=0.5)[50, 97]
 
 
+def test_outside_air_wider_cuts_free_a_lung_joined_to_the_air_by_a_wide_neck():
+    mask = np.zeros((100, 100), bool)
+    mask[0:30, 10:90] = True            # air above the shoulders (touches the top edge)
+    mask[30:45, 45:55] = True           # a neck 10 px wide: only a cut wider than 2 * 5 px parts it
+    mask[45:95, 20:80] = True           # the lung
+    mask[40:100, 92:100] = True         # a thin strip of air beside the chest wall: no piece at wider cuts
+    finest = roi.outside_air(mask, split_radius=3, midline=0.5)
+    assert finest[70, 50] and finest[10, 50] and finest[70, 96]
+    air = roi.outside_air(mask, split_radius=3, midline=0.5, wider_cuts=(2, 3))
+    assert not air[70, 50] and air[10, 50] and air[70, 96]
+    with pytest.raises(ValueError, match="wider_cuts"):
+        roi.outside_air(mask, split_radius=3, wider_cuts=(0.5,))
+
+
 @pytest.mark.parametrize("kwargs", [{"reach": 1.5}, {"midline": -0.1}, {"split_radius": 0}])
 def test_select_lung_fields_and_outside_air_refuse(kwargs):
     args = {"split_radius": 3, **kwargs}

@@ -104,19 +104,21 @@ def test_roi_goals_on_the_shenzhen_stress_set(tmp_path):
     assert summary["n"] == 566 and all(_goals_met(summary).values()), _goals_met(summary)
 
 
-@pytest.mark.xfail(reason="issue 10 item 5 not met yet: on 200 seeded images box IoU median 0.944, p05 0.724 "
-                          "(benchmarks/preprocess.py --agreement 200)", strict=True)
+@pytest.mark.xfail(reason="issue 10 item 5 not met yet: on the 200 seeded images box IoU median 0.956, p05 0.799 "
+                          "(0.914 / 0.788 on these 40); the geodesic growth differs between 100 px and full size",
+                   strict=True)
 def test_fast_path_agrees_with_the_full_size_reference():
-    """Box IoU of the fast path against the full-size reference on a seeded sample of Shenzhen and kermany224.
+    """Box IoU of the fast path against the full-size reference on real radiographs (issue 10: median >= 0.95,
+    5th percentile >= 0.90).
 
-    Issue 10's goal (median >= 0.95, 5th percentile >= 0.90) is measured on 200 images in
-    benchmarks/preprocess.py --agreement 200; this test runs 40 of them (the reference takes ~2 s per image).
+    The sample is every fifth image of the 200 that ``benchmarks/preprocess.py --agreement 200`` draws (seed 0,
+    100 lungmasks-shenzhen then 100 kermany224): 40 images, as the reference takes several seconds per image.
     """
     rng = np.random.default_rng(0)
     shenzhen = sorted(shared_path("data", "lungmasks-shenzhen", "images").glob("*.jpeg"))
     kermany = sorted(shared_path("data", "kermany224").glob("*/*/*.jpeg"))
-    paths = list(rng.choice(shenzhen, 20, replace=False)) + list(rng.choice(kermany, 20, replace=False))
-    agreement = compare_to_reference(paths, progress=False)
+    paths = list(rng.choice(shenzhen, 100, replace=False)) + list(rng.choice(kermany, 100, replace=False))
+    agreement = compare_to_reference(paths[::5], progress=False)
     assert (agreement["fallback_fast"] == agreement["fallback_reference"]).all()
     assert agreement["box_iou"].median() >= 0.95
     assert np.percentile(agreement["box_iou"], 5) >= 0.90
