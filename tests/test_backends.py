@@ -119,12 +119,12 @@ def test_augmented_batches_need_no_tensorflow_under_jax(tmp_path):
 
 # --------------------------------------------------------------------------- the tiny study on both backends
 
-#: Test ROC AUC of an arm may differ this much between the backends. They draw different initial weights from the
-#: same seed (Keras' random streams differ per backend), so the two runs agree as two seeds do, not digit for digit;
-#: on this tiny set (12 test images, 3 epochs) both are near chance (measured: original 0.39 TF vs 0.64 JAX, paper
-#: 0.72 vs 0.56), so this bound only says that the JAX study is a working one in the same range. Exact agreement is
-#: checked where it must hold: identical data, splits and boxes, and identical scores from the same weights.
-AUC_TOLERANCE = 0.3
+#: Agreement across backends is asserted where it must hold: identical data, splits and boxes, and the same test
+#: scores from the same weights (the TF-trained models scored under JAX, within SCORE_TOLERANCE, so their metrics are
+#: the same). Two trainings, one per backend, draw different initial weights from the same seed (Keras' random
+#: streams differ per backend) and on this tiny near-chance set differ as two seeds do (measured AUCs 0.31 to 0.72):
+#: their metrics are checked to be valid, not close.
+SCORE_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -176,13 +176,13 @@ def test_tiny_study_runs_on_both_backends_and_they_agree(both_backends):
     scores = json.loads(scores)
     assert name == "jax"
     for row in tf_scores[(tf_scores.seed == 0) & tf_scores.arm.isin(["original", "paper"])].itertuples():
-        assert abs(scores[row.arm][f"{row.filename}|{row.label}"] - row.score) < 1e-4, (row.arm, row.filename)
-    # what the networks learn agrees within the stated tolerance
+        assert abs(scores[row.arm][f"{row.filename}|{row.label}"] - row.score) < SCORE_TOLERANCE, (row.arm, row.filename)
+    # the JAX study's own records are complete and valid
     tf_metrics, jax_metrics = (json.loads((d / "metrics.json").read_text()) for d in (tf_dir, jax_dir))
     assert list(jax_metrics["arms"]) == ["original", "roi", "paper"]
-    for arm in jax_metrics["arms"]:  # seed 0 on both
-        tf_auc, jax_auc = (m["arms"][arm]["per_seed"][0]["roc_auc"] for m in (tf_metrics, jax_metrics))
-        assert abs(tf_auc - jax_auc) <= AUC_TOLERANCE, (arm, tf_auc, jax_auc)
+    for arm, m in jax_metrics["arms"].items():
+        assert all(0 <= m[k] <= 1 for k in ("accuracy", "roc_auc", "sensitivity", "specificity")), arm
+        assert list(m["operating_points"]) == list(tf_metrics["arms"][arm]["operating_points"])
     assert set(jax_metrics["gradcam"]) == {"original", "roi", "paper"}
     assert (jax_dir / "05_gradcam.html").stat().st_size > 10_000
 
