@@ -88,6 +88,7 @@ def paper_metrics(table, threshold):
 
 # %%
 def test_paper_metrics_form(paper_metrics, table):
+    from cxrlib.course import checks
     checks.check_paper_metrics(paper_metrics, table)
 
 
@@ -97,6 +98,7 @@ hidden: true
 points: 3
 """ # END TEST CONFIG
 def test_paper_metrics_values(paper_metrics, STUDENT_ID):
+    from cxrlib.course import checks
     checks.grade_paper_metrics(paper_metrics, STUDENT_ID)
 
 
@@ -143,6 +145,7 @@ def roc_auc(table):
 
 # %%
 def test_roc_auc_form(roc_auc, table):
+    from cxrlib.course import checks
     checks.check_roc_auc(roc_auc, table)
 
 
@@ -152,6 +155,7 @@ hidden: true
 points: 1
 """ # END TEST CONFIG
 def test_roc_auc_value(roc_auc, STUDENT_ID):
+    from cxrlib.course import checks
     checks.grade_roc_auc(roc_auc, STUDENT_ID)
 
 
@@ -203,6 +207,7 @@ def patient_bootstrap_ci(table, n_boot, seed):
 
 # %%
 def test_bootstrap_form(patient_bootstrap_ci, table):
+    from cxrlib.course import checks
     checks.check_bootstrap_ci(patient_bootstrap_ci, table)
 
 
@@ -212,6 +217,7 @@ hidden: true
 points: 2
 """ # END TEST CONFIG
 def test_bootstrap_values(patient_bootstrap_ci, STUDENT_ID):
+    from cxrlib.course import checks
     checks.grade_bootstrap_ci(patient_bootstrap_ci, STUDENT_ID)
 
 
