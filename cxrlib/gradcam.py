@@ -977,8 +977,13 @@ def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, bat
         for group_layer in layers:
             for variable in group_layer.weights:
                 values = np.asarray(variable)
-                variable.assign(rng.normal(values.mean(), values.std() or 1e-3, values.shape).astype(values.dtype))
+                drawn = rng.normal(values.mean(), values.std() or 1e-3, values.shape)
+                if "variance" in variable.path:  # a batch-norm variance must stay positive
+                    drawn = np.abs(drawn) + 1e-3
+                variable.assign(drawn.astype(values.dtype))
         randomized, _ = gradcam(images, copy, layer_name=layer, pred_index=1, batch_size=batch_size)
+        if not np.isfinite(randomized).all():
+            raise FloatingPointError(f"Grad-CAM maps became NaN after randomizing {name!r}")
         # a randomized map that is flat (no location supports the class any more) shares no ranking: 0
         rhos = [spearmanr(a.ravel(), b.ravel()).statistic if b.std() > 0 else 0.0
                 for a, b in zip(trained, randomized) if a.std() > 0]
@@ -1070,7 +1075,8 @@ def plot_faithfulness(randomization, faithfulness):
     first = next(iter(randomization.values()))
     left.set_xticks(range(1, len(first) + 1), [f"+{s}" for s in first["stage"]], rotation=30, fontsize=8)
     left.axhline(0, color="grey", lw=0.8)
-    left.set(ylim=(-0.2, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far (cascading)",
+    low = min(-0.2, min(float(t["spearman_mean"].min()) for t in randomization.values()) - 0.05)
+    left.set(ylim=(low, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far (cascading)",
              title="Randomization check (lower is better)")
     left.legend(fontsize=8)
     arms = list(faithfulness)
