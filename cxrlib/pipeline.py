@@ -80,6 +80,33 @@ def _select_steps(steps: list[Step], only: str | None) -> list[Step]:
     return chosen
 
 
+#: The records each step reads, and the step that writes them (the steps pass data only through the run folder).
+STEP_INPUTS = {
+    "02": {"manifest.csv": "01", "data.json": "01"},
+    "03": {"processed.csv": "02", "data.json": "01"},
+    "04": {"processed.csv": "02", "roi.json": "02", "training.json": "03", "data.json": "01"},
+    "05": {"processed.csv": "02", "training.json": "03", "test_predictions.csv": "04", "data.json": "01"},
+}
+
+
+def _check_inputs(steps: list[Step], run_dir: Path, params: StudyParams) -> None:
+    """Refuse a run whose steps would fail on a missing input, before a kernel starts or a file is written."""
+    numbers = {step.number for step in steps}
+    missing = sorted({(name, writer) for step in steps for name, writer in STEP_INPUTS.get(step.number, {}).items()
+                      if writer not in numbers and not (run_dir / name).is_file()}, key=lambda item: item[1])
+    if missing:
+        listed = ", ".join(f"{name} (written by step {writer})" for name, writer in missing)
+        raise StudyRunError(f"{run_dir} lacks {listed}: run the study from the start (python -m cxrlib run PROFILE) "
+                            f"or with --only {missing[0][1]} first")
+    if "01" in numbers and params.data_dir is not None:
+        from .data import DatasetLayoutError, find_dataset_root
+
+        try:
+            find_dataset_root(params.data_dir)
+        except DatasetLayoutError as exc:
+            raise StudyRunError(f"data_dir: {exc}") from None
+
+
 def _check_kernel(kernel_name: str) -> None:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -307,6 +334,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         raise StudyRunError(str(exc)) from None
     _check_kernel(params.kernel_name)
     run_dir = (Path(params.reports_dir) / params.run_name).resolve()
+    _check_inputs(steps, run_dir, params)  # before anything is written: a refused run leaves nothing behind
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
     run_json = run_dir / "run.json"
     previous = json.loads(run_json.read_text()) if only and run_json.is_file() else {}

@@ -163,3 +163,19 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     assert "oneDNN noise" in executed.cells[-1].outputs[0]["text"], "the executed notebook keeps everything"
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "no executed notebooks" in result.stderr
+
+
+def test_only_a_later_step_in_an_empty_run_folder_is_refused_before_anything_starts(tmp_path):
+    params = StudyParams(run_name="fresh", reports_dir=str(tmp_path / "reports"), weights="none")
+    with pytest.raises(StudyRunError, match=r"lacks .*training.json \(written by step 03\)"):
+        run_study(params, only="04", progress=False)
+    assert not (tmp_path / "reports").exists()  # nothing was written
+
+
+def test_a_data_dir_in_the_wrong_layout_is_refused_before_a_kernel_starts(tmp_path):
+    wrong = tmp_path / "images"
+    (wrong / "NORMAL").mkdir(parents=True)
+    params = StudyParams(run_name="wrong", reports_dir=str(tmp_path / "reports"), data_dir=str(wrong), weights="none")
+    with pytest.raises(StudyRunError, match="data_dir"):
+        run_study(params, progress=False)
+    assert not (tmp_path / "reports").exists()
