@@ -73,7 +73,8 @@ def run_one(mode, size, batch_size, steps, policy=None):
 
     import keras
     from cxrlib import model as cm
-    from cxrlib.training import device_name, distribution
+    from cxrlib.backend import device_name
+    from cxrlib.training import distribution
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
@@ -111,7 +112,8 @@ def run_fit(size, batch_size, per_class=64):
     import warnings
 
     from cxrlib import data, synthetic
-    from cxrlib.training import TrainSettings, device_name, train_classifier
+    from cxrlib.backend import device_name
+    from cxrlib.training import TrainSettings, train_classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         root = synthetic.make_synthetic_dataset(Path(tmp) / "synthetic", train_per_class=per_class, test_per_class=2,

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from . import roi as _roi
 from .data import read_radiograph
 from .preprocess import PreprocessConfig, apply_clahe, network_image, resize_image
 
@@ -141,11 +142,10 @@ def swap_donors(labels, *, seed=0):
 
 
 def _box_slices(box, shape):
-    y0, x0, y1, x1 = box
-    height, width = shape
-    r0, r1 = int(np.floor(y0 * height)), max(int(np.ceil(y1 * height)), int(np.floor(y0 * height)) + 1)
-    c0, c1 = int(np.floor(x0 * width)), max(int(np.ceil(x1 * width)), int(np.floor(x0 * width)) + 1)
-    return slice(r0, min(r1, height)), slice(c0, min(c1, width))
+    """Row and column slices of the pixels :func:`cxrlib.roi.crop_box` keeps for ``box``: the same pixels the
+    cropped arms see, so blanking or swapping them acts on exactly that crop."""
+    r0, c0, r1, c1 = _roi._box_pixels(box, shape)
+    return slice(r0, r1), slice(c0, c1)
 
 
 def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=None, donor_box=None):

@@ -26,6 +26,7 @@ __all__ = [
     "resolve_backend",
     "require_backend",
     "require_tensorflow",
+    "package_versions",
     "backend_versions",
     "accelerators",
     "device_name",
@@ -123,9 +124,8 @@ def require_tensorflow(what):
     return tf
 
 
-def backend_versions(name):
-    """Versions of Keras and of the backend's packages (None where one is not installed)."""
-    packages = {"tensorflow": ("keras", "tensorflow"), "jax": ("keras", "jax", "jaxlib")}[name]
+def package_versions(packages):
+    """``{package: installed version}`` (None where one is not installed), read from package metadata."""
     versions = {}
     for package in packages:
         try:
@@ -133,6 +133,11 @@ def backend_versions(name):
         except metadata.PackageNotFoundError:
             versions[package] = None
     return versions
+
+
+def backend_versions(name):
+    """Versions of Keras and of the backend's packages (None where one is not installed)."""
+    return package_versions({"tensorflow": ("keras", "tensorflow"), "jax": ("keras", "jax", "jaxlib")}[name])
 
 
 def accelerators():

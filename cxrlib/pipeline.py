@@ -16,17 +16,15 @@ import contextlib
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from .atomic import write_json, write_text
-from .backend import BackendError, backend_versions, require_backend
+from .backend import BackendError, backend_versions, package_versions, require_backend
 from .params import StudyParams
 
 __all__ = [
@@ -144,13 +142,7 @@ def _git_commit() -> dict:
 
 
 def _package_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {"python": platform.python_version(), **package_versions(_PACKAGES)}
 
 
 def _device(backend: str) -> str:
@@ -234,7 +226,6 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
 
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
-_REMOTE_SCRIPT = re.compile(r"""<script[^>]*\ssrc\s*=\s*["']https?://[^"']*["'][^>]*>\s*</script>""", re.IGNORECASE)
 
 
 def _reader_view(notebook) -> None:
@@ -272,12 +263,14 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .report import REMOTE_SCRIPT
+
     notebook = nbformat.read(executed, as_version=4)
     _reader_view(notebook)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
-    body = _REMOTE_SCRIPT.sub("", body)  # require.js / MathJax from a CDN: the pages need neither, and must open offline
+    body = REMOTE_SCRIPT.sub("", body)  # require.js / MathJax from a CDN: the pages need neither, and must open offline
     nav = _navigation(executed.stem, stems or [executed.stem])
     start = body.find("<body")
     end = body.find(">", start) + 1

@@ -57,8 +57,6 @@ __all__ = [
     "TrainSettings",
     "TrainingResult",
     "train_classifier",
-    "accelerators",
-    "device_name",
     "distribution",
     "settings_table",
     "model_name",

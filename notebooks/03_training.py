@@ -48,6 +48,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib import training
+from cxrlib.backend import device_name
 from cxrlib.inputs import class_weights
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
 from cxrlib.training import TrainSettings
@@ -91,7 +92,7 @@ base = dict(backbone=backbone, model_input_size=model_input_size, train_mode=tra
             lr_decay_steps=lr_decay_steps, dropout=dropout, finetune_from_block=finetune_from_block,
             augment=augment, feature_cache=feature_cache)
 display(training.settings_table(TrainSettings(**base, seed=seeds[0])).drop(index="seed"))
-display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{training.device_name()}**."))
+display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{device_name()}**."))
 
 # %% [markdown]
 # ## 3. Training
@@ -163,7 +164,7 @@ last_epoch = sum(int(r.best_epoch == len(r.history)) for r in results.values())
 display(Markdown(
     ("**SYNTHETIC data.** " if run.is_synthetic else "")
     + f"{len(results)} models ({len(study_arms)} arms × {len(seeds)} seeds) trained with the same settings on "
-    f"{training.device_name()}.\n\n" + "\n".join(lines)
+    f"{device_name()}.\n\n" + "\n".join(lines)
     + f"\n\nThe best epoch was the last one for {last_epoch} of {len(results)} models"
     + (": more epochs might still help them." if last_epoch else ".")
     + " Validation comes from the train folder's distribution, so the test split (step 04) is the comparison "
