@@ -1035,9 +1035,10 @@ def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=
         order = np.argsort(-upsample(heatmap, (size, size)).ravel(), kind="stable")
         random_order = rng.permutation(order.size)
         fill = np.full(image.shape, int(round(image.mean())), np.uint8)
-        for key, ranking in (("deletion", order), ("random_deletion", random_order),
-                             ("insertion", order), ("random_insertion", random_order)):
-            batch = []
+        rankings = {"deletion": order, "random_deletion": random_order, "insertion": order,
+                    "random_insertion": random_order}
+        batch = []  # every step of the four curves of this image, scored in one call
+        for key, ranking in rankings.items():
             for fraction in fractions:
                 chosen = ranking[: int(round(fraction * order.size))]
                 if key.endswith("deletion"):
@@ -1047,9 +1048,10 @@ def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=
                     changed = fill.copy().ravel()
                     changed[chosen] = image.ravel()[chosen]
                 batch.append(changed.reshape(image.shape))
-            probs = (predict_proba(model, np.stack(batch), batch_size=batch_size) if to_input is None else
-                     np.asarray(model.predict_on_batch(to_input(batch)), dtype=np.float64).reshape(-1))
-            curves[key].append(float(np.trapezoid(probs, fractions)))
+        probs = (predict_proba(model, np.stack(batch), batch_size=batch_size) if to_input is None else
+                 np.asarray(model.predict_on_batch(to_input(batch)), dtype=np.float64).reshape(-1))
+        for key, curve in zip(rankings, probs.reshape(len(rankings), len(fractions))):
+            curves[key].append(float(np.trapezoid(curve, fractions)))
     return pd.DataFrame({f"{key}_auc": values for key, values in curves.items()})
 
 

@@ -223,6 +223,7 @@ display(Markdown(
 
 # %%
 everything = run.processed()
+everything = everything[everything["subset"].isin(["train", "val", "test"])].reset_index(drop=True)
 statistics = audit.image_statistics(everything["path"])
 by_subset = {name: (statistics[everything["subset"] == name], (everything.loc[everything["subset"] == name, "label"]
                                                               == "PNEUMONIA").to_numpy(int))

@@ -97,8 +97,9 @@ display(Markdown(
 
 # %%
 measures, heatmaps, regions, layers = {}, {}, {}, {}
+models = {arm.name: load_classifier(run.model_path(arm.name, first_seed)) for arm in study_arms}
 for arm in study_arms:
-    model = load_classifier(run.model_path(arm.name, first_seed))
+    model = models[arm.name]
     layer = gradcam.find_layer(model, gradcam_layer)
     layers[arm.name] = layer.name
     if tag_box is not None:
@@ -228,7 +229,7 @@ pneumonia = test[test["label"] == "PNEUMONIA"]
 check_rows = pneumonia.sample(n=min(audit_gradcam_images, len(pneumonia)), random_state=seed).index.to_numpy()
 randomization, faithfulness = {}, {}
 for arm in study_arms:
-    model = load_classifier(run.model_path(arm.name, first_seed))
+    model = models[arm.name]
     images = read_images(test.loc[check_rows, arm.column], size=model.input_shape[1], progress=False)
     randomization[arm.name] = gradcam.randomization_check(model, images, layer_name=layers[arm.name], seed=seed)
     maps = heatmaps[arm.name][check_rows]
