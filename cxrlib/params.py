@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .backbones import BACKBONES, TRAIN_RANGES
 from .backend import BACKENDS, resolve_backend
@@ -70,6 +70,12 @@ class EvaluationSetSpec(BaseModel):
     glob: str = "*"
     label: Literal["NORMAL", "PNEUMONIA"] | None = None
 
+    @field_validator("kermany", "csv", "images")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        # resolved where the profile is read: the notebooks run with the run folder as their working directory
+        return None if value is None else str(Path(value).expanduser().resolve())
+
     @model_validator(mode="after")
     def _one_source(self):
         given = [k for k in ("kermany", "csv", "images") if getattr(self, k)]
@@ -77,7 +83,8 @@ class EvaluationSetSpec(BaseModel):
             raise ValueError(f"give exactly one of kermany, csv or images, got {given or 'none'}")
         path = Path(getattr(self, given[0])).expanduser()
         if not (path.is_file() if given[0] == "csv" else path.is_dir()):
-            raise ValueError(f"{given[0]} {str(path)!r} does not exist")
+            raise ValueError(f"{given[0]} {str(path)!r} does not exist; correct the path, or leave the set out "
+                             "(--set evaluation_sets={} drops them all)")
         if given[0] == "images" and self.label is None:
             raise ValueError("an images folder needs label: NORMAL or PNEUMONIA")
         return self
@@ -188,12 +195,14 @@ class StudyParams(BaseModel):
 
     @field_validator("data_dir", "lungmask_dir")
     @classmethod
-    def _existing_folder(cls, value: str | None) -> str | None:
+    def _existing_folder(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         path = Path(value).expanduser()
         if not path.is_dir():
-            raise ValueError(f"folder {str(path)!r} does not exist")
+            raise ValueError(f"folder {str(path)!r} does not exist; give yours with --set {info.field_name}=PATH"
+                             + (", or --set lungmask_dir=null to skip the lung-mask measurement"
+                                if info.field_name == "lungmask_dir" else ""))
         return str(path.resolve())
 
     @field_validator("arms")

@@ -18,10 +18,30 @@ def test_demo_profile_loads():
     assert params.data_dir is None and params.run_name == "demo"
 
 
-@pytest.mark.parametrize("name", ["kermany224.yaml", "paper.yaml", "paper224-gpu.yaml"])
+@pytest.mark.parametrize("name", ["kermany224.yaml", "kermany.yaml", "paper.yaml", "paper224-gpu.yaml"])
 def test_real_data_profiles_are_valid_apart_from_local_paths(name, tmp_path):
-    params = load_profile(PARAMS / name, {"data_dir": str(tmp_path), "weights": "none", "lungmask_dir": None})
+    params = load_profile(PARAMS / name, {"data_dir": str(tmp_path), "weights": "none", "lungmask_dir": None,
+                                          "evaluation_sets": {}})
     assert params.data_dir == str(tmp_path.resolve())
+
+
+def test_user_profiles_point_nowhere_outside_the_repository():
+    for profile in ("demo.yaml", "kermany.yaml", "paper.yaml"):
+        assert "../" not in (PARAMS / profile).read_text(), profile
+
+
+def test_missing_folders_are_refused_with_the_fix(tmp_path):
+    with pytest.raises(ProfileError, match=r"--set lungmask_dir=null"):
+        load_profile(write(tmp_path, "lungmask_dir: no/such/masks\n"))
+    with pytest.raises(ProfileError, match=r"evaluation_sets=\{\}"):
+        load_profile(write(tmp_path, "evaluation_sets:\n  more: {images: no/such/dir, label: NORMAL}\n"))
+
+
+def test_evaluation_set_paths_are_resolved_where_the_profile_is_read(tmp_path, monkeypatch):
+    (tmp_path / "normals").mkdir()
+    monkeypatch.chdir(tmp_path)
+    params = StudyParams(evaluation_sets={"more": {"images": "normals", "label": "NORMAL"}})
+    assert params.evaluation_sets["more"].images == str(tmp_path / "normals")
 
 
 def test_unknown_key_is_refused_with_suggestion_and_known_keys(tmp_path):
