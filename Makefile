@@ -12,7 +12,7 @@ SET     ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[notebook,test]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[notebook,test]"
 	touch $@
 
 ## study: run the notebooks for PROFILE (default: synthetic demo) and render reports/<run_name>/index.html

@@ -14,7 +14,7 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import run_study
 
     params = load_profile(args.profile, parse_overrides(args.set))
-    run_study(params, only=args.only, progress=not args.quiet, log_output=args.log_output)
+    run_study(params, only=args.only, progress=not args.quiet, verbose=args.verbose)
     return 0
 
 
@@ -76,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override one profile key (repeatable), e.g. --set epochs=3")
     run.add_argument("--only", metavar="STEP", help="run one step (e.g. 02 or preprocessing) in an existing run folder")
-    run.add_argument("--log-output", action="store_true", help="stream the notebooks' cell output to the console")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show everything: the notebooks' cell output and the kernels' log lines (TensorFlow, "
+                          "ipykernel); otherwise these go to work_dir/logs/<run_name>/")
     run.add_argument("--quiet", action="store_true", help="no cell progress bar")
     run.set_defaults(handler=_run)
 

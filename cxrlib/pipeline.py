@@ -13,6 +13,7 @@ its name, the failing cell and the error; the partial executed notebook stays.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ from pathlib import Path
 from .atomic import write_json, write_text
 from .backend import BackendError, backend_versions, package_versions, require_backend
 from .params import StudyParams
+from .report import FIGURE_METADATA
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -182,6 +184,30 @@ def _kernel_environment(backend: str):
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _kernel_stderr(log: Path | None):
+    """Kernels started inside write their native stderr (TensorFlow's absl and oneDNN lines, ipykernel's warnings)
+    to ``log`` instead of the console; this process's own ``sys.stderr`` (progress bar, errors) stays on the
+    console. ``log=None``: leave everything on the console (``-v``)."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    console = os.dup(2)
+    previous = sys.stderr
+    with open(log, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        sys.stderr = open(console, "w", closefd=False, buffering=1, encoding=getattr(previous, "encoding", "utf-8"))
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            sys.stderr = previous
+            os.dup2(console, 2)
+            os.close(console)
+
+
 def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, log_output: bool) -> Path:
     import jupytext
     import papermill
@@ -228,9 +254,19 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+def _figure_file(output) -> str | None:
+    """The run-folder file an inline figure was saved as (:meth:`cxrlib.study.StudyRun.show`), if any."""
+    metadata = output.get("metadata", {})
+    for entry in [metadata, *metadata.values()]:
+        if isinstance(entry, dict) and isinstance(entry.get(FIGURE_METADATA), str):
+            return entry[FIGURE_METADATA]
+    return None
+
+
 def _reader_view(notebook) -> None:
     """Leave out of the reader's view what only the executed notebook should keep: stderr (warnings, native
-    log lines, progress bars) and widget outputs (tqdm's, which show nothing offline)."""
+    log lines, progress bars) and widget outputs (tqdm's, which show nothing offline); a saved figure is linked
+    from ``figures/`` instead of being embedded a second time."""
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -238,6 +274,11 @@ def _reader_view(notebook) -> None:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 continue
+            figure = _figure_file(output)
+            if figure:
+                output["data"] = {"text/html": f'<img src="{html.escape(figure)}" alt="{html.escape(figure)}" '
+                                               'style="max-width:100%" loading="lazy">'}
+                output["metadata"] = {}
             data = output.get("data", {})
             if _WIDGET in data:
                 data.pop(_WIDGET)
@@ -295,7 +336,7 @@ def render_run(run_dir: str | os.PathLike) -> Path:
 
 
 def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
-              progress: bool = True, log_output: bool = False) -> Path:
+              progress: bool = True, verbose: bool = False) -> Path:
     """Execute the study's notebooks for one profile and render the report.
 
     Parameters
@@ -309,8 +350,10 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         Folder holding the ``NN_name.py`` notebooks.
     progress : bool
         Show papermill's cell progress bar.
-    log_output : bool
-        Stream the notebooks' cell output to the console.
+    verbose : bool
+        Show everything on the console: the notebooks' cell output and the kernels' own log lines. Otherwise
+        the console shows the runner's progress and the first error; the kernels' log lines go to
+        ``work_dir/logs/<run_name>/NN_name.log``.
 
     Returns
     -------
@@ -349,11 +392,14 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         record["steps"][step.stem] = {"status": "running"}
         write_json(record, run_json)
         try:
-            with _kernel_environment(params.keras_backend):
-                executed = _execute(step, params, run_dir, progress=progress, log_output=log_output)
-        except StudyRunError:
+            log = None if verbose else Path(params.work_dir) / "logs" / params.run_name / f"{step.stem}.log"
+            with _kernel_environment(params.keras_backend), _kernel_stderr(log):
+                executed = _execute(step, params, run_dir, progress=progress, log_output=verbose)
+        except StudyRunError as exc:
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
             write_json(record, run_json)
+            if log is not None:
+                raise StudyRunError(f"{exc}\nThe kernel's log lines: {log}") from None
             raise
         _render_html(executed, [s.stem for s in discover_steps(notebooks_dir)])
         seconds = round(time.perf_counter() - started, 1)

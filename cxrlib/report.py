@@ -18,7 +18,11 @@ import pandas as pd
 
 from .atomic import write_text
 
-__all__ = ["write_index", "check_run"]
+__all__ = ["write_index", "check_run", "FIGURE_METADATA"]
+
+#: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
+#: section pages link that file instead of embedding the figure a second time.
+FIGURE_METADATA = "cxrlib_figure"
 
 _SECTIONS = {
     "01_eda": "Exploratory data analysis",
@@ -73,10 +77,12 @@ def _frame(frame: pd.DataFrame) -> str:
     return frame.to_html(border=0, escape=True)
 
 
-def _figure(run_dir: Path, name: str, caption: str) -> str:
-    if not (run_dir / "figures" / name).is_file():
+def _figure(run_dir: Path, stem: str, caption: str) -> str:
+    """A saved figure (``figures/<stem>.png`` or ``.jpg``) with its caption; nothing when the step did not make it."""
+    found = sorted((run_dir / "figures").glob(f"{stem}.*"))
+    if not found:
         return ""
-    return (f'<figure><img src="figures/{_esc(name)}" alt="{_esc(caption)}" loading="lazy">'
+    return (f'<figure><img src="figures/{_esc(found[0].name)}" alt="{_esc(caption)}" loading="lazy">'
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
@@ -220,11 +226,11 @@ def _results_section(run_dir: Path, run: dict, metrics: dict) -> str:
     text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); the Kermany 2018 "
              "column is our addition; ours are measured in this run (means over seeds).</p>"
              + _frame(paper_table2({_arm_label(run, arm): m for arm, m in arms.items()})))
-    for name, caption in [("04_confusion_matrices.png", "Confusion matrices at the validation-chosen thresholds (first seed)."),
-                          ("04_roc.png", "ROC curves on the test split (first seed)."),
-                          ("04_precision_recall.png", "Precision-recall curves on the test split (first seed)."),
-                          ("04_errors_by_subtype.png", "Error rates by pneumonia subtype (first seed)."),
-                          ("04_calibration.png", "Calibration on the test split (first seed).")]:
+    for name, caption in [("04_confusion_matrices", "Confusion matrices at the validation-chosen thresholds (first seed)."),
+                          ("04_roc", "ROC curves on the test split (first seed)."),
+                          ("04_precision_recall", "Precision-recall curves on the test split (first seed)."),
+                          ("04_errors_by_subtype", "Error rates by pneumonia subtype (first seed)."),
+                          ("04_calibration", "Calibration on the test split (first seed).")]:
         text += _figure(run_dir, name, caption)
     return text
 
@@ -240,9 +246,9 @@ def _gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
             "whole-image arms' mass inside the box and every arm's mass inside the lung-field mask. One model per arm "
             "(the first seed).</p>")
     text += _frame(summary_table({_arm_label(run, arm): m for arm, m in summaries.items()}))
-    for name, caption in [("05_fig8_examples.png", "The paper's Fig. 8: heatmaps of every arm on the same test "
+    for name, caption in [("05_fig8_examples", "The paper's Fig. 8: heatmaps of every arm on the same test "
                                                    "images, both classes, right and wrong predictions."),
-                          ("05_mass_distributions.png", "Per-image heatmap mass inside the ROI and the mask."),
+                          ("05_mass_distributions", "Per-image heatmap mass inside the ROI and the mask."),
                           ]:
         text += _figure(run_dir, name, caption)
     return text
@@ -380,21 +386,21 @@ Science 151(6), 2022.</p>
 {_abstract(run, data, roi, training, metrics)}
 <h2>Data</h2>
 {_data_section(data)}
-{_figure(run_dir, "01_samples.png", "Random images per class.")}
+{_figure(run_dir, "01_samples", "Random images per class.")}
 <h2>Method</h2>
 {_method_section(run, roi, training)}
-{_figure(run_dir, "02_clahe.png", "The paper's Fig. 4: original and CLAHE-enhanced images.")}
-{_figure(run_dir, "02_processed.png", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
-{_figure(run_dir, "02_stages.png", "Every stage of the ROI extraction on a few images.")}
-{_figure(run_dir, "02_lungmask_distributions.png", "The ROI box against manual lung masks: coverage and area.")}
-{_figure(run_dir, "03_curves.png", "Training and validation accuracy and loss per epoch, every arm and seed.")}
+{_figure(run_dir, "02_clahe", "The paper's Fig. 4: original and CLAHE-enhanced images.")}
+{_figure(run_dir, "02_processed", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
+{_figure(run_dir, "02_stages", "Every stage of the ROI extraction on a few images.")}
+{_figure(run_dir, "02_lungmask_distributions", "The ROI box against manual lung masks: coverage and area.")}
+{_figure(run_dir, "03_curves", "Training and validation accuracy and loss per epoch, every arm and seed.")}
 <h2>Results</h2>
 {_results_section(run_dir, run, metrics)}
 <h2>Where the models look (Grad-CAM)</h2>
 {_gradcam_section(run_dir, run, metrics)}
 <h2>Shortcut audit</h2>
 {_audit_section(run, metrics)}
-{_figure(run_dir, "05_checks.png", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
+{_figure(run_dir, "05_checks", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
 <h2>Discussion and limitations</h2>
 {_limitations(data, training)}
 <h2>Sections</h2>
@@ -416,6 +422,7 @@ _LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _LOCAL_PATH = re.compile(r"(?<![\w./:-])/(?:home|root|tmp|work|Users|mnt|var|opt|srv)(?:/[\w.-]+)+")
 _STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'
 _WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json">'
+_INLINE_IMAGE = re.compile(r"""src\s*=\s*["']data:image/""", re.IGNORECASE)
 #: A ``<script src="http(s)://...">`` element: the section pages must open offline (pipeline removes these).
 REMOTE_SCRIPT = re.compile(r"""<script[^>]*\ssrc\s*=\s*["']https?://[^"']*["'][^>]*>(?:\s*</script>)?""",
                            re.IGNORECASE)
@@ -425,8 +432,8 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
     """What a reader of a rendered run would trip over, one line per problem (empty: none).
 
     Every ``href``/``src`` of every HTML page must resolve inside the run folder (web addresses, anchors and
-    inline ``data:`` images aside); no page may show an absolute local path, stderr output or a widget, or load
-    a script from the web (the report must open offline).
+    anchors aside); no page may embed an image inline (a second copy of a file in ``figures/``), show an absolute
+    local path, stderr output or a widget, or load a script from the web (the report must open offline).
     """
     run_dir = Path(run_dir)
     pages = sorted(run_dir.glob("*.html"))
@@ -447,6 +454,8 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
             problems.append(f"{page.name}: shows stderr output")
         if _WIDGET_VIEW in text:
             problems.append(f"{page.name}: embeds a widget, which shows nothing offline")
+        if _INLINE_IMAGE.search(text):
+            problems.append(f"{page.name}: embeds an image inline (figures are linked from figures/, not copied)")
         if REMOTE_SCRIPT.search(text):
             problems.append(f"{page.name}: loads a script from the web (fails offline)")
     return problems

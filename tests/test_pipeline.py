@@ -66,6 +66,19 @@ def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_pat
     assert json.loads((run_dir / "run.json").read_text())["steps"]["02_broken"]["status"] == "failed"
 
 
+def test_kernel_log_lines_go_to_a_log_file_unless_verbose(tmp_path, capfd):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_noisy.py", 'run_dir = "x"', "import os\nos.write(2, b'native log line\\n')")
+    params = StudyParams(run_name="noisy", reports_dir=str(tmp_path / "reports"), work_dir=str(tmp_path / "work"))
+    run_study(params, notebooks_dir=nbdir, progress=False)
+    console = capfd.readouterr()
+    assert "native log line" not in console.err + console.out
+    assert "native log line" in (tmp_path / "work" / "logs" / "noisy" / "01_noisy.log").read_text()
+    run_study(params, notebooks_dir=nbdir, progress=False, verbose=True)
+    assert "native log line" in capfd.readouterr().err
+
+
 def test_a_notebook_declaring_an_unknown_parameter_is_refused(tmp_path):
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
@@ -150,7 +163,11 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
     notebook(nbdir / "01_log.py", 'run_dir = "x"',
-             "import sys\nsys.stderr.write('I0000 00:00:1 port.cc:153] oneDNN noise\\nreal warning\\n')")
+             "import sys\nsys.stderr.write('I0000 00:00:1 port.cc:153] oneDNN noise\\nreal warning\\n')\n"
+             "import matplotlib.pyplot as plt, numpy as np\nfrom cxrlib.study import StudyRun\n"
+             "run = StudyRun(run_dir, step='01')\nfig, ax = plt.subplots()\nax.plot([0, 1])\nrun.show(fig, 'line')\n"
+             "fig, ax = plt.subplots()\nax.imshow(np.random.default_rng(0).random((64, 64)), cmap='gray')\n"
+             "run.show(fig, 'radiograph')")
     run_dir = run_study(StudyParams(run_name="r", reports_dir=str(tmp_path / "reports")), notebooks_dir=nbdir,
                         progress=False)
     (run_dir / "01_log.html").unlink()
@@ -159,8 +176,12 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     page = (run_dir / "01_log.html").read_text()
     assert "real warning" not in page and "oneDNN noise" not in page
     assert 'href="index.html"' in page  # every section page leads back to the study
+    # figures are saved once (radiograph panels as JPEG) and linked, not embedded a second time
+    assert 'src="figures/01_line.png"' in page and 'src="figures/01_radiograph.jpg"' in page
+    assert "src=\"data:image" not in page  # (the lab template's CSS icons are data: URLs, not figures)
     executed = nbformat.read(run_dir / "01_log.ipynb", as_version=4)
     assert "oneDNN noise" in executed.cells[-1].outputs[0]["text"], "the executed notebook keeps everything"
+    assert any("image/jpeg" in output.get("data", {}) for output in executed.cells[-1].outputs)
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "no executed notebooks" in result.stderr
 
