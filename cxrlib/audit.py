@@ -1,6 +1,6 @@
 """Shortcut audit: how much a trivial model already solves, and whether the networks' decisions need the thorax.
 
-* :func:`image_statistics` and :func:`fit_trivial_floor`: a logistic regression on global image statistics (file
+* :func:`trivial_floor` (:func:`image_statistics`, :func:`fit_trivial_floor`): a logistic regression on global image statistics (file
   size, grey-level mean, SD and percentiles, a border band and the central half, source size and aspect ratio).
   Whatever it reaches is a floor that owes nothing to anatomy: file size, exposure and framing differ between the
   classes of a data set for reasons that are not the disease.
@@ -36,6 +36,8 @@ __all__ = [
     "CONDITIONS",
     "image_statistics",
     "fit_trivial_floor",
+    "trivial_floor",
+    "decisions_kept",
     "swap_donors",
     "perturb",
     "perturbed_images",
@@ -114,6 +116,77 @@ def fit_trivial_floor(features, labels, *, seed=0):
     model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000,
                                                                random_state=seed))
     return model.fit(features[list(STATISTICS)].to_numpy(np.float64), labels)
+
+
+def trivial_floor(table, *, seed=0, n_boot=2000):
+    """The trivial floor of a study: fitted on train, its threshold chosen on validation, scored on test.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of ``processed.csv`` with ``subset`` (train, val, test), ``path``, ``label`` and ``patient_id``.
+    seed, n_boot
+        As in :func:`fit_trivial_floor` and :func:`cxrlib.metrics.evaluate_seeds`.
+
+    Returns
+    -------
+    dict
+        ``scores`` (subset -> P(pneumonia) per row, in the table's order), ``threshold`` (Youden's J on
+        validation), ``record`` (:func:`cxrlib.metrics.evaluate_seeds` on test: metrics with patient-bootstrap
+        intervals), ``file_size_roc_auc`` (the file size alone, its direction taken from train) and
+        ``larger_files_pneumonia`` (that direction).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from .metrics import evaluate_seeds, operating_thresholds
+
+    parts = {name: table[table["subset"] == name].reset_index(drop=True) for name in ("train", "val", "test")}
+    statistics = {name: image_statistics(rows["path"]) for name, rows in parts.items()}
+    labels = {name: (rows["label"] == "PNEUMONIA").to_numpy(int) for name, rows in parts.items()}
+    model = fit_trivial_floor(statistics["train"], labels["train"], seed=seed)
+    scores = {name: model.predict_proba(x[list(STATISTICS)].to_numpy(np.float64))[:, 1]
+              for name, x in statistics.items()}
+    threshold = operating_thresholds(labels["val"], scores["val"])["youden"]
+    record = evaluate_seeds(labels["test"], [scores["test"]], [threshold],
+                            groups=parts["test"]["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
+    sizes = {name: x["file_bytes"].to_numpy(np.float64) for name, x in statistics.items()}
+    larger = bool(roc_auc_score(labels["train"], sizes["train"]) >= 0.5)
+    return {"scores": scores, "threshold": float(threshold), "record": record,
+            "file_size_roc_auc": float(roc_auc_score(labels["test"], (1 if larger else -1) * sizes["test"])),
+            "larger_files_pneumonia": larger}
+
+
+def decisions_kept(scores, has_tag, thresholds, *, condition="thorax_blanked"):
+    """How often each arm keeps its decision when ``condition`` is applied, on images with and without a tag.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`score_perturbations` (must hold ``none`` and ``condition``).
+    has_tag : (N,) bool array
+        Per image of the audit sample (in its order): whether it carries the planted tag.
+    thresholds : dict
+        ``{arm: {seed: {"youden": t, ...}}}``.
+
+    Returns
+    -------
+    dict
+        ``{arm: {"decisions_kept_tagged", "decisions_kept_untagged", "pneumonia_calls_tagged_blanked"}}``, means
+        over seeds: a model that reads a tag outside the thorax keeps its decisions on tagged images.
+    """
+    has_tag = np.asarray(has_tag, dtype=bool)
+    out = {}
+    for arm, rows in scores.groupby("arm", sort=False):
+        kept = []
+        for seed, by_seed in rows.groupby("seed", sort=False):
+            cut = thresholds[arm][seed]["youden"]
+            before = by_seed.loc[by_seed["condition"] == "none", "score"].to_numpy() >= cut
+            after = by_seed.loc[by_seed["condition"] == condition, "score"].to_numpy() >= cut
+            kept.append([(before == after)[has_tag].mean(), (before == after)[~has_tag].mean(), after[has_tag].mean()])
+        tagged, untagged, calls = np.mean(kept, axis=0)
+        out[arm] = {"decisions_kept_tagged": float(tagged), "decisions_kept_untagged": float(untagged),
+                    "pneumonia_calls_tagged_blanked": float(calls)}
+    return out
 
 
 def swap_donors(labels, *, seed=0):

@@ -42,6 +42,7 @@ __all__ = [
     "implied_metrics",
     "metrics_table",
     "paper_table2",
+    "trained_as",
     "update_json",
     "plot_confusion_matrices",
     "plot_roc_curves",
@@ -1001,6 +1002,15 @@ def arms_table(records, *, point=None):
         cells["threshold"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
         rows[arm] = cells
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+
+
+def trained_as(trained, arm):
+    """``epochs`` run and ``architecture`` (backbone) of an arm's first-seed model, as Table 2 lists them.
+
+    ``trained`` is ``training.json``'s ``arms`` mapping.
+    """
+    first = next(iter(trained.get(arm, {}).get("seeds", {}).values()), {})
+    return {"epochs": first.get("epochs_run"), "architecture": first.get("settings", {}).get("backbone")}
 
 
 def paper_table2(ours, *, literature=None):

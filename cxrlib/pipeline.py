@@ -390,14 +390,14 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         print(f"[{number}/{len(steps)}] {step.stem} ...", flush=True)
         started = time.perf_counter()
         record["steps"][step.stem] = {"status": "running"}
-        write_json(record, run_json)
+        write_json(record, run_json, relative_to=run_dir)
         try:
             log = None if verbose else Path(params.work_dir) / "logs" / params.run_name / f"{step.stem}.log"
             with _kernel_environment(params.keras_backend), _kernel_stderr(log):
                 executed = _execute(step, params, run_dir, progress=progress, log_output=verbose)
         except StudyRunError as exc:
             record["steps"][step.stem] = {"status": "failed", "seconds": round(time.perf_counter() - started, 1)}
-            write_json(record, run_json)
+            write_json(record, run_json, relative_to=run_dir)
             if log is not None:
                 raise StudyRunError(f"{exc}\nThe kernel's log lines: {log}") from None
             raise
@@ -409,7 +409,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     if data_json.is_file():
         record["data"] = json.loads(data_json.read_text())
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json(record, run_json)
+    write_json(record, run_json, relative_to=run_dir)
     index = write_index(run_dir)
     print(_time_table(record["steps"]))
     print(f"Report: {index}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_text
+from .atomic import atomic_path, write_text
 
 __all__ = ["write_index", "check_run", "FIGURE_METADATA"]
 
@@ -41,9 +41,16 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}th,td{border:1px 
 text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}
 .banner{background:#fff4e5;border:1px solid #f0b66a;padding:.6rem .9rem;border-radius:4px}
 .abstract{background:#f6f8fa;border-left:4px solid #4C72B0;padding:.6rem 1rem}
+.summary{font-size:1.05rem;background:#f3f8f1;border-left:4px solid #55A868;padding:.4rem 1rem}
+.wide{overflow-x:auto;max-width:100%}
 .muted{color:#666;font-size:.9rem}figure{margin:1.2rem 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}pre{background:#f5f5f5;padding:.6rem}
 """
+
+
+def shown_weights(value) -> str:
+    """The ``weights`` setting as a reader should see it: a local file by its name, not the machine's path."""
+    return f"local file {Path(str(value)).name}" if "/" in str(value) else str(value)
 
 
 def _read_json(path: Path) -> dict:
@@ -70,11 +77,11 @@ def _ci(m: dict, key: str, *, percent: bool = True) -> str:
 def _table(rows: list[list], header: list[str]) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _frame(frame: pd.DataFrame) -> str:
-    return frame.to_html(border=0, escape=True)
+    return f"<div class='wide'>{frame.to_html(border=0, escape=True)}</div>"
 
 
 def _figure(run_dir: Path, stem: str, caption: str) -> str:
@@ -101,12 +108,34 @@ def _headline(m: dict) -> str:
             f"{_pct(m.get('specificity'))}, ROC AUC {_ci(m, 'roc_auc', percent=False)}")
 
 
+def _gradcam_sentences(metrics: dict) -> list[str]:
+    """Where the heat falls, each figure next to its chance baseline, and the paired test between arms."""
+    shares = []
+    for arm, g in metrics.get("gradcam", {}).items():
+        if g.get("mass_minus_mask_area_ci"):
+            lo, hi = g["mass_minus_mask_area_ci"]
+            shares.append(f"{_esc(arm)} {_pct(g['mass_in_mask_mean'])} against {_pct(g['mask_area_share_mean'])} "
+                          f"(difference {g['mass_minus_mask_area_mean']:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f})")
+    if not shares:
+        return []
+    sentences = ["Grad-CAM (first seed): the share of heatmap mass inside the lung fields against the lung fields' "
+                 "share of the image, which is what a map spread evenly would give: " + "; ".join(shares) + "."]
+    tests = [f"{_esc(pair)} {c['mass_in_mask']['mean_difference']:+.3f} (95% CI "
+             f"{c['mass_in_mask']['mean_difference_ci'][0]:+.3f} to {c['mass_in_mask']['mean_difference_ci'][1]:+.3f}, "
+             f"Wilcoxon p = {c['mass_in_mask']['p_value']:.2g})"
+             for pair, c in metrics.get("gradcam_comparisons", {}).items() if "mass_in_mask" in c]
+    if tests:
+        sentences.append("Paired differences in that mass between arms, on the same images: " + "; ".join(tests) + ".")
+    return sentences
+
+
 def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -> str:
     parts = [f"This run reproduces Galindo-Ramirez et al. (2022) on {_esc(data.get('description', 'unknown data'))}."]
     if roi.get("dataset"):
         d = roi["dataset"]
         parts.append(f"The thorax ROI crop kept a median {_pct(d.get('area_median'))} of the image area and fell "
-                     f"back to the whole image for {_pct(d.get('fallback_rate'))} of images.")
+                     f"back to the whole image for {round(d.get('fallback_rate', 0) * d.get('n', 0))} of "
+                     f"{d.get('n')} images.")
     if roi.get("lungmasks"):
         lm = roi["lungmasks"]
         parts.append(f"On {lm['n']} radiographs with manual lung masks, the ROI box kept a median "
@@ -125,6 +154,7 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
             parts.append(f"AUC difference {_esc(c['a'])} − {_esc(c['b'])}: {c['auc_difference']:+.3f} (95% CI "
                          f"{lo:+.3f} to {hi:+.3f})" + ("." if shown else ": no difference in ranking shown, so "
                                                        "differences in accuracy between them are ones of operating point."))
+        parts += _gradcam_sentences(metrics)
         shortcut = metrics.get("gradcam_shortcut", {})
         for arm in arms:
             row = shortcut.get(f"{arm} | P(PNEUMONIA)")
@@ -135,6 +165,140 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
     elif training:
         parts.append("The models are trained; evaluation on the test split has not run yet.")
     return "<p class='abstract'>" + " ".join(parts) + "</p>"
+
+
+def _blanked(run: dict, arm: str, perturbations: dict) -> tuple[str, dict]:
+    """The blanking test that asks whether an arm needs the thorax: the ROI box for whole-image arms, the lung
+    fields for cropped arms (whose input is the box)."""
+    cropped = run.get("parameters", {}).get("arms", {}).get(arm, {}).get("roi")
+    key = "mask_blanked" if cropped else "thorax_blanked"
+    return ("lung fields" if cropped else "thorax box"), perturbations.get(arm, {}).get(key, {})
+
+
+def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
+    """Five sentences a clinician reads in a minute, every number from the run's records."""
+    arms = metrics.get("arms")
+    if not arms:
+        return ""
+    synthetic = data.get("source") == "synthetic"
+    seeds = metrics.get("seeds", [])
+    n = next(iter(arms.values())).get("n")
+    names = ", ".join(_esc(_arm_label(run, arm)) for arm in arms)
+    what = ("synthetic radiographs generated for teaching" if synthetic else
+            "chest X-rays of children (Kermany 2018" + (", as third-party 224×224 copies)" if "224x224" in
+                                                         data.get("description", "") else ")"))
+    times = {1: "once", 2: "twice"}.get(len(seeds), f"{len(seeds)} times")
+    sentences = [(f"We trained {len(arms)} versions of the paper's pneumonia classifier that differ only in how "
+                  f"their images were prepared ({names}), each {times}" if len(arms) > 1 else
+                  f"We trained the paper's pneumonia classifier on {names} images {times}")
+                 + (" with different random starts" if len(seeds) > 1 else "")
+                 + f", and tested {'them' if len(arms) > 1 or len(seeds) > 1 else 'it'} on {n} {what} that "
+                   "were never seen during training."]
+    best = max(arms, key=lambda arm: arms[arm]["roc_auc"])
+    m = arms[best]
+    sentences.append(f"The best at ranking, {_esc(best)}, separated pneumonia from normal with an area under the ROC "
+                     f"curve of {m['roc_auc']:.2f} (1 is perfect, 0.5 is chance); at the threshold chosen beforehand "
+                     f"on validation images it found {_pct(m['sensitivity'])} of pneumonias and cleared "
+                     f"{_pct(m['specificity'])} of normal images"
+                     + ("." if synthetic else " (the paper reports 91% and 86%)."))
+    comparisons = metrics.get("comparisons", [])
+    if comparisons:
+        better = [c for c in comparisons if c["auc_difference_ci"][0] > 0]
+        worse = [c for c in comparisons if c["auc_difference_ci"][1] < 0]
+        lows = [c["auc_difference_ci"][0] for c in comparisons]
+        highs = [c["auc_difference_ci"][1] for c in comparisons]
+        if not better and not worse:
+            sentences.append("No preparation step ranked the images better or worse than its comparison (the 95% "
+                             f"intervals of the AUC differences, from {min(lows):+.3f} to {max(highs):+.3f}, all "
+                             "include zero), so the differences in accuracy between the versions come from where "
+                             "their thresholds sit, not from what they see.")
+        else:
+            parts = [f"{_esc(c['a'])} ranked {'better' if c in better else 'worse'} than {_esc(c['b'])} "
+                     f"(AUC {c['auc_difference']:+.3f}, 95% CI {c['auc_difference_ci'][0]:+.3f} to "
+                     f"{c['auc_difference_ci'][1]:+.3f})" for c in better + worse]
+            others = len(comparisons) - len(parts)
+            sentences.append("Compared on the same images, " + "; ".join(parts)
+                             + ("; every other difference in ranking is within chance." if others else "."))
+    floor = metrics.get("baselines", {}).get("trivial", {}).get("roc_auc")
+    perturbations = metrics.get("perturbations", {})
+    if floor is not None:
+        gains = [g["auc_difference"] for g in metrics.get("gain_over_trivial", {}).values()]
+        outside = [arm for arm in arms if (_blanked(run, arm, perturbations)[1].get("ci") or [0])[0] > 0.5]
+        text = (f"A simple model that sees only global image statistics (file size, brightness, contrast) already "
+                f"reaches an AUC of {floor:.2f}; the networks add {min(gains):+.3f} to {max(gains):+.3f}.")
+        if perturbations:
+            text += (" With the thorax (or, for cropped versions, the lung fields) blanked out, "
+                     + (f"{', '.join(_esc(a) for a in outside)} still rank{'s' if len(outside) == 1 else ''} the "
+                        "images better than chance, so part of what "
+                        f"{'it uses' if len(outside) == 1 else 'they use'} lies outside the lungs." if outside else
+                        "no version ranks the test images better than chance without the chest."))
+        sentences.append(text)
+    closing = []
+    for name, by_arm in metrics.get("evaluation_sets", {}).items():
+        rates = [r["false_positive_rate"] for r in by_arm.values() if r.get("false_positive_rate") is not None]
+        if rates:
+            closing.append(f"On {next(iter(by_arm.values())).get('n')} normal X-rays of another population "
+                           f"({_esc(name)}), the versions called pneumonia in {_pct(min(rates))} to {_pct(max(rates))} "
+                           "of them.")
+    closing.append("These are synthetic images: the run shows the method at work and nothing about patients."
+                   if synthetic else "This is a research reproduction on one hospital's data, not a tool for "
+                                     "diagnosing patients.")
+    sentences.append(" ".join(closing))
+    return "<div class='summary'><p>" + " ".join(sentences) + "</p></div>"
+
+
+def plot_at_a_glance(run: dict, metrics: dict):
+    """Per arm: test ROC AUC with the trivial floor; AUC with the thorax blanked; Grad-CAM mass minus area."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(metrics["arms"])
+    y = range(len(arms))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(arms) + 1.6), sharey=True)
+
+    def points(ax, values, intervals, color):
+        for row, (value, ci) in enumerate(zip(values, intervals)):
+            if value is None:
+                ax.text(0.5, row, "not measured", transform=ax.get_yaxis_transform(), ha="center", va="center",
+                        color="#888", fontsize=9)
+                continue
+            if ci and ci[0] is not None:
+                ax.plot(ci, [row, row], color=color, lw=2.5, alpha=0.6)
+            ax.plot(value, row, "o", color=color)
+
+    ax = axes[0]
+    trivial = metrics.get("baselines", {}).get("trivial", {})
+    if trivial.get("roc_auc") is not None:
+        low, high = trivial.get("ci", {}).get("roc_auc", [trivial["roc_auc"]] * 2)
+        ax.axvspan(low, high, color="#999", alpha=0.25, lw=0)
+        ax.axvline(trivial["roc_auc"], color="#666", ls="--", lw=1, label=f"trivial floor {trivial['roc_auc']:.3f}")
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+    points(ax, [metrics["arms"][a]["roc_auc"] for a in arms], [metrics["arms"][a].get("ci", {}).get("roc_auc")
+                                                                 for a in arms], "#4C72B0")
+    ax.set_title("Test ROC AUC (95% CI)", fontsize=10)
+
+    ax = axes[1]
+    perturbations = metrics.get("perturbations", {})
+    blanked = [_blanked(run, arm, perturbations)[1] for arm in arms]
+    points(ax, [b.get("roc_auc") for b in blanked], [b.get("ci") for b in blanked], "#DD8452")
+    ax.axvline(0.5, color="#666", ls="--", lw=1)
+    ax.set_title("AUC with the thorax blanked\n(lung fields for cropped arms; 0.5 = chance)", fontsize=10)
+
+    ax = axes[2]
+    grad = metrics.get("gradcam", {})
+    points(ax, [grad.get(a, {}).get("mass_minus_mask_area_mean") for a in arms],
+           [grad.get(a, {}).get("mass_minus_mask_area_ci") for a in arms], "#55A868")
+    ax.axvline(0, color="#666", ls="--", lw=1)
+    ax.set_title("Grad-CAM mass in the lung fields\nminus their area share (0 = chance)", fontsize=10)
+
+    axes[0].set_yticks(list(y), [_arm_label(run, a) for a in arms])
+    axes[0].invert_yaxis()
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _data_section(data: dict) -> str:
@@ -149,7 +313,11 @@ def _data_section(data: dict) -> str:
             "<p>The release's test split is the evaluation set and is read only by the evaluation steps. Validation "
             "(epoch and threshold choice) is carved from the training split by patient identifier, stratified by "
             "class.</p>")
-    text += _table(rows, ["subset", "NORMAL", "PNEUMONIA", "total"])
+    released = data.get("release_counts", {})
+    if released:
+        text += _table([[split, c.get("NORMAL", 0), c.get("PNEUMONIA", 0), c.get("NORMAL", 0) + c.get("PNEUMONIA", 0)]
+                        for split, c in released.items()], ["split as released", "NORMAL", "PNEUMONIA", "total"])
+    text += _table(rows, ["subset used here", "NORMAL", "PNEUMONIA", "total"])
     if leak:
         text += (f"<p>Byte-identical files: {leak.get('n_duplicate_groups', 0)} groups "
                  f"({leak.get('n_duplicate_files', 0)} files), {leak.get('n_groups_crossing_subsets', 0)} crossing "
@@ -177,13 +345,14 @@ def _method_section(run: dict, roi: dict, training: dict) -> str:
         text += _table([["radiographs with masks", lm["n"]], ["median lung coverage", _pct(lm["coverage_median"])],
                         ["5th percentile lung coverage", _pct(lm["coverage_p05"])],
                         ["median box area", _pct(lm["area_median"])], ["fallback rate", _pct(lm["fallback_rate"])]],
-                       [f"ROI against manual lung masks ({lm.get('source', 'lungmask_dir')})", ""])
+                       [f"ROI against manual lung masks ({Path(lm.get('source', 'lungmask_dir')).name})", ""])
     text += "<h3>Classifier (paper §3.4, §4.2)</h3>"
     if not training:
         return text + _missing("03")
     models = [(arm, seed, t) for arm, by_seed in training.get("arms", {}).items()
               for seed, t in by_seed["seeds"].items()]
-    settings = {k: v for k, v in models[0][2].get("settings", {}).items() if k != "seed"}
+    settings = {k: shown_weights(v) if k == "weights" else v
+                for k, v in models[0][2].get("settings", {}).items() if k != "seed"}
     text += (f"<p>Backbone <code>{_esc(settings.get('backbone'))}</code> with a new head (global average pooling, "
              "dropout, one sigmoid unit), Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, "
              "class weights for the imbalance; every arm is trained once per seed with the same settings; the epoch "
@@ -197,11 +366,11 @@ def _method_section(run: dict, roi: dict, training: dict) -> str:
     return text
 
 
-def _results_section(run_dir: Path, run: dict, metrics: dict) -> str:
+def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> str:
     arms = metrics.get("arms")
     if not arms:
         return _missing("04")
-    from .metrics import OPERATING_POINTS, arms_table, paper_table2
+    from .metrics import OPERATING_POINTS, arms_table, paper_table2, trained_as
 
     seeds = metrics.get("seeds", [])
     text = (f"<h3>Test metrics per arm: mean over {len(seeds)} seed(s) ± SD between seeds (95% patient-bootstrap "
@@ -225,7 +394,8 @@ def _results_section(run_dir: Path, run: dict, metrics: dict) -> str:
     text += "<h3>The paper's Table 2, rebuilt</h3>"
     text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); the Kermany 2018 "
              "column is our addition; ours are measured in this run (means over seeds).</p>"
-             + _frame(paper_table2({_arm_label(run, arm): m for arm, m in arms.items()})))
+             + _frame(paper_table2({_arm_label(run, arm): {**m, **trained_as(training.get("arms", {}), arm)}
+                                    for arm, m in arms.items()})))
     for name, caption in [("04_confusion_matrices", "Confusion matrices at the validation-chosen thresholds (first seed)."),
                           ("04_roc", "ROC curves on the test split (first seed)."),
                           ("04_precision_recall", "Precision-recall curves on the test split (first seed)."),
@@ -313,7 +483,7 @@ def _audit_section(run: dict, metrics: dict) -> str:
     return text
 
 
-def _limitations(data: dict, training: dict) -> str:
+def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -> str:
     items = []
     if data.get("source") == "synthetic":
         items.append("The data is synthetic: generated radiographs with a planted shortcut. The run shows the "
@@ -327,11 +497,44 @@ def _limitations(data: dict, training: dict) -> str:
         leak = data.get("leakage", {})
         items.append(f"The release holds {leak.get('n_duplicate_groups', '?')} groups of byte-identical files and "
                      f"{leak.get('n_cross_split_patients', '?')} patient numbers that occur in both its train and test "
-                     "folders; the file names cannot tell whether these are the same children.")
-    settings = [t.get("settings", {}) for by_seed in training.get("arms", {}).values() for t in by_seed["seeds"].values()]
+                     "folders. Patient numbers are counted separately for bacterial and viral files, so the file "
+                     "names cannot tell whether these are the same children; keyed by number and subtype, train and "
+                     "test share no patient. Validation is split from train by patient number (conservative: it may "
+                     "merge two children, never split one).")
+    models = [(arm, t) for arm, by_seed in training.get("arms", {}).items() for t in by_seed["seeds"].values()]
+    arms = metrics.get("arms", {})
+    if models and arms:
+        gaps = {arm: sum(t["val_auc"] for a, t in models if a == arm) / len([1 for a, _ in models if a == arm])
+                - arms[arm]["roc_auc"] for arm in arms if any(a == arm for a, _ in models)}
+        widest = max(gaps, key=gaps.get)
+        items.append("Epochs and thresholds are chosen on validation images, which are easier than the test split: "
+                     f"the largest gap is {_esc(widest)}'s, validation ROC AUC {arms[widest]['roc_auc'] + gaps[widest]:.3f} "
+                     f"against test {arms[widest]['roc_auc']:.3f}. A threshold that suits validation need not suit "
+                     "test; the three operating points show how much that matters.")
+        last = sum(t.get("best_epoch") == t.get("epochs_run") for _, t in models)
+        if last:
+            items.append(f"For {last} of {len(models)} models the best validation epoch was the last one trained: "
+                         "longer training might have helped them.")
+    settings = [t.get("settings", {}) for _, t in models]
     if any(x.get("train_mode") == "frozen" for x in settings):
         items.append("Training mode <em>frozen</em>: the ImageNet Xception base is not fine-tuned (CPU budget); the "
                      "paper fine-tuned for 100 epochs on a GPU (params/paper.yaml).")
+    elif settings and settings[0].get("finetune_from_block"):
+        items.append(f"Only Xception's layers from <code>{_esc(settings[0]['finetune_from_block'])}</code> on are "
+                     f"trained, for {settings[0].get('epochs')} epochs, on a CPU; the paper's regime (all layers, 400 px, "
+                     "100 epochs, <code>params/paper.yaml</code>) needs a GPU and was not run here.")
+    dataset = roi.get("dataset", {})
+    by_label = dataset.get("by_label", {})
+    if by_label:
+        rates = ", ".join(f"{label} {_pct(v.get('fallback_rate'))}" for label, v in by_label.items())
+        items.append(f"The thorax crop fell back to the whole image for {_pct(dataset.get('fallback_rate'))} of "
+                     f"images ({rates}); a fallback that is more common in one class frames that class differently, "
+                     "a cue the network could learn. Results without the fallback images are given above.")
+    agreement = roi.get("fast_vs_reference", {})
+    if agreement:
+        items.append(f"The ROI is computed on a reduced-size fast path; on {agreement['images']} images checked in this "
+                     f"run its box agrees with the full-size reference with median IoU "
+                     f"{agreement['box_iou_median']:.2f} (the preprocessing section shows the worst cases).")
     items.append("The paper's Table 1 (hyperparameters) and its figures are lost from our copy of the paper; the "
                  "settings above are this study's choices, and the paper's own Table 2 row is not internally "
                  "consistent (see the evaluation section).")
@@ -374,6 +577,19 @@ def write_index(run_dir: str | os.PathLike) -> Path:
         ["", ""],
     )
     profile = run.get("parameters", {}).get("run_name", run_dir.name)
+    glance = ""
+    if metrics.get("arms"):
+        import matplotlib.pyplot as plt
+
+        figure = plot_at_a_glance(run, metrics)
+        with atomic_path(run_dir / "figures" / "00_at_a_glance.png") as tmp:
+            figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+        plt.close(figure)
+        glance = _figure(run_dir, "00_at_a_glance", "At a glance, per arm: test ROC AUC against the trivial floor "
+                                                    "(grey band: its 95% CI); AUC with the thorax blanked (the lung "
+                                                    "fields for cropped arms); Grad-CAM heatmap mass in the lung "
+                                                    "fields minus their share of the image. Dots: means over seeds "
+                                                    "(Grad-CAM: first seed); bars: 95% CIs.")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cxr-study · {_esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>
@@ -382,6 +598,9 @@ def write_index(run_dir: str | os.PathLike) -> Path:
 Classification of Pneumonia in X-Ray Images Using Preprocessing Techniques and Deep Learning", Research in Computing
 Science 151(6), 2022.</p>
 {banner}
+<h2>In brief</h2>
+{_plain_summary(run, data, metrics) or _missing("04")}
+{glance}
 <h2>Abstract</h2>
 {_abstract(run, data, roi, training, metrics)}
 <h2>Data</h2>
@@ -395,14 +614,14 @@ Science 151(6), 2022.</p>
 {_figure(run_dir, "02_lungmask_distributions", "The ROI box against manual lung masks: coverage and area.")}
 {_figure(run_dir, "03_curves", "Training and validation accuracy and loss per epoch, every arm and seed.")}
 <h2>Results</h2>
-{_results_section(run_dir, run, metrics)}
+{_results_section(run_dir, run, training, metrics)}
 <h2>Where the models look (Grad-CAM)</h2>
 {_gradcam_section(run_dir, run, metrics)}
 <h2>Shortcut audit</h2>
 {_audit_section(run, metrics)}
 {_figure(run_dir, "05_checks", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
 <h2>Discussion and limitations</h2>
-{_limitations(data, training)}
+{_limitations(run, data, roi, training, metrics)}
 <h2>Sections</h2>
 <p>Each section's report (code hidden) and its full executed notebook:</p>
 {_sections(run_dir, run)}
@@ -433,7 +652,8 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
 
     Every ``href``/``src`` of every HTML page must resolve inside the run folder (web addresses, anchors and
     anchors aside); no page may embed an image inline (a second copy of a file in ``figures/``), show an absolute
-    local path, stderr output or a widget, or load a script from the web (the report must open offline).
+    local path, stderr output or a widget, or load a script from the web (the report must open offline); no
+    record (``.json``, ``.csv``) may hold an absolute local path.
     """
     run_dir = Path(run_dir)
     pages = sorted(run_dir.glob("*.html"))
@@ -458,4 +678,8 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
             problems.append(f"{page.name}: embeds an image inline (figures are linked from figures/, not copied)")
         if REMOTE_SCRIPT.search(text):
             problems.append(f"{page.name}: loads a script from the web (fails offline)")
+    for record in sorted([*run_dir.rglob("*.json"), *run_dir.rglob("*.csv")]):
+        found = _LOCAL_PATH.search(record.read_text(encoding="utf-8", errors="replace"))
+        if found and not record.relative_to(run_dir).parts[0].startswith("."):
+            problems.append(f"{record.relative_to(run_dir)}: holds the local path {found.group(0)!r}")
     return problems

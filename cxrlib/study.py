@@ -11,6 +11,7 @@ seed)`` where a trained model lives (under ``work_dir``, not in the report), ``r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -71,18 +72,29 @@ class StudyRun:
 
     @property
     def data(self):
-        """``data.json`` (step 01): ``source`` ('synthetic' or 'kermany'), ``description``, ..."""
-        return self.read_json("data.json")
+        """``data.json`` (step 01): ``source`` ('synthetic' or 'kermany'), ``description``, ``root`` (absolute), ..."""
+        record = self.read_json("data.json")
+        record["root"] = self._absolute(record["root"])
+        return record
+
+    def _absolute(self, path):
+        """A path of a record (relative to the run folder, as records are written) as an absolute path."""
+        return os.path.normpath(os.path.join(self.dir.resolve(), path)) if path else path
 
     @property
     def is_synthetic(self):
         return self.data["source"] == "synthetic"
 
     def read_csv(self, name):
+        """A CSV record of the run folder; its columns of file paths (``path``, ``*_path``, ``image_*``) absolute."""
         path = self.dir / name
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run the step that writes it first")
-        return pd.read_csv(path, keep_default_na=False)
+        table = pd.read_csv(path, keep_default_na=False)
+        for column in table.columns:
+            if column == "path" or column.endswith("_path") or column.startswith("image_"):
+                table[column] = table[column].map(self._absolute)
+        return table
 
     def processed(self, subset=None):
         """Rows of ``processed.csv`` (step 02), all or one subset ('train', 'val', 'test'), index reset."""
@@ -92,12 +104,12 @@ class StudyRun:
         return table
 
     def write_csv(self, frame, name):
-        """Write a DataFrame (no index) into the run folder atomically; return the path."""
-        return write_csv(frame, self.dir / name)
+        """Write a DataFrame (no index) into the run folder atomically, paths relative to it; return the path."""
+        return write_csv(frame, self.dir / name, relative_to=self.dir.resolve())
 
     def write_json(self, record, name):
-        """Write a JSON record into the run folder atomically; return the path."""
-        return write_json(record, self.dir / name)
+        """Write a JSON record into the run folder atomically, paths relative to it; return the path."""
+        return write_json(record, self.dir / name, relative_to=self.dir.resolve())
 
     # arms and models ----------------------------------------------------------------------------
     @staticmethod
@@ -136,7 +148,6 @@ class StudyRun:
             fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
         plt.close(fig)
         display(Image(filename=str(path), metadata={FIGURE_METADATA: f"figures/{path.name}"}))
-        return path
 
 
 def _shows_images(fig) -> bool:

@@ -45,7 +45,8 @@ from tqdm.auto import tqdm
 
 import keras
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_csv, write_json
+from .report import shown_weights
 from .backend import accelerators, device_name, require_tensorflow
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
 from .backbones import TRAIN_RANGES
@@ -513,6 +514,7 @@ def settings_table(settings):
         Index: setting name; columns ``value``, ``source``.
     """
     values = dataclasses.asdict(settings)
+    values["weights"] = shown_weights(values["weights"])
     return pd.DataFrame({"value": [str(v) for v in values.values()],
                          "source": [_SOURCES.get(k, "") for k in values]}, index=list(values))
 
@@ -603,12 +605,8 @@ def save_training_outputs(results, run_dir, models_dir):
                                   "score": val["score"], "threshold": result.threshold,
                                   "predicted": np.where(val["predicted"] == 1, "PNEUMONIA", "NORMAL")}))
         summary["arms"].setdefault(arm, {"seeds": {}})["seeds"][str(int(seed))] = result.summary()
-    json_path = run_dir / "training.json"
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    csv_path = run_dir / "validation_predictions.csv"
-    with atomic_path(csv_path) as tmp:
-        pd.concat(rows).to_csv(tmp, index=False)
+    json_path = write_json(summary, run_dir / "training.json", relative_to=run_dir.resolve())
+    csv_path = write_csv(pd.concat(rows), run_dir / "validation_predictions.csv", relative_to=run_dir.resolve())
     return paths + [json_path, csv_path]
 
 

@@ -48,12 +48,12 @@ run = StudyRun(run_dir, step="01")
 # %% [markdown]
 # ## 1. The data
 #
-# Without a `data_dir` the study runs on synthetic radiographs: drawn lungs, ribs, heart shadow and burned-in
-# markers, with opacities added inside the lungs of the PNEUMONIA images. They exist so that the whole study
-# runs anywhere in minutes and so that the planted shortcut (a marker outside the thorax that goes with the
-# label in train only) can be seen at work. **No clinical conclusion can be drawn from them.**
+# What `data_dir` holds: the Kermany 2018 release (the full-resolution originals, or third-party 224 x 224
+# copies), or, when it is `None`, synthetic radiographs generated here. The table gives the split counts as
+# released, before the validation carve-out of section 2.
 
 # %%
+SIZE_SAMPLE = 1500  # images whose sizes are read, here and in section 4
 is_synthetic = data_dir is None
 if is_synthetic:
     root = synthetic.make_synthetic_dataset(
@@ -67,9 +67,19 @@ else:
     root = data.find_dataset_root(data_dir)
 manifest = data.build_manifest(root, with_hashes=True)
 data.check_images(manifest)
-description = data.describe_source(manifest, synthetic=is_synthetic)
+description = data.describe_source(manifest, synthetic=is_synthetic, sample=SIZE_SAMPLE, seed=seed)
 display(Markdown(f"**Data:** {description}  \n**Folder:** `{Path(root).name}` "
                  + ("(generated under `work_dir`)" if is_synthetic else "(the profile's `data_dir`)")))
+display(Markdown(
+    "Synthetic radiographs: drawn lungs, ribs, heart shadow and burned-in markers, with opacities added inside the "
+    "lungs of the PNEUMONIA images. They let the whole study run anywhere in minutes and show the planted shortcut "
+    "(a marker outside the thorax that goes with the label in train only) at work. **No clinical conclusion can be "
+    "drawn from them.**" if is_synthetic else
+    "Kermany et al. (2018), Mendeley Data v2 (CC BY 4.0): anterior-posterior chest radiographs of children aged "
+    "one to five from Guangzhou Women and Children's Medical Center, labelled NORMAL or PNEUMONIA (bacterial or "
+    "viral) by two physicians."))
+release_counts = data.class_counts(manifest, by="split")
+display(release_counts)
 
 # %% [markdown]
 # ## 2. Validation split by patient
@@ -112,7 +122,7 @@ display(subtypes)
 # 400 x 400, which stretches some. Third-party 224 x 224 copies have already been resized (aspect not kept).
 
 # %%
-sizes = data.image_size_table(manifest, sample=1500, seed=seed)
+sizes = data.image_size_table(manifest, sample=SIZE_SAMPLE, seed=seed)
 summary = sizes.groupby("label").agg(
     images=("width", "size"), width_min=("width", "min"), width_max=("width", "max"),
     height_min=("height", "min"), height_max=("height", "max"), aspect_median=("aspect", "median"),
@@ -182,6 +192,8 @@ record = {
     "description": description,
     "root": str(root),
     "manifest_sha256": data.manifest_hash(manifest),
+    "release_counts": {split: row[list(data.CLASSES)].astype(int).to_dict()
+                       for split, row in release_counts.iterrows()},
     "counts": {s: manifest.loc[manifest["subset"] == s, "label"].value_counts().to_dict()
                for s in ("train", "val", "test")},
     "leakage": leakage["summary"],

@@ -37,7 +37,6 @@ seed = 0
 arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -51,8 +50,8 @@ from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, apply_clahe, evaluate
 
 run_dir = Path(run_dir)
 run = StudyRun(run_dir, step="02")
-manifest = pd.read_csv(run_dir / "manifest.csv", keep_default_na=False)
-source = json.loads((run_dir / "data.json").read_text())
+manifest = run.read_csv("manifest.csv")
+source = run.data
 synthetic = source["source"] == "synthetic"
 tag = " (SYNTHETIC data)" if synthetic else ""
 config = PreprocessConfig(preprocess_size=preprocess_size, clahe_clip_limit=clahe_clip_limit,
@@ -212,7 +211,7 @@ else:
     lung_eval, per_image = evaluate_roi(Path(lungmask_dir) / "images", Path(lungmask_dir) / "masks", config)
     display(pd.DataFrame([{"metric": name, "value": lung_eval[name], "goal": lung_eval["goals"][name]["goal"],
                            "met": lung_eval["goals"][name]["met"]} for name in ROI_GOALS]).round(4))
-    display(Markdown(f"{lung_eval['n']} image/mask pairs from `{lungmask_dir}`; lowest coverage "
+    display(Markdown(f"{lung_eval['n']} image/mask pairs from `{Path(lungmask_dir).name}`; lowest coverage "
                      f"{lung_eval['coverage_min']:.3f}, mean {lung_eval['coverage_mean']:.4f}."))
     run.show(plots.plot_roi_evaluation(per_image), "lungmask_distributions")
     low = per_image.sort_values("coverage").head(12)

@@ -38,7 +38,6 @@ batch_size = 32
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from sklearn.metrics import roc_auc_score
 
 from cxrlib import audit, metrics, synthetic, training
 from cxrlib.inputs import read_images
@@ -199,8 +198,7 @@ run.show(metrics.plot_calibration(y, scores), "calibration")
 # reports nothing. Epochs for our models: epochs run in 03.
 
 # %%
-ours = {a: {**records[a], "epochs": trained[a]["seeds"][str(seeds[0])]["epochs_run"],
-            "architecture": trained[a]["seeds"][str(seeds[0])]["settings"]["backbone"]} for a in names}
+ours = {a: {**records[a], **metrics.trained_as(trained, a)} for a in names}
 display(metrics.paper_table2(ours))
 paper = metrics.LITERATURE_TABLE2["Galindo-Ramirez 2022"]
 implied = metrics.implied_metrics(paper["sensitivity"], paper["specificity"], **KERMANY_TEST_COUNTS)
@@ -222,27 +220,13 @@ display(Markdown(
 # for reasons that are not the disease. Each arm's AUC gain over this floor is paired on the same test images.
 
 # %%
-everything = run.processed()
-everything = everything[everything["subset"].isin(["train", "val", "test"])].reset_index(drop=True)
-statistics = audit.image_statistics(everything["path"])
-by_subset = {name: (statistics[everything["subset"] == name], (everything.loc[everything["subset"] == name, "label"]
-                                                              == "PNEUMONIA").to_numpy(int))
-             for name in ("train", "val", "test")}
-floor = audit.fit_trivial_floor(*by_subset["train"], seed=seed)
-floor_scores = {name: floor.predict_proba(x[list(audit.STATISTICS)].to_numpy(float))[:, 1]
-                for name, (x, _) in by_subset.items()}
-floor_cuts = metrics.operating_thresholds(by_subset["val"][1], floor_scores["val"])
-trivial = metrics.evaluate_seeds(y, [floor_scores["test"]], [floor_cuts["youden"]],
-                                 groups=test["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
-# the file size alone, its direction (larger or smaller files more often PNEUMONIA) taken from train
-sizes = {name: x["file_bytes"].to_numpy(float) for name, (x, _) in by_subset.items()}
-direction = 1.0 if roc_auc_score(by_subset["train"][1], sizes["train"]) >= 0.5 else -1.0
-file_size_auc = float(roc_auc_score(y, direction * sizes["test"]))
+floor = audit.trivial_floor(run.processed(), seed=seed, n_boot=BOOTSTRAP_RESAMPLES)
+trivial = floor["record"]
 gains = {}
 for a in names:
     arm_scores = [predictions.loc[(predictions.arm == a) & (predictions.seed == s), "score"].to_numpy() for s in seeds]
-    gains[a] = metrics.compare_seeds(y, arm_scores, [floor_scores["test"]] * len(seeds),
-                                     [thresholds[a][s]["youden"] for s in seeds], [floor_cuts["youden"]] * len(seeds),
+    gains[a] = metrics.compare_seeds(y, arm_scores, [floor["scores"]["test"]] * len(seeds),
+                                     [thresholds[a][s]["youden"] for s in seeds], [floor["threshold"]] * len(seeds),
                                      groups=test["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
 display(pd.DataFrame(
     [{"model": "trivial floor (image statistics)", "ROC AUC": f"{trivial['roc_auc']:.3f} "
@@ -253,7 +237,8 @@ display(pd.DataFrame(
 display(Markdown(
     f"The trivial floor reaches ROC AUC **{trivial['roc_auc']:.3f}** on the test split (accuracy "
     f"{percent(trivial['accuracy'])} at its validation threshold); the file size alone ranks the test images with "
-    f"AUC **{file_size_auc:.3f}** ({'larger' if direction > 0 else 'smaller'} files are more often PNEUMONIA in train). " + ("On synthetic data the floor measures how separable the generator makes the "
+    f"AUC **{floor['file_size_roc_auc']:.3f}** ({'larger' if floor['larger_files_pneumonia'] else 'smaller'} files "
+    "are more often PNEUMONIA in train). " + ("On synthetic data the floor measures how separable the generator makes the "
                                          "classes without anatomy." if run.is_synthetic else
                                          "What the networks add is the gain over this floor, not their whole AUC.")))
 
@@ -302,19 +287,7 @@ display(Markdown("\n".join(verdicts)))
 tag_decisions = None
 if run.is_synthetic:
     has_tag, _ = synthetic.shortcut_truth(run.data["root"], sample["filename"])
-    tag_decisions = {}
-    for a in names:
-        kept = []
-        for s in seeds:
-            cut = thresholds[a][s]["youden"]
-            rows_ = perturbation_scores[(perturbation_scores.arm == a) & (perturbation_scores.seed == s)]
-            before = rows_[rows_.condition == "none"]["score"].to_numpy() >= cut
-            after = rows_[rows_.condition == "thorax_blanked"]["score"].to_numpy() >= cut
-            kept.append([(before == after)[has_tag].mean(), (before == after)[~has_tag].mean(),
-                         after[has_tag].mean()])
-        kept = np.mean(kept, axis=0)
-        tag_decisions[a] = {"decisions_kept_tagged": kept[0], "decisions_kept_untagged": kept[1],
-                            "pneumonia_calls_tagged_blanked": kept[2]}
+    tag_decisions = audit.decisions_kept(perturbation_scores, has_tag, thresholds)
     display(pd.DataFrame(tag_decisions).T.round(3))
 
 # %% [markdown]
@@ -363,7 +336,7 @@ updates = {**evaluation,
                               "calibration": calibration[a]} for a in names},
            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
            "baselines": {"trivial": {**{k: trivial[k] for k in metrics.METRIC_NAMES}, "ci": trivial["ci"],
-                                     "threshold": floor_cuts["youden"], "file_size_roc_auc": file_size_auc,
+                                     "threshold": floor["threshold"], "file_size_roc_auc": floor["file_size_roc_auc"],
                                      "features": list(audit.STATISTICS)}},
            "gain_over_trivial": {a: {"auc_difference": g["auc_difference"], "auc_difference_ci": g["auc_difference_ci"]}
                                  for a, g in gains.items()},

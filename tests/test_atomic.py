@@ -21,3 +21,20 @@ def test_failure_leaves_the_old_file_and_no_temporary(tmp_path):
             raise RuntimeError("disk full")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_records_name_files_relative_to_their_folder(tmp_path):
+    import pandas as pd
+
+    from cxrlib.atomic import relative_paths, write_csv, write_json
+
+    run = tmp_path / "reports" / "r"
+    image = str(tmp_path / "data" / "a.jpeg")
+    record = {"root": str(tmp_path / "data"), "items": [image, "text"], "n": 3, "url": "https://x/y"}
+    assert relative_paths(record, run) == {"root": "../../data", "items": ["../../data/a.jpeg", "text"], "n": 3,
+                                           "url": "https://x/y"}
+    frame = pd.DataFrame({"path": [image, ""], "label": ["NORMAL", "/ not a column of paths"]})
+    written = pd.read_csv(write_csv(frame, run / "t.csv", relative_to=run), keep_default_na=False)
+    assert written["path"].tolist() == ["../../data/a.jpeg", ""]
+    assert written["label"].tolist() == frame["label"].tolist()
+    assert str(tmp_path) not in write_json(record, run / "r.json", relative_to=run).read_text()

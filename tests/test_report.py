@@ -28,3 +28,42 @@ def test_each_kind_of_problem_is_named(tmp_path):
     assert "embeds an image inline" in problems
     assert "/work/shared/data/kermany224" in problems
     assert "stderr" in problems and "script from the web" in problems
+
+
+def test_records_with_machine_paths_are_named(tmp_path):
+    run = make_run(tmp_path, CLEAN)
+    (run / "manifest.csv").write_text("path,label\n/work/shared/data/x.jpeg,NORMAL\n")
+    (run / "data.json").write_text('{"root": "../../data/x"}')
+    assert check_run(run) == ["manifest.csv: holds the local path '/work/shared/data/x.jpeg'"]
+
+
+def test_the_plain_summary_and_the_figure_are_built_from_the_records():
+    from cxrlib.report import _plain_summary, plot_at_a_glance
+
+    def arm(auc, ci):
+        return {"roc_auc": auc, "sensitivity": 0.9, "specificity": 0.8, "accuracy": 0.85, "n": 624,
+                "ci": {"roc_auc": ci}}
+
+    metrics = {
+        "seeds": [0, 1, 2],
+        "arms": {"original": arm(0.958, [0.94, 0.97]), "paper": arm(0.962, [0.95, 0.975])},
+        "comparisons": [{"a": "paper", "b": "original", "auc_difference": 0.004,
+                         "auc_difference_ci": [-0.008, 0.016], "mcnemar_p_values": [0.01]}],
+        "baselines": {"trivial": {"roc_auc": 0.937, "ci": {"roc_auc": [0.92, 0.95]}}},
+        "gain_over_trivial": {"original": {"auc_difference": 0.021, "auc_difference_ci": [0.01, 0.03]},
+                              "paper": {"auc_difference": 0.025, "auc_difference_ci": [0.01, 0.04]}},
+        "perturbations": {"original": {"thorax_blanked": {"roc_auc": 0.62, "ci": [0.55, 0.69]}},
+                          "paper": {"mask_blanked": {"roc_auc": 0.51, "ci": [0.45, 0.57]}}},
+        "evaluation_sets": {"adults": {"original": {"false_positive_rate": 0.30, "n": 279},
+                                       "paper": {"false_positive_rate": 0.12, "n": 279}}},
+    }
+    run = {"parameters": {"arms": {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}}}
+    data = {"source": "kermany", "description": "Kermany 2018 chest X-rays, 224x224 third-party copies (5840 images)"}
+    summary = _plain_summary(run, data, metrics)
+    assert "each 3 times with different random starts" in summary and "624" in summary
+    assert "0.96" in summary and "include zero" in summary and "0.94" in summary  # the floor, rounded
+    assert "original still ranks the images better than chance" in summary
+    assert "12.0% to 30.0%" in summary
+    figure = plot_at_a_glance(run, metrics)
+    assert [ax.get_yticklabels()[0].get_text() for ax in figure.axes[:1]] == ["original (no preprocessing)"]
+    assert len(figure.axes) == 3
