@@ -17,6 +17,7 @@ import html
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -252,6 +253,8 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
 
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
+#: A line of Python logging's default format (``WARNING:tensorflow:...``): a log record, not the notebook's narrative.
+_LOG_RECORD = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 
 
 def _figure_file(output) -> str | None:
@@ -265,7 +268,8 @@ def _figure_file(output) -> str | None:
 
 def _reader_view(notebook) -> None:
     """Leave out of the reader's view what only the executed notebook should keep: stderr (warnings, native
-    log lines, progress bars) and widget outputs (tqdm's, which show nothing offline); a saved figure is linked
+    log lines, progress bars), log records printed to stdout, and widget outputs (tqdm's, which show nothing
+    offline); a saved figure is linked
     from ``figures/`` instead of being embedded a second time."""
     for cell in notebook.cells:
         if cell.cell_type != "code":
@@ -274,6 +278,11 @@ def _reader_view(notebook) -> None:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 continue
+            if output.get("output_type") == "stream":
+                output["text"] = "".join(line for line in output["text"].splitlines(keepends=True)
+                                         if not _LOG_RECORD.match(line))
+                if not output["text"].strip():
+                    continue
             figure = _figure_file(output)
             if figure:
                 output["data"] = {"text/html": f'<img src="{html.escape(figure)}" alt="{html.escape(figure)}" '

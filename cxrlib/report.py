@@ -546,9 +546,7 @@ def _sections(run_dir: Path, run: dict) -> str:
     for stem, title in _SECTIONS.items():
         status = run.get("steps", {}).get(stem, {})
         if (run_dir / f"{stem}.html").is_file():
-            notebook = (f' (<a href="{stem}.ipynb">full notebook</a>)' if (run_dir / f"{stem}.ipynb").is_file()
-                        else "")
-            rows.append(f'<li><a href="{stem}.html">{_esc(title)}</a>{notebook} '
+            rows.append(f'<li><a href="{stem}.html">{_esc(title)}</a> '
                         f"<span class='muted'>{status.get('seconds', '?')} s</span></li>")
         elif status:
             rows.append(f"<li>{_esc(title)}: {_esc(status.get('status', ''))}</li>")
@@ -623,7 +621,9 @@ Science 151(6), 2022.</p>
 <h2>Discussion and limitations</h2>
 {_limitations(run, data, roi, training, metrics)}
 <h2>Sections</h2>
-<p>Each section's report (code hidden) and its full executed notebook:</p>
+<p>Each section as its executed notebook shows it, code hidden (the executed <code>NN_name.ipynb</code> files, with
+their code and every log line, stay in the run folder where the study ran; they are not part of a committed
+report):</p>
 {_sections(run_dir, run)}
 <h2>Provenance and how to rerun</h2>
 {provenance}
