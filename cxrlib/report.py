@@ -18,7 +18,7 @@ import pandas as pd
 
 from .atomic import atomic_path, write_text
 
-__all__ = ["write_index", "check_run", "FIGURE_METADATA"]
+__all__ = ["write_index", "check_run", "readme_headline", "plot_at_a_glance", "FIGURE_METADATA"]
 
 #: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
 #: section pages link that file instead of embedding the figure a second time.
@@ -635,6 +635,27 @@ device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)
     index = run_dir / "index.html"
     write_text(page, index)
     return index
+
+
+def readme_headline(run_dir: str | os.PathLike) -> str:
+    """The README's headline table of a run, in Markdown, built from its ``metrics.json`` (never typed by hand)."""
+    from .metrics import arms_table
+
+    run_dir = Path(run_dir)
+    run, metrics = _read_json(run_dir / "run.json"), _read_json(run_dir / "metrics.json")
+    table = arms_table(metrics["arms"])
+    columns = ["accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc"]
+    header = ["arm", "accuracy", "sensitivity", "specificity", "precision", "F1", "ROC AUC"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([_arm_label(run, arm), *(str(row[c]) for c in columns)]) + " |"
+              for arm, row in table.iterrows()]
+    trivial = metrics.get("baselines", {}).get("trivial")
+    if trivial:
+        lo, hi = trivial["ci"]["roc_auc"]
+        lines.append("| trivial floor (global image statistics) | " + " | ".join(["–"] * 5)
+                     + f" | {trivial['roc_auc']:.3f} ({lo:.3f}–{hi:.3f}) |")
+    lines.append("| paper (as printed) | 91% | 91% | 86% | 87% | 91% | – |")
+    return "\n".join(lines) + "\n"
 
 
 _LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
