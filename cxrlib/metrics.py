@@ -1,7 +1,7 @@
 """Evaluation of the NORMAL (0) vs PNEUMONIA (1) classifiers (paper §4.3-4.4).
 
-Threshold metrics follow the paper's Eq. 11-15; ROC AUC, average precision, the
-Brier score and calibration come from scikit-learn. Confidence intervals are
+Threshold metrics follow the paper's Eq. 11-15; ROC AUC, average precision and the
+Brier score come from scikit-learn. Confidence intervals are
 percentile bootstrap intervals that resample *patients* (all images of a drawn
 patient enter the resample together), so that several images of one child do not
 count as independent evidence. Two models scored on the same images are compared
@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
 
 from .atomic import write_text
 
@@ -807,8 +806,13 @@ def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0)
 # --------------------------------------------------------------------------- calibration, errors
 
 
-def calibration(y_true, y_score, *, n_bins=10, strategy="uniform"):
-    """Calibration curve (scikit-learn) with bin counts, and the Brier score.
+def calibration(y_true, y_score, *, n_bins=10, min_count=20, confidence=0.95):
+    """Observed PNEUMONIA fraction per score bin, with Wilson intervals, and the Brier score.
+
+    The bins are ``n_bins`` equal-width probability bins; sweeping from 0 upwards, a bin with fewer than
+    ``min_count`` images joins the next one (a short last bin joins the one before), so that no point rests on a
+    handful of images. Equal-count (quantile) bins are not used: with confident models most of their edges pile
+    up near 0 and 1.
 
     Parameters
     ----------
@@ -817,53 +821,73 @@ def calibration(y_true, y_score, *, n_bins=10, strategy="uniform"):
     y_score : (N,) float array
         Predicted probability of PNEUMONIA.
     n_bins : int
-        Number of probability bins.
-    strategy : {'uniform', 'quantile'}
-        Bin edges, as in ``sklearn.calibration.calibration_curve``.
+        Equal-width bins before merging.
+    min_count : int
+        Fewest images per bin after merging (unless there are fewer images in all).
+    confidence : float
+        Coverage of the Wilson interval of each bin's observed fraction.
 
     Returns
     -------
     dict
-        ``prob_pred`` (mean predicted probability per non-empty bin), ``prob_true``
-        (observed PNEUMONIA fraction), ``count`` (images per bin), ``brier``.
+        ``edges`` (bin edges), ``prob_pred`` (mean predicted probability per bin), ``prob_true`` (observed
+        PNEUMONIA fraction), ``ci_low``, ``ci_high``, ``count`` (images per bin), ``rule`` (the bin rule in
+        words), ``brier``.
     """
+    from statsmodels.stats.proportion import proportion_confint
+
     y = _labels(y_true)
     s = _scores(y_score, y.size)
-    if strategy not in ("uniform", "quantile"):
-        raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
-    prob_true, prob_pred = calibration_curve(y, s, n_bins=n_bins, strategy=strategy)
-    # the same bins as calibration_curve, to report how many images each point rests on
-    if strategy == "quantile":
-        bins = np.percentile(s, np.linspace(0, 100, n_bins + 1))
-    else:
-        bins = np.linspace(0.0, 1.0, n_bins + 1)
-    count = np.bincount(np.searchsorted(bins[1:-1], s), minlength=len(bins))
-    count = count[count > 0]
+    for name, value in (("n_bins", n_bins), ("min_count", min_count)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    uniform = np.linspace(0.0, 1.0, n_bins + 1)
+    upper, pending = [], 0
+    for i, count in enumerate(np.bincount(np.searchsorted(uniform[1:-1], s, side="right"), minlength=n_bins)):
+        pending += count
+        if pending >= min_count:
+            upper.append(i + 1)
+            pending = 0
+    upper[-1:] = [n_bins]  # the last bin reaches 1, taking a short remainder with it
+    edges = uniform[[0, *upper]]
+    bins = np.searchsorted(edges[1:-1], s, side="right")
+    count = np.bincount(bins, minlength=len(upper))
+    positives = np.bincount(bins, weights=y, minlength=len(upper))
+    low, high = proportion_confint(positives, count, alpha=1 - confidence, method="wilson")
     return {
-        "prob_pred": prob_pred.tolist(),
-        "prob_true": prob_true.tolist(),
+        "edges": edges.tolist(),
+        "prob_pred": (np.bincount(bins, weights=s, minlength=len(upper)) / count).tolist(),
+        "prob_true": (positives / count).tolist(),
+        "ci_low": np.atleast_1d(low).tolist(),
+        "ci_high": np.atleast_1d(high).tolist(),
         "count": count.tolist(),
+        "rule": f"{n_bins} equal-width bins, merged upwards until each holds >= {min_count} images",
         "brier": float(skm.brier_score_loss(y, s)),
     }
 
 
+#: What a group's error rate measures, and the true class of its images.
+_MEASURES = {"false-positive rate": "NORMAL", "miss rate": "PNEUMONIA", "error rate": "NORMAL and PNEUMONIA"}
+
+
 def errors_by_group(y_true, y_pred, groups, *, confidence=0.95):
-    """Error rate per group (e.g. pneumonia subtype) with Wilson intervals.
+    """Error rate per group (e.g. NORMAL and the pneumonia subtypes) with Wilson intervals.
 
     Parameters
     ----------
     y_true, y_pred : (N,) array of 0/1
         Labels and predictions.
     groups : (N,) array of str
-        Group of each image (e.g. 'bacteria', 'virus', 'normal').
+        Group of each image (e.g. 'NORMAL', 'bacteria', 'virus').
     confidence : float
         Coverage of the Wilson interval.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by group: ``n``, ``errors``, ``error_rate``, ``ci_low``, ``ci_high``.
-        For positive groups an error is a missed pneumonia, for 'normal' a false alarm.
+        Indexed by group: ``n``, ``errors``, ``error_rate``, ``ci_low``, ``ci_high`` and ``measure``: what the
+        error rate is, from the group's true labels: 'false-positive rate' (all NORMAL), 'miss rate' (all
+        PNEUMONIA) or 'error rate' (both).
     """
     from statsmodels.stats.proportion import proportion_confint
 
@@ -872,11 +896,14 @@ def errors_by_group(y_true, y_pred, groups, *, confidence=0.95):
     g = np.asarray(groups)
     if p.shape != y.shape or g.shape != y.shape:
         raise ValueError(f"y_pred and groups must have the shape of y_true {y.shape}, got {p.shape} and {g.shape}")
-    frame = pd.DataFrame({"group": g, "error": (p != y).astype(int)})
+    frame = pd.DataFrame({"group": g, "error": (p != y).astype(int), "positive": y})
     table = frame.groupby("group")["error"].agg(n="size", errors="sum")
     table["error_rate"] = table["errors"] / table["n"]
     low, high = proportion_confint(table["errors"], table["n"], alpha=1 - confidence, method="wilson")
     table["ci_low"], table["ci_high"] = np.asarray(low), np.asarray(high)
+    positive_share = frame.groupby("group")["positive"].mean()
+    table["measure"] = np.select([positive_share == 0, positive_share == 1], ["false-positive rate", "miss rate"],
+                                 "error rate")
     return table
 
 
@@ -1193,36 +1220,46 @@ def plot_pr_curves(y_true, scores):
     return fig
 
 
-def plot_calibration(y_true, scores, *, n_bins=10):
-    """Reliability diagram (observed vs predicted PNEUMONIA fraction) of several models.
+def plot_calibration(y_true, scores, *, n_bins=10, min_count=20):
+    """Reliability diagram per model: observed PNEUMONIA fraction per bin with its 95% Wilson interval and count.
 
     Parameters
     ----------
     y_true : (N,) array of 0/1
     scores : dict
         ``{model name: (N,) PNEUMONIA probabilities}``.
-    n_bins : int
-        Uniform probability bins.
+    n_bins, min_count : int
+        The bins of :func:`calibration`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     y, scores = _check_scores_dict(y_true, scores)
-    fig, (ax,) = _figure(1, (5, 4.5))
-    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
-    for name, s in scores.items():
-        c = calibration(y, s, n_bins=n_bins)
-        ax.plot(c["prob_pred"], c["prob_true"], marker="o", label=f"{name} (Brier {c['brier']:.3f})")
-    ax.set(xlabel="mean predicted probability", ylabel="observed PNEUMONIA fraction", xlim=(0, 1), ylim=(0, 1))
-    ax.legend(loc="upper left")
-    ax.set_title("Calibration")
+    fig, axes = _figure(len(scores), (4.2, 4.4))
+    for i, (ax, (name, s)) in enumerate(zip(axes, scores.items())):
+        c = calibration(y, s, n_bins=n_bins, min_count=min_count)
+        observed = np.asarray(c["prob_true"])
+        # clipped: at 0 or n positives a Wilson bound can fall a rounding step inside the estimate
+        err = np.clip([observed - c["ci_low"], np.asarray(c["ci_high"]) - observed], 0.0, None)
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
+        ax.errorbar(c["prob_pred"], observed, yerr=err, fmt="o-", ms=4, capsize=3, color=f"C{i}",
+                    label="observed, 95% Wilson interval")
+        for x, top, n in zip(c["prob_pred"], c["ci_high"], c["count"]):
+            ax.annotate(f"n={n}", (x, top), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7)
+        ax.set(xlabel="mean predicted probability in the bin", xlim=(-0.02, 1.02), ylim=(-0.02, 1.08),
+               title=f"{name}: Brier {c['brier']:.3f}")
+        ax.legend(loc="lower right", fontsize=7)
+    axes[0].set_ylabel("observed PNEUMONIA fraction")
+    fig.suptitle(f"Calibration: {n_bins} equal-width score bins; a bin with under {min_count} images joins the "
+                 "next", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def plot_errors_by_group(tables, *, title="Error rate by group"):
-    """Error rate per group (e.g. subtype) for several models, with interval bars.
+    """Error rate per group for several models, one panel per measure (NORMAL's false-positive rate, PNEUMONIA's
+    miss rate), with Wilson interval bars and errors / images on each bar.
 
     Parameters
     ----------
@@ -1234,21 +1271,29 @@ def plot_errors_by_group(tables, *, title="Error rate by group"):
     -------
     matplotlib.figure.Figure
     """
-    if not isinstance(tables, dict) or not tables:
+    import matplotlib.pyplot as plt
+
+    if not isinstance(tables, dict) or not tables or not all("measure" in t for t in tables.values()):
         raise TypeError("tables must be a non-empty dict {model name: errors_by_group DataFrame}")
-    groups = sorted(set().union(*(t.index for t in tables.values())))
+    measure = pd.concat([t["measure"] for t in tables.values()]).groupby(level=0).first()
+    panels = [(m, sorted(measure.index[measure == m])) for m in _MEASURES if (measure == m).any()]
     width = 0.8 / len(tables)
-    fig, (ax,) = _figure(1, (5.5, 4))
-    x = np.arange(len(groups))
-    for i, (name, table) in enumerate(tables.items()):
-        t = table.reindex(groups)
-        # clipped: at 0 or n errors a Wilson bound can fall a rounding step inside the estimate (1 - 1e-16)
-        err = np.clip(np.vstack([t["error_rate"] - t["ci_low"], t["ci_high"] - t["error_rate"]]), 0.0, None)
-        ax.bar(x + (i - (len(tables) - 1) / 2) * width, t["error_rate"], width, yerr=err, capsize=3, label=name)
-    counts = next(iter(tables.values())).reindex(groups)["n"]
-    ax.set_xticks(x, [f"{g}\n(n={n:g})" for g, n in zip(groups, counts)])
-    ax.set(ylabel="error rate (95% Wilson interval)")
-    ax.legend()
-    ax.set_title(title)
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 1.8 * len(measure), 4.4), sharey=True, squeeze=False,
+                             gridspec_kw={"width_ratios": [len(groups) for _, groups in panels]})
+    for ax, (kind, groups) in zip(axes[0], panels):
+        x = np.arange(len(groups))
+        for i, (name, table) in enumerate(tables.items()):
+            t = table.reindex(groups)
+            # clipped: at 0 or n errors a Wilson bound can fall a rounding step inside the estimate (1 - 1e-16)
+            err = np.clip(np.vstack([t["error_rate"] - t["ci_low"], t["ci_high"] - t["error_rate"]]), 0.0, None)
+            bars = ax.bar(x + (i - (len(tables) - 1) / 2) * width, t["error_rate"], width, yerr=err, capsize=3,
+                          color=f"C{i}", label=name)
+            ax.bar_label(bars, [f"{e:g}/{n:g}" for e, n in zip(t["errors"], t["n"])], padding=2, fontsize=7)
+        counts = pd.concat([t["n"] for t in tables.values()]).groupby(level=0).max()
+        ax.set_xticks(x, [f"{g}\n(n={counts[g]:g})" for g in groups])
+        ax.set(ylabel=f"{kind} (95% Wilson interval)", title=f"{_MEASURES[kind]} images:\n{kind}")
+        ax.tick_params(labelleft=True)
+    axes[0, -1].legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

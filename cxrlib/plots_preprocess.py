@@ -6,6 +6,7 @@ processed with :func:`cxrlib.preprocess.preprocess_image`.
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 
 import cv2
@@ -42,6 +43,16 @@ def _draw_box(ax, box, shape, color="red"):
                            fill=False, edgecolor=color, linewidth=1.5))
 
 
+def _panel_title(ax, text, fontsize=8):
+    """A title wrapped to its panel's width, so that neighbouring titles do not run into each other."""
+    title = ax.set_title(text, fontsize=fontsize)
+    lines = text.split("\n")
+    overflow = title.get_window_extent().width / ax.get_window_extent().width
+    if overflow > 1:
+        chars = max(8, int(max(map(len, lines)) / overflow))
+        title.set_text("\n".join(textwrap.fill(line, chars) for line in lines))
+
+
 def _grid(rows, cols, size=2.2):
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
     for ax in axes.ravel():
@@ -71,9 +82,9 @@ def plot_clahe_examples(paths, titles, config=None):
         result = _process(path, config)
         ax_a, ax_b = axes[i // per_row, 2 * (i % per_row)], axes[i // per_row, 2 * (i % per_row) + 1]
         ax_a.imshow(result.resized, cmap="gray", vmin=0, vmax=255)
-        ax_a.set_title(f"{title}: original", fontsize=8)
+        _panel_title(ax_a, f"{title}: original")
         ax_b.imshow(result.equalized, cmap="gray", vmin=0, vmax=255)
-        ax_b.set_title(f"{title}: CLAHE", fontsize=8)
+        _panel_title(ax_b, f"{title}: CLAHE")
     fig.tight_layout()
     return fig
 
@@ -101,7 +112,7 @@ def plot_processed_examples(paths, titles, config=None):
         ax_a.imshow(result.resized, cmap="gray", vmin=0, vmax=255)
         ax_a.contour(result.roi.lung_mask, levels=[0.5], colors="lime", linewidths=0.6)
         _draw_box(ax_a, result.roi.box, result.resized.shape, "orange" if result.roi.fallback else "red")
-        ax_a.set_title(f"{title}" + (" (fallback)" if result.roi.fallback else ""), fontsize=8)
+        _panel_title(ax_a, f"{title}" + (" (fallback)" if result.roi.fallback else ""))
         ax_b.imshow(result.processed, cmap="gray", vmin=0, vmax=255)
         ax_b.set_title("processed", fontsize=8)
     fig.tight_layout()
@@ -203,7 +214,7 @@ def plot_roi_gallery(paths, config=None, *, titles=None, masks=None, columns=6):
             ax.contour(reference, levels=[0.5], colors="cyan", linewidths=0.6)
         _draw_box(ax, result.roi.box, result.equalized.shape, "orange" if result.roi.fallback else "red")
         if titles is not None:
-            ax.set_title(titles[i], fontsize=7)
+            _panel_title(ax, titles[i], fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -399,7 +399,8 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
     for name, caption in [("04_confusion_matrices", "Confusion matrices at the validation-chosen thresholds (first seed)."),
                           ("04_roc", "ROC curves on the test split (first seed)."),
                           ("04_precision_recall", "Precision-recall curves on the test split (first seed)."),
-                          ("04_errors_by_subtype", "Error rates by pneumonia subtype (first seed)."),
+                          ("04_errors_by_subtype", ("False-positive rate on NORMAL images, miss rate on PNEUMONIA "
+                                                    "images by subtype (first seed).")),
                           ("04_calibration", "Calibration on the test split (first seed).")]:
         text += _figure(run_dir, name, caption)
     return text

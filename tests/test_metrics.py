@@ -201,19 +201,64 @@ def test_bootstrap_mean():
 def test_calibration_counts_and_brier():
     y = np.array([0, 0, 1, 1, 1, 0])
     s = np.array([0.05, 0.15, 0.95, 0.85, 0.15, 0.95])
-    c = metrics.calibration(y, s, n_bins=10)
+    c = metrics.calibration(y, s, n_bins=10, min_count=1)
     assert c["count"] == [1, 2, 1, 2]
+    assert c["edges"] == pytest.approx([0, 0.1, 0.2, 0.9, 1])  # empty bins join the next
     assert c["prob_true"] == pytest.approx([0, 0.5, 1, 0.5])
+    assert c["prob_pred"] == pytest.approx([0.05, 0.15, 0.85, 0.95])
     assert c["brier"] == pytest.approx(np.mean((s - y) ** 2))
 
 
+def _binned_scores(counts, rng):
+    """Scores with ``counts[i]`` images in each 0.1-wide bin, every other one PNEUMONIA."""
+    s = np.concatenate([rng.uniform(i / 10 + 0.01, (i + 1) / 10 - 0.01, n) for i, n in enumerate(counts)])
+    return np.arange(s.size) % 2, s
+
+
+def test_calibration_merges_small_bins_and_gives_wilson_intervals():
+    # the original arm's 0.1-wide bins on the kermany224 test split: some hold 4 images
+    y, s = _binned_scores([133, 27, 10, 11, 4, 10, 7, 6, 18, 398], np.random.default_rng(0))
+    c = metrics.calibration(y, s, n_bins=10, min_count=20)
+    assert c["count"] == [133, 27, 21, 21, 24, 398]
+    assert c["edges"] == pytest.approx([0, 0.1, 0.2, 0.4, 0.7, 0.9, 1])
+    assert "20" in c["rule"]
+    low, high, observed = map(np.asarray, (c["ci_low"], c["ci_high"], c["prob_true"]))
+    assert (low <= observed).all() and (observed <= high).all() and (high - low)[2] > (high - low)[0]
+    # a short last bin joins the one before; fewer images than min_count in all: one bin
+    assert metrics.calibration(*_binned_scores([30, 0, 0, 0, 0, 0, 0, 0, 0, 5], np.random.default_rng(1)),
+                               min_count=20)["count"] == [35]
+    assert metrics.calibration(Y, S, min_count=20)["count"] == [10]
+    with pytest.raises(ValueError, match="min_count"):
+        metrics.calibration(Y, S, min_count=0)
+
+
 def test_errors_by_group():
-    y = np.array([1, 1, 1, 1, 0, 0])
-    pred = np.array([1, 0, 1, 1, 1, 0])
-    table = metrics.errors_by_group(y, pred, ["bacteria", "bacteria", "virus", "virus", "normal", "normal"])
+    y = np.array([1, 1, 1, 1, 0, 0, 1, 0])
+    pred = np.array([1, 0, 1, 1, 1, 0, 1, 1])
+    table = metrics.errors_by_group(y, pred, ["bacteria", "bacteria", "virus", "virus", "NORMAL", "NORMAL", "?", "?"])
     assert table.loc["bacteria", "errors"] == 1 and table.loc["virus", "errors"] == 0
-    assert table.loc["normal", "error_rate"] == 0.5
+    assert table.loc["NORMAL", "error_rate"] == 0.5
     assert (table["ci_low"] <= table["error_rate"]).all() and (table["error_rate"] <= table["ci_high"]).all()
+    assert table["measure"].to_dict() == {"?": "error rate", "NORMAL": "false-positive rate", "bacteria": "miss rate",
+                                          "virus": "miss rate"}
+
+
+def test_errors_by_group_plot_separates_normal_false_positives_from_missed_pneumonia():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    y = np.r_[np.zeros(20, int), np.ones(30, int)]
+    groups = np.r_[["NORMAL"] * 20, ["bacteria"] * 18, ["virus"] * 12]
+    preds = {"a": np.r_[np.ones(5, int), np.zeros(15, int), np.zeros(3, int), np.ones(27, int)], "b": y}
+    fig = metrics.plot_errors_by_group({k: metrics.errors_by_group(y, p, groups) for k, p in preds.items()})
+    (normal,), (pneumonia,) = ([ax for ax in fig.axes if any(name in t.get_text() for t in ax.get_xticklabels())]
+                               for name in ("NORMAL", "bacteria"))
+    assert normal is not pneumonia
+    assert "false-positive rate" in normal.get_title() and "false-positive rate" in normal.get_ylabel()
+    assert "miss rate" in pneumonia.get_title() and "miss rate" in pneumonia.get_ylabel()
+    assert [t.get_text() for t in pneumonia.get_xticklabels()] == ["bacteria\n(n=18)", "virus\n(n=12)"]
+    assert {t.get_text() for t in normal.texts} == {"5/20", "0/20"}
+    assert {t.get_text() for t in pneumonia.texts} == {"3/18", "0/12", "0/18"}
 
 
 def test_implied_metrics_on_kermany_counts():
@@ -379,3 +424,18 @@ def test_error_bars_survive_groups_with_no_or_every_image_wrong():
     assert table.loc["all_right", "ci_low"] > table.loc["all_right", "error_rate"] == 0.0
     fig = metrics.plot_errors_by_group({"model": table})
     assert len(fig.axes[0].patches) == 2
+
+
+def test_calibration_plot_shows_each_bins_count_interval_and_the_bin_rule():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.container import ErrorbarContainer
+
+    y, s = _binned_scores([133, 27, 10, 11, 4, 10, 7, 6, 18, 398], np.random.default_rng(0))
+    fig = metrics.plot_calibration(y, {"a": s, "b": s[::-1]}, min_count=20)
+    assert len(fig.axes) == 2
+    assert [t.get_text() for t in fig.axes[0].texts] == ["n=133", "n=27", "n=21", "n=21", "n=24", "n=398"]
+    assert all(int(t.get_text()[2:]) >= 20 for ax in fig.axes for t in ax.texts)
+    assert any(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers)
+    assert "under 20 images" in fig._suptitle.get_text()

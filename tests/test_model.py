@@ -380,3 +380,24 @@ def test_operating_thresholds_on_constructed_scores():
     assert j(youden) == pytest.approx(max(j(t) for t in np.unique(scores)))
     with pytest.raises(ValueError, match="target"):
         threshold_for_sensitivity(labels, scores, target=0)
+
+
+def test_history_plot_has_whole_epoch_ticks_and_does_not_magnify_auc_noise():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    epochs = np.arange(1, 5)
+    history = pd.DataFrame({"epoch": epochs, "loss": [0.25, 0.15, 0.11, 0.08], "val_loss": [0.3, 0.2, 0.15, 0.1],
+                            "accuracy": [0.90, 0.94, 0.96, 0.97], "val_accuracy": [0.93, 0.935, 0.937, 0.94],
+                            "val_auc": [0.9959, 0.9962, 0.9967, 0.9968]})
+    fig = ct.plot_histories({"arm": {0: history, 1: history.assign(val_auc=history.val_auc - 0.001)}},
+                            best_epochs={"arm": {0: 4, 1: 3}})
+    fig.canvas.draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), ax.get_title()
+    accuracy, auc = (ax for ax in fig.axes if "accuracy" in ax.get_title() or "AUC" in ax.get_title())
+    for ax in (accuracy, auc):
+        low, high = ax.get_ylim()
+        assert high - low >= 0.05 - 1e-9 and 0 <= low and high <= 1, (ax.get_title(), low, high)

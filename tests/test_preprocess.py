@@ -1,6 +1,7 @@
 """Preprocessing and thorax ROI: each step on tiny synthetic arrays, refusals, fallback, real-image checks."""
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -525,3 +526,21 @@ def test_worst_case_plots_return_figures(tmp_path):
     assert len([ax for ax in fig.axes if ax.images]) == 5 and "1 fallbacks" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="count"):
         plot_roi_extremes(processed, config, count=0)
+
+
+def test_clahe_example_titles_are_wrapped_to_their_panels(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cxrlib.plots_preprocess import plot_clahe_examples
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), phantom(seed=i)[0])
+    fig = plot_clahe_examples(paths, ["PNEUMONIA (SYNTHETIC data)", "NORMAL person1234_bacteria_5678.jpeg"],
+                              PreprocessConfig(preprocess_size=128, output_size=64))
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))
+    assert "\n" in fig.axes[0].get_title() and fig.axes[1].get_title().endswith("CLAHE")
