@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -354,7 +355,8 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
         The validated profile (see :func:`cxrlib.params.load_profile`).
     only : str, optional
         Run one step (``"02"``, ``"preprocessing"`` or ``"02_preprocessing"``) in an
-        existing run folder, reusing the outputs of the steps before it.
+        existing run folder, reusing the outputs of the steps before it. Without it the run starts from an
+        empty run folder; an earlier run there is kept as ``<run_name>.previous`` until this one finishes.
     notebooks_dir : Path
         Folder holding the ``NN_name.py`` notebooks.
     progress : bool
@@ -380,6 +382,12 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     _check_kernel(params.kernel_name)
     run_dir = (Path(params.reports_dir) / params.run_name).resolve()
     _check_inputs(steps, run_dir, params)  # before anything is written: a refused run leaves nothing behind
+    previous_run = run_dir.with_name(f"{run_dir.name}.previous")
+    if only is None and run_dir.exists():
+        # a full run starts from an empty folder, so no file of an earlier run can pass for one of this run;
+        # the earlier run is kept beside it until this one has finished
+        shutil.rmtree(previous_run, ignore_errors=True)
+        run_dir.rename(previous_run)
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
     run_json = run_dir / "run.json"
     previous = json.loads(run_json.read_text()) if only and run_json.is_file() else {}
@@ -420,6 +428,8 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json(record, run_json, relative_to=run_dir)
     index = write_index(run_dir)
+    if only is None:
+        shutil.rmtree(previous_run, ignore_errors=True)
     print(_time_table(record["steps"]))
     print(f"Report: {index}")
     return run_dir

@@ -49,6 +49,22 @@ def test_only_declared_parameters_are_injected(tmp_path):
     assert record["device"] and record["packages"]["papermill"]
 
 
+def test_a_full_run_starts_from_an_empty_folder_and_keeps_the_earlier_run_until_it_succeeds(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    notebook(nbdir / "01_ok.py", 'run_dir = "x"', "open(run_dir + '/ran', 'w')")
+    params = StudyParams(run_name="again", reports_dir=str(tmp_path / "reports"))
+    run_dir = run_study(params, notebooks_dir=nbdir, progress=False)
+    (run_dir / "figures" / "01_stale.png").write_bytes(b"from an earlier version")
+    run_study(params, notebooks_dir=nbdir, progress=False)
+    assert (run_dir / "ran").is_file() and not (run_dir / "figures" / "01_stale.png").exists()
+    assert not run_dir.with_name("again.previous").exists()
+    notebook(nbdir / "01_ok.py", 'run_dir = "x"', "raise ValueError('planted failure')")
+    with pytest.raises(StudyRunError):
+        run_study(params, notebooks_dir=nbdir, progress=False)
+    assert (run_dir.with_name("again.previous") / "ran").is_file(), "the earlier run is kept when this one fails"
+
+
 def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_path):
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
