@@ -455,11 +455,10 @@ def _audit_section(run: dict, metrics: dict) -> str:
                           "thorax box blanked", "lung fields blanked", "thorax only", "swap: follows the thorax"])
     notes = []
     for arm in arms:
-        cropped = run.get("parameters", {}).get("arms", {}).get(arm, {}).get("roi")
-        entry = metrics["perturbations"].get(arm, {}).get("mask_blanked" if cropped else "thorax_blanked", {})
+        region, entry = _blanked(run, arm, metrics["perturbations"])
         if entry.get("ci") and entry["ci"][0] is not None and entry["ci"][0] > 0.5:
-            notes.append(f"<strong>{_esc(arm)}</strong> keeps an AUC of {entry['roc_auc']:.3f} with the "
-                         f"{'lung fields' if cropped else 'thorax'} blanked: it uses signal outside them.")
+            notes.append(f"<strong>{_esc(arm)}</strong> keeps an AUC of {entry['roc_auc']:.3f} with the {region} "
+                         f"blanked: it uses signal outside {'them' if region.endswith('s') else 'it'}.")
     if notes:
         text += "<p>" + " ".join(notes) + "</p>"
     for name, by_arm in metrics.get("evaluation_sets", {}).items():
