@@ -67,3 +67,20 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
     figure = plot_at_a_glance(run, metrics)
     assert [ax.get_yticklabels()[0].get_text() for ax in figure.axes[:1]] == ["original (no preprocessing)"]
     assert len(figure.axes) == 3
+
+
+def test_the_readme_headline_is_the_committed_report_s():
+    from pathlib import Path
+
+    from cxrlib.report import readme_headline
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    block = readme.split("tests/test_report.py checks it -->\n", 1)[1].split("<!-- /headline -->", 1)[0]
+    assert block == readme_headline(repo / "reports" / "kermany224")
+
+
+def test_the_committed_report_passes_the_reader_s_checks():
+    from pathlib import Path
+
+    assert check_run(Path(__file__).resolve().parents[1] / "reports" / "kermany224") == []
