@@ -270,8 +270,7 @@ def _figure_file(output) -> str | None:
 def _reader_view(notebook) -> None:
     """Leave out of the reader's view what only the executed notebook should keep: stderr (warnings, native
     log lines, progress bars), log records printed to stdout, and widget outputs (tqdm's, which show nothing
-    offline); a saved figure is linked
-    from ``figures/`` instead of being embedded a second time."""
+    offline); a saved figure is linked from ``figures/`` instead of being embedded a second time."""
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue

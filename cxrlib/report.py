@@ -18,11 +18,13 @@ import pandas as pd
 
 from .atomic import atomic_path, write_text
 
-__all__ = ["write_index", "check_run", "readme_headline", "plot_at_a_glance", "FIGURE_METADATA"]
+__all__ = ["write_index", "check_run", "readme_headline", "plot_at_a_glance", "save_figure", "FIGURE_METADATA"]
 
 #: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
 #: section pages link that file instead of embedding the figure a second time.
 FIGURE_METADATA = "cxrlib_figure"
+_FIGURE_DPI = 100
+_JPEG_QUALITY = 85
 
 _SECTIONS = {
     "01_eda": "Exploratory data analysis",
@@ -51,6 +53,13 @@ figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}p
 def shown_weights(value) -> str:
     """The ``weights`` setting as a reader should see it: a local file by its name, not the machine's path."""
     return f"local file {Path(str(value)).name}" if "/" in str(value) else str(value)
+
+
+def _paper_printed() -> dict:
+    """The paper's own Table 2 row, as quoted once in :data:`cxrlib.metrics.LITERATURE_TABLE2`."""
+    from .metrics import LITERATURE_TABLE2
+
+    return LITERATURE_TABLE2["Galindo-Ramirez 2022"]
 
 
 def _read_json(path: Path) -> dict:
@@ -82,6 +91,32 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 def _frame(frame: pd.DataFrame) -> str:
     return f"<div class='wide'>{frame.to_html(border=0, escape=True)}</div>"
+
+
+def _shows_images(fig) -> bool:
+    """True when a figure draws pixel images (radiographs, heatmaps) rather than only lines, bars and text."""
+    return any(min(image.get_array().shape[:2]) > 32 for ax in fig.axes for image in ax.get_images())
+
+
+def save_figure(fig, stem: str | os.PathLike) -> Path:
+    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` (quality 85) when it shows radiographs.
+
+    The one writer of a run's ``figures/``: atomic, and a copy of the same figure in the other format (from an
+    earlier version) is removed, so that :func:`_figure` finds this one.
+    """
+    import matplotlib.pyplot as plt
+
+    stem = Path(stem)
+    photo = _shows_images(fig)
+    path = stem.with_name(f"{stem.name}.{'jpg' if photo else 'png'}")
+    for stale in stem.parent.glob(f"{stem.name}.*"):
+        if stale != path:
+            stale.unlink()
+    options = {"format": "jpg", "pil_kwargs": {"quality": _JPEG_QUALITY}} if photo else {"format": "png"}
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
+    plt.close(fig)
+    return path
 
 
 def _figure(run_dir: Path, stem: str, caption: str) -> str:
@@ -147,7 +182,9 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
         parts.append(f"On the {first.get('n')} test images, at each model's threshold chosen on validation (Youden's "
                      f"J), as the mean over {len(seeds)} training seed(s): "
                      + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in arms.items())
-                     + ". The paper reports 91% accuracy, 91% sensitivity and 86% specificity.")
+                     + f". The paper reports {_paper_printed()['accuracy']:.0%} accuracy, "
+                       f"{_paper_printed()['sensitivity']:.0%} sensitivity and {_paper_printed()['specificity']:.0%} "
+                       "specificity.")
         for c in metrics.get("comparisons", []):
             lo, hi = c["auc_difference_ci"]
             shown = lo > 0 or hi < 0
@@ -200,7 +237,8 @@ def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
                      f"curve of {m['roc_auc']:.2f} (1 is perfect, 0.5 is chance); at the threshold chosen beforehand "
                      f"on validation images it found {_pct(m['sensitivity'])} of pneumonias and cleared "
                      f"{_pct(m['specificity'])} of normal images"
-                     + ("." if synthetic else " (the paper reports 91% and 86%)."))
+                     + ("." if synthetic else f" (the paper reports {_paper_printed()['sensitivity']:.0%} and "
+                                              f"{_paper_printed()['specificity']:.0%})."))
     comparisons = metrics.get("comparisons", [])
     if comparisons:
         better = [c for c in comparisons if c["auc_difference_ci"][0] > 0]
@@ -504,8 +542,10 @@ def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict
     models = [(arm, t) for arm, by_seed in training.get("arms", {}).items() for t in by_seed["seeds"].values()]
     arms = metrics.get("arms", {})
     if models and arms:
-        gaps = {arm: sum(t["val_auc"] for a, t in models if a == arm) / len([1 for a, _ in models if a == arm])
-                - arms[arm]["roc_auc"] for arm in arms if any(a == arm for a, _ in models)}
+        val_aucs = {}
+        for arm, t in models:
+            val_aucs.setdefault(arm, []).append(t["val_auc"])
+        gaps = {arm: sum(aucs) / len(aucs) - arms[arm]["roc_auc"] for arm, aucs in val_aucs.items() if arm in arms}
         widest = max(gaps, key=gaps.get)
         items.append("Epochs and thresholds are chosen on validation images, which are easier than the test split: "
                      f"the largest gap is {_esc(widest)}'s, validation ROC AUC {arms[widest]['roc_auc'] + gaps[widest]:.3f} "
@@ -577,12 +617,7 @@ def write_index(run_dir: str | os.PathLike) -> Path:
     profile = run.get("parameters", {}).get("run_name", run_dir.name)
     glance = ""
     if metrics.get("arms"):
-        import matplotlib.pyplot as plt
-
-        figure = plot_at_a_glance(run, metrics)
-        with atomic_path(run_dir / "figures" / "00_at_a_glance.png") as tmp:
-            figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-        plt.close(figure)
+        save_figure(plot_at_a_glance(run, metrics), run_dir / "figures" / "00_at_a_glance")
         glance = _figure(run_dir, "00_at_a_glance", "At a glance, per arm: test ROC AUC against the trivial floor "
                                                     "(grey band: its 95% CI); AUC with the thorax blanked (the lung "
                                                     "fields for cropped arms); Grad-CAM heatmap mass in the lung "
@@ -654,7 +689,9 @@ def readme_headline(run_dir: str | os.PathLike) -> str:
         lo, hi = trivial["ci"]["roc_auc"]
         lines.append("| trivial floor (global image statistics) | " + " | ".join(["–"] * 5)
                      + f" | {trivial['roc_auc']:.3f} ({lo:.3f}–{hi:.3f}) |")
-    lines.append("| paper (as printed) | 91% | 91% | 86% | 87% | 91% | – |")
+    paper = _paper_printed()
+    lines.append("| paper (as printed) | " + " | ".join("–" if paper[c] is None else f"{paper[c]:.0%}" for c in columns)
+                 + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -672,7 +709,7 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
     """What a reader of a rendered run would trip over, one line per problem (empty: none).
 
     Every ``href``/``src`` of every HTML page must resolve inside the run folder (web addresses, anchors and
-    anchors aside); no page may embed an image inline (a second copy of a file in ``figures/``), show an absolute
+    ``data:`` URLs aside); no page may embed an image inline (a second copy of a file in ``figures/``), show an absolute
     local path, stderr output or a widget, or load a script from the web (the report must open offline); no
     record (``.json``, ``.csv``) may hold an absolute local path.
     """
@@ -700,7 +737,10 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
         if REMOTE_SCRIPT.search(text):
             problems.append(f"{page.name}: loads a script from the web (fails offline)")
     for record in sorted([*run_dir.rglob("*.json"), *run_dir.rglob("*.csv")]):
+        name = record.relative_to(run_dir)
+        if name.parts[0].startswith("."):  # the runner's own copies (.sources/), not records
+            continue
         found = _LOCAL_PATH.search(record.read_text(encoding="utf-8", errors="replace"))
-        if found and not record.relative_to(run_dir).parts[0].startswith("."):
-            problems.append(f"{record.relative_to(run_dir)}: holds the local path {found.group(0)!r}")
+        if found:
+            problems.append(f"{name}: holds the local path {found.group(0)!r}")
     return problems

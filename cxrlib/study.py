@@ -17,15 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from .arms import arms_from
-from .atomic import atomic_path, write_csv, write_json
-from .report import FIGURE_METADATA
+from .atomic import write_csv, write_json
+from .report import FIGURE_METADATA, save_figure
 from .training import model_name
 
 __all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
 
 SYNTHETIC_NOTE = "**SYNTHETIC data: these images, models and numbers show the method at work, nothing clinical.**"
-_FIGURE_DPI = 100
-_JPEG_QUALITY = 85
 
 
 def percent(value, digits=1):
@@ -132,24 +130,10 @@ class StudyRun:
     def show(self, fig, name):
         """Save a figure as ``figures/<step>_<name>.png`` (``.jpg`` when it shows radiographs) and show that file.
 
-        The inline output carries the file's name in its metadata (:data:`cxrlib.report.FIGURE_METADATA`), so the rendered
-        section page links the saved file instead of embedding the figure a second time.
+        The inline output carries the file's name in its metadata (:data:`cxrlib.report.FIGURE_METADATA`), so the
+        rendered section page links the saved file instead of embedding the figure a second time.
         """
-        import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
-        photo = _shows_images(fig)
-        path = self.figures / f"{self.step}_{name}.{'jpg' if photo else 'png'}"
-        for stale in self.figures.glob(f"{self.step}_{name}.*"):
-            if stale != path:
-                stale.unlink()
-        options = {"format": "jpg", "pil_kwargs": {"quality": _JPEG_QUALITY}} if photo else {"format": "png"}
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
-        plt.close(fig)
+        path = save_figure(fig, self.figures / f"{self.step}_{name}")
         display(Image(filename=str(path), metadata={FIGURE_METADATA: f"figures/{path.name}"}))
-
-
-def _shows_images(fig) -> bool:
-    """True when a figure draws pixel images (radiographs, heatmaps) rather than only lines, bars and text."""
-    return any(min(image.get_array().shape[:2]) > 32 for ax in fig.axes for image in ax.get_images())
