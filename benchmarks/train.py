@@ -34,6 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cxrlib.backbones import PRECISIONS  # noqa: E402  (framework-free)
+
 MODES = ("frozen", "block14", "full")
 
 
@@ -78,8 +80,7 @@ def run_one(mode, size, batch_size, steps, policy=None):
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    scope, default_policy = distribution()
-    policy = policy or default_policy
+    scope, policy = distribution(policy or "auto")
     with scope:
         classifier = cm.build_classifier(input_size=size, weights="none", dtype_policy=policy)
         train_mode, block = {"frozen": ("frozen", None), "block14": ("finetune", "block14"),
@@ -93,7 +94,7 @@ def run_one(mode, size, batch_size, steps, policy=None):
     labels = (np.arange(batch_size) % 2).astype("float32")
 
     result = {"mode": mode, "size": size, "batch": batch_size, "device": device_name(),
-              "backend": keras.backend.backend(), "policy": policy or "float32"}
+              "backend": keras.backend.backend(), "policy": policy}
     if prefix is not None:
         result["prefix img/s"] = _rate(lambda: prefix.predict_on_batch(x_images), batch_size, steps)
         x_train = np.asarray(prefix.predict_on_batch(x_images), dtype="float32")
@@ -154,8 +155,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measure (after 2 warm-up steps)")
     parser.add_argument("--fit", action="store_true", help="also time train_classifier end to end (2 epochs)")
-    parser.add_argument("--policy", choices=["float32", "mixed_bfloat16", "mixed_float16"],
-                        help="Keras dtype policy (default: mixed_float16 on a GPU, float32 on a CPU)")
+    parser.add_argument("--policy", choices=PRECISIONS,
+                        help="Keras dtype policy, as a profile's precision key (default auto: mixed_float16 on a GPU, "
+                             "float32 on a CPU)")
     parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:

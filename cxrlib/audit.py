@@ -330,7 +330,8 @@ def audit_sample(table, n, *, seed=0):
     return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
-def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions=CONDITIONS, progress=True):
+def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions=CONDITIONS, unperturbed=None,
+                        progress=True):
     """Every arm's and seed's P(pneumonia) on the unperturbed and the perturbed images of ``table``.
 
     Parameters
@@ -345,6 +346,9 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
     seed : int
         Seed of the fill noise and of the swap donors.
     conditions : sequence of str
+    unperturbed : pandas.DataFrame, optional
+        Scores already computed on the unperturbed images (step 04's test predictions: ``arm``, ``seed``,
+        ``filename``, ``score``); the ``none`` condition takes them instead of scoring the images again.
     progress : bool
 
     Returns
@@ -360,18 +364,23 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
     donors = swap_donors(y, seed=seed)
     rows = []
     steps = [(arm, condition) for arm in arms for condition in ("none", *conditions)]
+    known = None if unperturbed is None else unperturbed.set_index(["arm", "seed", "filename"])["score"]
     for arm, condition in tqdm(steps, desc="perturbations", disable=not progress, leave=False):
-        if condition == "none":
-            from .inputs import read_images
-
-            images = read_images(table[arm.column], size=config.output_size, progress=False)
+        if condition == "none" and known is not None:
+            scores = {s: known.loc[[(arm.name, s, f) for f in table["filename"]]].to_numpy() for s in seeds}
         else:
-            images = perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors)
+            if condition == "none":
+                from .inputs import read_images
+
+                images = read_images(table[arm.column], size=config.output_size, progress=False)
+            else:
+                images = perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors)
+            scores = {s: score(arm.name, s, images) for s in seeds}
         y_thorax = y[donors] if condition == "swap" else y
         for s in seeds:
             rows.append(pd.DataFrame({"arm": arm.name, "seed": s, "condition": condition,
                                       "filename": table["filename"], "patient_id": table["patient_id"],
-                                      "y_true": y, "y_thorax": y_thorax, "score": score(arm.name, s, images)}))
+                                      "y_true": y, "y_thorax": y_thorax, "score": scores[s]}))
     return pd.concat(rows, ignore_index=True)
 
 

@@ -147,7 +147,8 @@ def _output_layer(model):
     import keras
 
     layer = model.layers[-1]
-    if len(model.outputs) == 1 and layer.output is model.outputs[0]:
+    history = getattr(model.outputs[0], "_keras_history", None)  # the operation that made the output
+    if len(model.outputs) == 1 and history is not None and history.operation is layer:
         if getattr(layer, "activation", None) is keras.activations.sigmoid:
             return layer
     return None
@@ -346,14 +347,19 @@ def gradcam(images, model, *, layer_name=None, pred_index=None, threshold=0.5, b
                 f"images[{i}] must be a 2-D uint8 grayscale array (cxrlib's image convention), got "
                 f"{getattr(image, 'dtype', type(image).__name__)} with shape {getattr(image, 'shape', None)}"
             )
+    convert = _default_to_input if to_input is None else to_input
+    return _in_batches(lambda rows: convert(images[rows]), len(images), model, layer_name=layer_name,
+                       pred_index=pred_index, threshold=threshold, batch_size=batch_size, progress=progress)
+
+
+def _in_batches(batch_of, n, model, *, layer_name, pred_index, threshold, batch_size, progress):
+    """Heatmaps and probabilities of ``n`` network inputs, ``batch_of(slice)`` giving each batch."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    convert = _default_to_input if to_input is None else to_input
     maps, probs = [], []
-    starts = range(0, len(images), batch_size)
-    for start in tqdm(starts, desc="Grad-CAM", unit="batch", disable=not progress):
-        batch = convert(images[start:start + batch_size])
-        heat, prob = make_gradcam_heatmap(batch, model, layer_name, pred_index, threshold=threshold)
+    for start in tqdm(range(0, n, batch_size), desc="Grad-CAM", unit="batch", disable=not progress):
+        heat, prob = make_gradcam_heatmap(batch_of(slice(start, start + batch_size)), model, layer_name, pred_index,
+                                          threshold=threshold)
         maps.append(heat)
         probs.append(prob)
     return np.concatenate(maps), np.concatenate(probs)
@@ -507,7 +513,7 @@ def _mass_in(heatmap, box):
 
 
 def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions=None, layer_name=None,
-                    pred_index=None, threshold=0.5, batch_size=16, to_input=None, progress=True):
+                    pred_index=None, threshold=0.5, batch_size=16, to_input=None, inputs=None, progress=True):
     """Grad-CAM of one model on every row of a processed table, measured in the whole-image frame.
 
     Parameters
@@ -529,6 +535,9 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
         ``mass_in_<name>`` (e.g. the synthetic data's shortcut marker).
     layer_name, pred_index, threshold, batch_size, to_input
         As in :func:`gradcam`.
+    inputs : ndarray, optional
+        The rows' inputs to ``model`` when it is not the whole classifier (the trained part and the cached
+        features of the frozen part, :func:`cxrlib.training.gradcam_inputs`); None: read the image column.
     progress : bool
         Show a progress bar.
 
@@ -552,9 +561,16 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
     from cxrlib.data import read_radiograph
     from cxrlib.inputs import read_images
 
-    images = read_images(table[image_column], size=model.input_shape[1], progress=progress)
-    heatmaps, probs = gradcam(images, model, layer_name=layer_name, pred_index=pred_index, threshold=threshold,
-                              batch_size=batch_size, to_input=to_input, progress=progress)
+    if inputs is None:
+        images = read_images(table[image_column], size=model.input_shape[1], progress=progress)
+        heatmaps, probs = gradcam(images, model, layer_name=layer_name, pred_index=pred_index, threshold=threshold,
+                                  batch_size=batch_size, to_input=to_input, progress=progress)
+    elif len(inputs) != len(table):
+        raise ValueError(f"inputs holds {len(inputs)} rows for a table of {len(table)}; give one per row")
+    else:
+        heatmaps, probs = _in_batches(lambda rows: np.asarray(inputs[rows], dtype=np.float32), len(inputs), model,
+                                      layer_name=layer_name, pred_index=pred_index, threshold=threshold,
+                                      batch_size=batch_size, progress=progress)
     frame = (frame_size, frame_size)
     has_masks = "mask_path" in table.columns
     rows = []

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .backbones import BACKBONES, TRAIN_RANGES
+from .backbones import BACKBONES, PRECISIONS, TRAIN_RANGES
 from .backend import BACKENDS, resolve_backend
 from .preprocess import PREPROCESS_RANGES
 
@@ -158,6 +158,9 @@ class StudyParams(BaseModel):
     finetune_from_block: str | None = Field(None, description="first Xception block that trains in finetune mode; null: all")
     augment: bool = Field(False, description="random rotation/shift/zoom/contrast; needs images, not cached features")
     feature_cache: bool = Field(True, description="cache the frozen part's outputs on disk and train only what follows")
+    precision: Literal[PRECISIONS] = Field(
+        "auto", description="Keras dtype policy; auto: mixed_float16 on a GPU, float32 on a CPU; mixed_bfloat16 "
+                            "is about 1.5 times as fast on a CPU with AVX512_BF16 or AMX")
 
     # Grad-CAM
     gradcam_layer: str | None = Field(None, description="layer for Grad-CAM; null: the backbone's last convolutional block")

@@ -254,6 +254,8 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
 
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
+STYLESHEET = "notebook.css"
+_STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", flags=re.S)
 #: A line of Python logging's default format (``WARNING:tensorflow:...``): a log record, not the notebook's narrative.
 _LOG_RECORD = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 
@@ -321,6 +323,7 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
     body = REMOTE_SCRIPT.sub("", body)  # require.js / MathJax from a CDN: the pages need neither, and must open offline
+    body = _shared_stylesheet(body, executed.parent / STYLESHEET)
     nav = _navigation(executed.stem, stems or [executed.stem])
     start = body.find("<body")
     end = body.find(">", start) + 1
@@ -328,6 +331,20 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     html = executed.with_suffix(".html")
     write_text(body, html)
     return html
+
+
+def _shared_stylesheet(page: str, path: Path) -> str:
+    """Move the page head's style blocks (JupyterLab's theme, about 260 KB, the same on every page) into one
+    stylesheet beside the pages, linked from each; the outputs' own styles (table styling) stay inline."""
+    head_end = page.find("</head>")
+    blocks = [m for m in _STYLE_BLOCK.finditer(page) if m.end() <= head_end]
+    if not blocks:
+        return page
+    write_text("\n".join(_STYLE_BLOCK.match(m.group(0)).group(1) for m in blocks), path)
+    for m in reversed(blocks[1:]):
+        page = page[:m.start()] + page[m.end():]
+    first = blocks[0]
+    return page[:first.start()] + f'<link rel="stylesheet" href="{path.name}">' + page[first.end():]
 
 
 def render_run(run_dir: str | os.PathLike) -> Path:

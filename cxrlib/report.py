@@ -593,6 +593,17 @@ def _sections(run_dir: Path, run: dict) -> str:
     return "<ol>" + "".join(rows) + "</ol>"
 
 
+_POLICIES = {"float32": "float32", "mixed_bfloat16": "mixed bfloat16 (bfloat16 arithmetic, float32 weights)",
+             "mixed_float16": "mixed float16 (float16 arithmetic, float32 weights)"}
+
+
+def _numerics(training):
+    """The Keras dtype policies the run's models trained in (``training.json``), in words."""
+    policies = sorted({t.get("dtype_policy", "not recorded") for by_seed in training.get("arms", {}).values()
+                       for t in by_seed["seeds"].values()})
+    return ", ".join(_POLICIES.get(p, p) for p in policies) or "no model trained yet"
+
+
 def write_index(run_dir: str | os.PathLike) -> Path:
     """Write ``run_dir/index.html`` from the run's JSON records and figures; returns its path."""
     run_dir = Path(run_dir)
@@ -610,6 +621,7 @@ def write_index(run_dir: str | os.PathLike) -> Path:
         [["data", data.get("description", "not described yet")],
          ["started / finished", f"{run.get('started', '?')} / {run.get('finished', 'not finished')}"],
          ["device", run.get("device", "?")],
+         ["numerics", _numerics(training)],
          ["code", f"{git.get('commit') or 'unknown'}{' (with uncommitted changes)' if git.get('dirty') else ''}"],
          ["command", _LOCAL_PATH.sub(lambda m: "…/" + Path(m.group(0)).name, run.get("command", "?"))]],
         ["", ""],

@@ -49,7 +49,7 @@ from .atomic import atomic_path, write_csv, write_json
 from .report import shown_weights
 from .backend import accelerators, device_name, require_tensorflow
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
-from .backbones import TRAIN_RANGES
+from .backbones import PRECISIONS, TRAIN_RANGES
 from .metrics import operating_thresholds
 from .model import (BLOCKS, backbone_spec, build_classifier, compile_classifier, configure_trainable, cut_layer,
                     lr_schedule, resolve_weights, split_at, to_model_input)
@@ -62,6 +62,7 @@ __all__ = [
     "settings_table",
     "model_name",
     "predict_scores",
+    "gradcam_inputs",
     "save_training_outputs",
     "plot_histories",
     "plot_validation_scores",
@@ -79,7 +80,8 @@ class TrainSettings:
     a frozen ImageNet Xception with a trained head, Adam 1e-3 decayed by Eq. 10
     (D = 0.9 every 100 steps), dropout 0.3, 30 epochs of 32 images, no augmentation
     (the same defaults as :class:`cxrlib.params.StudyParams`).
-    ``feature_cache`` (not in the paper) lets a frozen prefix be computed once.
+    ``feature_cache`` (not in the paper) lets a frozen prefix be computed once; ``precision`` is the
+    Keras dtype policy (:data:`cxrlib.backbones.PRECISIONS`).
     """
 
     backbone: str = "xception"
@@ -95,6 +97,7 @@ class TrainSettings:
     finetune_from_block: str | None = None
     augment: bool = False
     feature_cache: bool = True
+    precision: str = "auto"
     seed: int = 0
 
     def __post_init__(self):
@@ -119,6 +122,7 @@ class TrainSettings:
               f"null or one of {', '.join(BLOCKS)}")
         check("augment", isinstance(self.augment, bool), "true or false")
         check("feature_cache", isinstance(self.feature_cache, bool), "true or false")
+        check("precision", self.precision in PRECISIONS, " or ".join(map(repr, PRECISIONS)))
         check("seed", is_int(self.seed) and self.seed >= 0, "an int >= 0")
         resolve_weights(self.weights)
 
@@ -156,6 +160,8 @@ class TrainingResult:
     settings : TrainSettings
     trainable_layers : list of str
     device : str
+    dtype_policy : str
+        The Keras dtype policy it trained in (``precision`` resolved on this machine).
     """
 
     model: object
@@ -170,6 +176,7 @@ class TrainingResult:
     settings: TrainSettings
     trainable_layers: list
     device: str
+    dtype_policy: str
 
     def summary(self):
         """A JSON-ready dict for training.json."""
@@ -188,6 +195,7 @@ class TrainingResult:
             "trainable_params": int(sum(np.prod(w.shape) for w in self.model.trainable_weights)),
             "cached_features": self.settings.cached,
             "device": self.device,
+            "dtype_policy": self.dtype_policy,
             "settings": dataclasses.asdict(self.settings),
         }
 
@@ -304,17 +312,33 @@ class _EpochKeeper(keras.callbacks.Callback):
         self.bar.close()
 
 
-def distribution():
+def _cpu_has_bfloat16():
+    """Whether this CPU has bfloat16 instructions (Linux ``/proc/cpuinfo`` flags; False elsewhere)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def distribution(precision="auto"):
     """How to use this machine: ``(scope, dtype_policy)``.
 
-    Mixed precision (``mixed_float16``) on a GPU, None (float32) on a CPU. With several
-    GPUs, data parallelism: the scope of ``tf.distribute.MirroredStrategy`` under
-    TensorFlow; under JAX, ``keras.distribution.DataParallel`` is set globally.
+    ``precision`` (:data:`cxrlib.backbones.PRECISIONS`) is resolved: ``auto`` is ``mixed_float16``
+    on a GPU and ``float32`` on a CPU. ``mixed_bfloat16`` on a CPU without bfloat16 instructions is
+    emulated, slower than float32, and warns. With several GPUs, data parallelism: the scope of
+    ``tf.distribute.MirroredStrategy`` under TensorFlow; under JAX, ``keras.distribution.DataParallel``
+    is set globally.
     """
     import contextlib
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is refused; expected {' or '.join(map(repr, PRECISIONS))}")
     gpus = accelerators()
-    policy = "mixed_float16" if gpus else None
+    policy = ("mixed_float16" if gpus else "float32") if precision == "auto" else precision
+    if policy == "mixed_bfloat16" and not gpus and not _cpu_has_bfloat16():
+        warnings.warn("precision mixed_bfloat16 on a CPU without bfloat16 instructions (AVX512_BF16, AMX) is "
+                      "emulated and slower than float32; set precision: float32 (or auto)", stacklevel=2)
     if len(gpus) > 1 and keras.backend.backend() == "tensorflow":
         tf = require_tensorflow("tf.distribute.MirroredStrategy")
         return tf.distribute.MirroredStrategy().scope(), policy
@@ -367,7 +391,7 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
     weights = class_weights(y_train)
 
     keras.utils.set_random_seed(settings.seed)
-    scope, policy = distribution()
+    scope, policy = distribution(settings.precision)
     with scope:
         model = build_classifier(backbone=settings.backbone, input_size=size, weights=settings.weights,
                                  dropout=settings.dropout, seed=settings.seed, dtype_policy=policy)
@@ -390,7 +414,7 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
     work_dir = Path(work_dir)
     source = resolve_weights(settings.weights)
     stamp = (source.stat().st_size, source.stat().st_mtime_ns) if isinstance(source, Path) else source
-    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, keras.backend.backend(),
+    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, keras.backend.backend(), policy,
                       x_train, y_train, x_val, y_val)  # a run on another backend trains anew, never resumes this one
     directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
     try:
@@ -440,6 +464,7 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
         val_auc=float(roc_auc_score(y_val, scores)), best_epoch=int(state["best_epoch"]),
         train_seconds=feature_seconds + float(state["fit_seconds"]), feature_seconds=feature_seconds,
         validation=validation, settings=settings, trainable_layers=trainable, device=device_name(),
+        dtype_policy=policy,
     )
 
 
@@ -501,6 +526,7 @@ _SOURCES = {
     "finetune_from_block": "our choice (paper does not say which layers train)",
     "augment": "our choice: rotation ±5°, shift ±5 %, zoom ±10 %, contrast ±20 %, no flips",
     "feature_cache": "our choice: frozen prefix computed once (not in the paper)",
+    "precision": "our choice: Keras dtype policy (auto: mixed_float16 on a GPU, float32 on a CPU)",
     "seed": "our choice",
 }
 
@@ -560,6 +586,36 @@ def predict_scores(model, images, *, settings, work_dir=None, batch_size=32, pro
     out = [np.asarray(suffix.predict_on_batch(features[i:i + batch_size].astype(np.float32)), dtype=np.float64)
            for i in range(0, len(features), batch_size)]
     return np.concatenate(out).reshape(-1)
+
+
+def gradcam_inputs(model, images, *, settings, layer_name, work_dir=None, batch_size=32, progress=False):
+    """What Grad-CAM of ``layer_name`` runs on: ``(model, None)`` (the whole classifier, on ``images``), or,
+    when the model trained on a cached frozen prefix and the layer lies after it, ``(suffix, features)``:
+    the trained part on the prefix's cached features (the ones :func:`predict_scores` made for the same
+    images), so the frozen part does not run again and the probabilities are exactly step 04's.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : (N, S, S) uint8 ndarray
+    settings : TrainSettings or dict
+    layer_name : str
+    work_dir, batch_size, progress
+        As in :func:`predict_scores`.
+
+    Returns
+    -------
+    (keras.Model, ndarray or None)
+    """
+    if isinstance(settings, dict):
+        settings = TrainSettings(**settings)
+    if settings.cached:
+        cut = cut_layer(model, train_mode=settings.train_mode, finetune_from_block=settings.finetune_from_block)
+        prefix, suffix = split_at(model, cut)
+        if layer_name in {layer.name for layer in suffix.layers}:
+            return suffix, cached_features(np.asarray(images), prefix, cache_dir=None if work_dir is None else
+                                           Path(work_dir) / "features", batch_size=batch_size, progress=progress)
+    return model, None
 
 
 def model_name(arm, seed):

@@ -261,7 +261,8 @@ display(Markdown(
 # %%
 config = PreprocessConfig(**run.read_json("roi.json")["config"])
 sample = audit.audit_sample(test, audit_images, seed=seed)
-perturbation_scores = audit.score_perturbations(sample, study_arms, score, config, seeds=seeds, seed=seed)
+perturbation_scores = audit.score_perturbations(sample, study_arms, score, config, seeds=seeds, seed=seed,
+                                                  unperturbed=predictions)
 perturbations = audit.summarize_perturbations(perturbation_scores, thresholds, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
 table = pd.DataFrame({a: {c: f"{r['roc_auc']:.3f} ({interval(r['ci'], as_percent=False)})"
                           for c, r in perturbations[a].items()} for a in names}).T

@@ -71,6 +71,18 @@ def test_swap_follows_the_thorax_when_the_label_is_in_the_thorax(tmp_path):
     assert result["thorax_only"]["roc_auc"] == 1.0
 
 
+def test_unperturbed_scores_given_are_used_instead_of_scoring_again(tmp_path):
+    table = _dataset(tmp_path, signal="corner")
+    reader = _reader((slice(0, 8), slice(0, 8)))
+    fresh = audit.score_perturbations(table, [WHOLE], reader, CONFIG, seeds=[0], conditions=(), progress=False)
+    calls = []
+    given = fresh.assign(score=fresh["score"] + 1.0).sample(frac=1.0, random_state=0)  # shuffled: matched by name
+    reused = audit.score_perturbations(table, [WHOLE], lambda *a: calls.append(a), CONFIG, seeds=[0], conditions=(),
+                                       unperturbed=given, progress=False)
+    assert not calls
+    np.testing.assert_allclose(reused["score"], fresh["score"] + 1.0)
+
+
 def test_perturb_refuses_unknown_conditions_and_missing_inputs():
     image = np.zeros((SIZE, SIZE), np.uint8)
     rng = np.random.default_rng(0)

@@ -339,6 +339,33 @@ def test_small_cnn_trains_from_scratch_and_learns_a_visible_opacity(frame, tmp_p
                                result.validation.score, atol=1e-5)
 
 
+def test_bfloat16_training_learns_records_its_policy_and_loads_with_it(frame, tmp_path, monkeypatch):
+    monkeypatch.setattr(ct, "_cpu_has_bfloat16", lambda: True)  # no emulation warning on any CPU
+    settings = TrainSettings(backbone="small_cnn", train_mode="finetune", epochs=8, model_input_size=SIZE,
+                             weights="none", batch_size=8, learning_rate=3e-3, lr_decay_steps=50, seed=0,
+                             precision="mixed_bfloat16")
+    result = train_classifier(frame, image_column="path", settings=settings, progress=False)
+    assert result.summary()["dtype_policy"] == "mixed_bfloat16" and result.val_auc >= 0.9
+    assert all(w.dtype == "float32" for w in result.model.trainable_weights)  # bf16 arithmetic, float32 weights
+    path = tmp_path / "m.keras"
+    result.model.save(path)
+    loaded = cm.load_classifier(path)
+    assert loaded.get_layer("conv4_act").dtype_policy.name == "mixed_bfloat16"
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.path])
+    np.testing.assert_allclose(ct.predict_scores(loaded, images, settings=settings), result.validation.score,
+                               atol=1e-5)
+
+
+def test_precision_is_resolved_per_machine_and_checked(monkeypatch):
+    monkeypatch.setattr(ct, "accelerators", lambda: [])
+    assert ct.distribution("auto")[1] == "float32"
+    monkeypatch.setattr(ct, "_cpu_has_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="emulated and slower than float32"):
+        assert ct.distribution("mixed_bfloat16")[1] == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="precision='bf16' is refused"):
+        TrainSettings(precision="bf16")
+
+
 def test_small_cnn_refuses_weights_and_tiny_inputs():
     with pytest.raises(ValueError, match="takes no weights"):
         cm.build_classifier(backbone="small_cnn", input_size=64, weights="imagenet")
@@ -364,6 +391,29 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
     # one feature file per image set (train, val, these six), whatever the number of seeds
     assert len(list((tmp_path / "features").glob("*.npy"))) == 3
     assert not np.allclose(scores[0], scores[1])  # the heads differ by seed
+
+
+def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
+    from cxrlib import gradcam
+
+    weights = tmp_path / "fixed_notop.weights.h5"
+    keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)).save_weights(weights)
+    settings = TrainSettings(train_mode="finetune", finetune_from_block="block14", epochs=1,
+                             **{**FAST, "weights": str(weights)})
+    model = train_classifier(frame, image_column="path", settings=settings, progress=False).model
+    images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in frame.path[:6]])
+    layer = "block14_sepconv2_act"
+    explained, inputs = ct.gradcam_inputs(model, images, settings=settings, layer_name=layer, work_dir=tmp_path)
+    assert explained.name == "suffix" and len(inputs) == len(images)
+    table = frame.iloc[:6].assign(roi_y0=0.0, roi_x0=0.0, roi_y1=1.0, roi_x1=1.0)
+    cached, maps = gradcam.measure_gradcam(table, explained, image_column="path", crop=False, frame_size=32,
+                                           layer_name=layer, inputs=inputs, progress=False)
+    whole, whole_maps = gradcam.measure_gradcam(table, model, image_column="path", crop=False, frame_size=32,
+                                                layer_name=layer, progress=False)
+    np.testing.assert_allclose(cached["probability"], whole["probability"], atol=2e-3)
+    np.testing.assert_allclose(maps, whole_maps, atol=0.05)
+    # a layer inside the frozen part needs the whole model
+    assert ct.gradcam_inputs(model, images, settings=settings, layer_name="block13_sepconv2_bn")[1] is None
 
 
 def test_operating_thresholds_on_constructed_scores():

@@ -197,6 +197,9 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     # figures are saved once (radiograph panels as JPEG) and linked, not embedded a second time
     assert 'src="figures/01_line.png"' in page and 'src="figures/01_radiograph.jpg"' in page
     assert "src=\"data:image" not in page  # (the lab template's CSS icons are data: URLs, not figures)
+    # the lab theme is one stylesheet beside the pages, not 260 KB inlined in each
+    assert '<link rel="stylesheet" href="notebook.css">' in page and len(page) < 60_000
+    assert "--jp-" in (run_dir / "notebook.css").read_text()
     executed = nbformat.read(run_dir / "01_log.ipynb", as_version=4)
     assert "oneDNN noise" in executed.cells[-1].outputs[0]["text"], "the executed notebook keeps everything"
     assert any("image/jpeg" in output.get("data", {}) for output in executed.cells[-1].outputs)
