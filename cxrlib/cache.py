@@ -104,8 +104,14 @@ def map_parallel(func, tasks, *, workers=None, progress=True, desc=None):
     return results
 
 
+#: PNG settings of the cached images: the 'up' filter with Huffman coding only encodes a 224x224 radiograph about
+#: three times faster than zlib level 1 with adaptive filters, for files about 5 % larger (lossless either way).
+_PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+             cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+
+
 def _write_png(image, path, *, bilevel=False):
-    params = [cv2.IMWRITE_PNG_BILEVEL, 1] if bilevel else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    params = [cv2.IMWRITE_PNG_BILEVEL, 1] if bilevel else _PNG_FAST
     ok, encoded = cv2.imencode(".png", image, params)
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
