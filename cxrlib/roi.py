@@ -22,8 +22,9 @@ inside the body, whose bounding box is the rib cage the paper wants:
    largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
    bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
 5. :func:`geodesic_contour` - morphological geodesic active contour (Caselles et al. 1997 in the
-   morphological form) with a balloon force, grown from the lung fields until it meets strong edges:
-   it recovers the lung bases and lateral parts that are too bright to pass the threshold.
+   morphological form) with a balloon force, grown from the lung fields until it meets strong edges,
+   for lung bases and lateral parts too bright to pass the threshold. Off by default since algorithm
+   version 4 (``grow_iterations`` 0): at the working resolution it leaked further than at full size.
 6. :func:`body_midline`, :func:`roi_box` - bounding box plus a margin; when one side holds much less
    lung than the other, the box is mirrored about the spine so that an opaque (consolidated) lung, which
    is not dark, stays inside; a box much flatter than lungs are is extended down to the bases.
