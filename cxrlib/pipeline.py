@@ -135,12 +135,18 @@ def _declared_parameters(notebook) -> list[str]:
     return []
 
 
-def _git_commit() -> dict:
+def _git_commit(run_dir: Path) -> dict:
+    """The code's commit, and whether tracked files differ from it; the run's own folder does not count (a run
+    of the committed report's profile rewrites that report)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
+    pathspec = ["--", "."]
+    if run_dir.is_relative_to(REPO_ROOT):
+        pathspec.append(f":(exclude){run_dir.relative_to(REPO_ROOT).as_posix()}")
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no", *pathspec))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 
@@ -410,7 +416,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     record = {
         "run_name": params.run_name,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git": _git_commit(),
+        "git": _git_commit(run_dir),
         "packages": _package_versions(),
         "backend": {"name": params.keras_backend, "KERAS_BACKEND_before_run": os.environ.get("KERAS_BACKEND"),
                     **backend_versions(params.keras_backend)},

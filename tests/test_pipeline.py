@@ -65,6 +65,26 @@ def test_a_full_run_starts_from_an_empty_folder_and_keeps_the_earlier_run_until_
     assert (run_dir.with_name("again.previous") / "ran").is_file(), "the earlier run is kept when this one fails"
 
 
+def test_the_run_s_own_folder_does_not_make_the_code_count_as_changed(tmp_path, monkeypatch):
+    from cxrlib import pipeline
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "reports" / "r").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "reports" / "r" / "index.html").write_text("old report")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "start")
+    monkeypatch.setattr(pipeline, "REPO_ROOT", tmp_path)
+    (tmp_path / "reports" / "r" / "index.html").write_text("the run rewrites its report")
+    assert pipeline._git_commit(tmp_path / "reports" / "r")["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert pipeline._git_commit(tmp_path / "reports" / "r")["dirty"] is True
+
+
 def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_path):
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
