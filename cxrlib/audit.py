@@ -360,6 +360,8 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
     """
     from tqdm.auto import tqdm
 
+    from .inputs import read_images  # Keras: imported when scoring, not with the module
+
     y = (table["label"] == "PNEUMONIA").to_numpy(int)
     donors = swap_donors(y, seed=seed)
     rows = []
@@ -369,12 +371,8 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
         if condition == "none" and known is not None:
             scores = {s: known.loc[[(arm.name, s, f) for f in table["filename"]]].to_numpy() for s in seeds}
         else:
-            if condition == "none":
-                from .inputs import read_images
-
-                images = read_images(table[arm.column], size=config.output_size, progress=False)
-            else:
-                images = perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors)
+            images = (read_images(table[arm.column], size=config.output_size, progress=False) if condition == "none"
+                      else perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors))
             scores = {s: score(arm.name, s, images) for s in seeds}
         y_thorax = y[donors] if condition == "swap" else y
         for s in seeds:

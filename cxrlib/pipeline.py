@@ -346,7 +346,7 @@ def _shared_stylesheet(page: str, path: Path) -> str:
     blocks = [m for m in _STYLE_BLOCK.finditer(page) if m.end() <= head_end]
     if not blocks:
         return page
-    write_text("\n".join(_STYLE_BLOCK.match(m.group(0)).group(1) for m in blocks), path)
+    write_text("\n".join(m.group(1) for m in blocks), path)
     for m in reversed(blocks[1:]):
         page = page[:m.start()] + page[m.end():]
     first = blocks[0]

@@ -182,9 +182,8 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
         parts.append(f"On the {first.get('n')} test images, at each model's threshold chosen on validation (Youden's "
                      f"J), as the mean over {len(seeds)} training seed(s): "
                      + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in arms.items())
-                     + f". The paper reports {_paper_printed()['accuracy']:.0%} accuracy, "
-                       f"{_paper_printed()['sensitivity']:.0%} sensitivity and {_paper_printed()['specificity']:.0%} "
-                       "specificity.")
+                     + ". The paper reports {accuracy:.0%} accuracy, {sensitivity:.0%} sensitivity and "
+                       "{specificity:.0%} specificity.".format(**_paper_printed()))
         for c in metrics.get("comparisons", []):
             lo, hi = c["auc_difference_ci"]
             shown = lo > 0 or hi < 0

@@ -575,14 +575,11 @@ def predict_scores(model, images, *, settings, work_dir=None, batch_size=32, pro
     """
     from .model import predict_proba
 
-    if isinstance(settings, dict):
-        settings = TrainSettings(**settings)
-    if not settings.cached:
+    parts = _cached_parts(model, settings)
+    if parts is None:
         return predict_proba(model, images, batch_size=batch_size)
-    cut = cut_layer(model, train_mode=settings.train_mode, finetune_from_block=settings.finetune_from_block)
-    prefix, suffix = split_at(model, cut)
-    features = cached_features(np.asarray(images), prefix, cache_dir=None if work_dir is None else
-                               Path(work_dir) / "features", batch_size=batch_size, progress=progress)
+    prefix, suffix = parts
+    features = _prefix_features(images, prefix, work_dir=work_dir, batch_size=batch_size, progress=progress)
     out = [np.asarray(suffix.predict_on_batch(features[i:i + batch_size].astype(np.float32)), dtype=np.float64)
            for i in range(0, len(features), batch_size)]
     return np.concatenate(out).reshape(-1)
@@ -607,15 +604,30 @@ def gradcam_inputs(model, images, *, settings, layer_name, work_dir=None, batch_
     -------
     (keras.Model, ndarray or None)
     """
+    parts = _cached_parts(model, settings)
+    if parts is not None and layer_name in {layer.name for layer in parts[1].layers}:
+        prefix, suffix = parts
+        return suffix, _prefix_features(images, prefix, work_dir=work_dir, batch_size=batch_size, progress=progress)
+    return model, None
+
+
+def _cached_parts(model, settings):
+    """``(prefix, suffix)`` of a classifier that trained on a cached frozen prefix; None when it trained on images.
+
+    ``settings``: its TrainSettings, or the dict ``training.json`` holds.
+    """
     if isinstance(settings, dict):
         settings = TrainSettings(**settings)
-    if settings.cached:
-        cut = cut_layer(model, train_mode=settings.train_mode, finetune_from_block=settings.finetune_from_block)
-        prefix, suffix = split_at(model, cut)
-        if layer_name in {layer.name for layer in suffix.layers}:
-            return suffix, cached_features(np.asarray(images), prefix, cache_dir=None if work_dir is None else
-                                           Path(work_dir) / "features", batch_size=batch_size, progress=progress)
-    return model, None
+    if not settings.cached:
+        return None
+    return split_at(model, cut_layer(model, train_mode=settings.train_mode,
+                                     finetune_from_block=settings.finetune_from_block))
+
+
+def _prefix_features(images, prefix, *, work_dir, batch_size, progress):
+    """The frozen prefix's output for ``images``, cached under ``work_dir/features`` (None: not cached)."""
+    cache_dir = None if work_dir is None else Path(work_dir) / "features"
+    return cached_features(np.asarray(images), prefix, cache_dir=cache_dir, batch_size=batch_size, progress=progress)
 
 
 def model_name(arm, seed):
