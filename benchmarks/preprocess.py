@@ -75,13 +75,9 @@ def _one(dataset: str, workers: int | None, limit: int | None, contour_size: int
 def _agreement(count: int, contour_size: int, workers: int | None) -> dict:
     import numpy as np
 
-    from cxrlib.preprocess import PreprocessConfig, compare_to_reference
+    from cxrlib.preprocess import PreprocessConfig, agreement_sample, compare_to_reference
 
-    rng = np.random.default_rng(0)
-    shenzhen = sorted((SHARED / "lungmasks-shenzhen" / "images").glob("*.jpeg"))
-    kermany = sorted((SHARED / "kermany224").glob("*/*/*.jpeg"))
-    paths = list(rng.choice(shenzhen, count // 2, replace=False)) + list(rng.choice(kermany, count - count // 2,
-                                                                                     replace=False))
+    paths = agreement_sample(SHARED / "lungmasks-shenzhen" / "images", SHARED / "kermany224", count)
     start = time.perf_counter()
     table = compare_to_reference(paths, PreprocessConfig(contour_size=contour_size), workers=workers, progress=False)
     return {"contour_size": contour_size, "images": len(table), "box_iou_median": float(table["box_iou"].median()),

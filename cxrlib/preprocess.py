@@ -51,13 +51,14 @@ __all__ = [
     "network_image",
     "fallback_rates",
     "box_iou",
+    "agreement_sample",
     "compare_to_reference",
     "evaluate_roi",
     "roi_eval_main",
 ]
 
 #: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
-ALGORITHM_VERSION = 4
+ALGORITHM_VERSION = 5
 #: The goals of issues 3 and 10 for the ROI on manual lung masks (``area_median`` only on uncropped images).
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
              "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01),
@@ -104,7 +105,8 @@ class PreprocessConfig:
     chan_vese_iterations : int
         Chan-Vese iterations at ``contour_size`` (scaled for the full-size reference).
     split_radius : float
-        Necks narrower than twice this are cut between lung and outside air (0.03: 12 px).
+        Necks narrower than twice this are cut between lung and outside air (0.03: 12 px); parts of the lung
+        fields thinner than twice this reach at most this far beyond the lungs into the box (algorithm version 5).
     min_field_fraction : float
         Lung-field pieces smaller than this fraction of the largest are dropped.
     grow_iterations : int
@@ -418,7 +420,8 @@ def _extract_core(image, config, *, reference):
     else:
         midline = (_roi.body_midline(work, _resize_mask(lungs, work.shape)) if config.mirror_balance > 0
                    else None)
-        box = _roi.roi_box(lungs, margin=config.roi_margin, midline=midline, balance=config.mirror_balance,
+        trimmed = _roi.trim_thin_parts(lungs, radius=max(1, round(config.split_radius * max(lungs.shape))))
+        box = _roi.roi_box(trimmed, margin=config.roi_margin, midline=midline, balance=config.mirror_balance,
                            min_aspect=config.min_aspect)
         if min(box[2] - box[0], box[3] - box[1]) < config.min_box_side:
             reason = (f"box {box[2] - box[0]:.2f} x {box[3] - box[1]:.2f} of the image is smaller than "
@@ -568,6 +571,37 @@ def _compare_one(task):
             "box_iou": box_iou(fast.box, reference.box),
             "mask_iou": float((fast.lung_mask & reference.lung_mask).sum() / union) if union else float("nan"),
             "max_edge_difference": float(max(abs(u - v) for u, v in zip(fast.box, reference.box)))}
+
+
+def agreement_sample(masked_images, kermany_root, count, *, seed=0):
+    """The seeded sample of real radiographs the fast path is held to the reference on (issue 10).
+
+    Parameters
+    ----------
+    masked_images : str or Path
+        Folder of ``*.jpeg`` radiographs with lung masks (lungmasks-shenzhen/images); half the sample.
+    kermany_root : str or Path
+        Kermany-layout folder (``split/class/*.jpeg``); the other half.
+    count : int
+        Size of the sample (>= 2).
+    seed : int, optional
+
+    Returns
+    -------
+    paths : list of Path
+        ``count // 2`` masked images, then the rest from Kermany, each drawn without replacement from the
+        sorted file list.
+    """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 2:
+        raise ValueError(f"count must be an integer >= 2, got {count!r}")
+    rng = np.random.default_rng(seed)
+    pools = [sorted(Path(masked_images).glob("*.jpeg")), sorted(Path(kermany_root).glob("*/*/*.jpeg"))]
+    paths = []
+    for pool, size, folder in zip(pools, (count // 2, count - count // 2), (masked_images, kermany_root)):
+        if len(pool) < size:
+            raise ValueError(f"{folder} holds {len(pool)} matching .jpeg images; the sample needs {size}")
+        paths += list(rng.choice(pool, size, replace=False))
+    return paths
 
 
 def compare_to_reference(paths, config=None, *, workers=None, progress=True):

@@ -25,10 +25,12 @@ inside the body, whose bounding box is the rib cage the paper wants:
    morphological form) with a balloon force, grown from the lung fields until it meets strong edges,
    for lung bases and lateral parts too bright to pass the threshold. Off by default since algorithm
    version 4 (``grow_iterations`` 0): at the working resolution it leaked further than at full size.
-6. :func:`body_midline`, :func:`roi_box` - bounding box plus a margin; when one side holds much less
+6. :func:`trim_thin_parts` - thin appendages of the fields (a strip of air along the frame or the arm, joined to a
+   lung) are cut back to ``split_radius`` beyond the lung's body, so that they do not stretch the box.
+7. :func:`body_midline`, :func:`roi_box` - bounding box plus a margin; when one side holds much less
    lung than the other, the box is mirrored about the spine so that an opaque (consolidated) lung, which
    is not dark, stays inside; a box much flatter than lungs are is extended down to the bases.
-7. :func:`crop_box` - crop and resize to the network input.
+8. :func:`crop_box` - crop and resize to the network input.
 
 The snakes here are the scikit-image algorithms (``morphological_chan_vese``,
 ``morphological_geodesic_active_contour``) written with OpenCV morphology, about ten times faster on
@@ -53,6 +55,7 @@ __all__ = [
     "mean_filter_mask",
     "outside_air",
     "select_lung_fields",
+    "trim_thin_parts",
     "body_midline",
     "roi_box",
     "crop_box",
@@ -460,6 +463,38 @@ def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, re
         return np.zeros(labels.shape, dtype=bool)
     keep = np.flatnonzero(areas >= max(min_fraction * areas.max(), 1))
     return np.isin(labels, keep)
+
+
+def trim_thin_parts(fields, *, radius):
+    """The fields' pixels within ``2 * radius`` of their cores, the pixels at least ``radius`` inside them.
+
+    A lung field is wide; a dark strip along the frame or beside the arm that joins it stays part of its
+    piece, and the box around the piece reaches out to wherever the strip ends. Here such a strip is cut back
+    to about ``radius`` beyond the lung's body, while the lungs themselves (their apices and costophrenic
+    angles included, which lie within ``2 * radius`` of their cores) keep every pixel. Pixels beyond the image
+    edge count as background, so a strip along the edge is thin whatever the padding convention.
+
+    Parameters
+    ----------
+    fields : (M, N) bool ndarray
+        Lung fields (may be empty).
+    radius : int
+        Half the width, in pixels, below which a part is thin (>= 1).
+
+    Returns
+    -------
+    trimmed : (M, N) bool ndarray
+        A subset of ``fields``; ``fields`` itself when no part of it is ``2 * radius`` wide.
+    """
+    _check_mask("fields", fields)
+    _check_int("radius", radius, 1)
+    fields = np.asarray(fields) > 0
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    cores = cv2.erode(fields.astype(np.uint8), disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    if not cores.any():
+        return fields
+    near = cv2.dilate(cores, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * radius + 1, 4 * radius + 1)))
+    return fields & (near > 0)
 
 
 def body_midline(image, fields):

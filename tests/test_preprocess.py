@@ -204,6 +204,26 @@ def test_roi_box_fractions_margin_and_mirroring():
     assert roi.roi_box(fields, margin=0, midline=0.45) == pytest.approx((0.2, 0.2, 0.6, 0.8))
 
 
+def test_trim_thin_parts_cuts_back_a_strip_and_keeps_a_lung_at_the_edge():
+    fields = np.zeros((100, 100), bool)
+    fields[20:70, 30:60] = True                  # a lung, 30 px wide
+    fields[60:100, 0:4] = True                   # a strip along the left edge, 4 px wide ...
+    fields[60:64, 0:30] = True                   # ... joined to the lung's base
+    trimmed = roi.trim_thin_parts(fields, radius=3)
+    assert trimmed[20:70, 30:60].all()           # the lung keeps every pixel, corners included
+    assert not trimmed[:, :20].any()             # the strip ends within 2 * radius of the lung's core
+    y0, x0, y1, x1 = roi.roi_box(trimmed, margin=0)
+    assert (y0, y1, x1) == (0.2, 0.7, 0.6) and 0.3 - 0.06 <= x0 < 0.3    # at most 2 * radius past the lung
+    base = np.zeros((100, 100), bool)
+    base[50:100, 10:90] = True                   # a lung base cut by the lower edge is not thin
+    assert (roi.trim_thin_parts(base, radius=3) == base).all()
+    strip = np.zeros((100, 100), bool)
+    strip[:, 0:4] = True                         # nothing wide at all: the fields are kept as they are
+    assert (roi.trim_thin_parts(strip, radius=3) == strip).all()
+    with pytest.raises(ValueError, match="radius"):
+        roi.trim_thin_parts(fields, radius=0)
+
+
 @pytest.mark.parametrize("kwargs", [{"margin": -0.1}, {"margin": 0.1, "midline": 1.5}, {"margin": 0.1, "balance": 2}])
 def test_roi_box_refuses(kwargs):
     fields = np.zeros((10, 10), bool)
