@@ -13,8 +13,8 @@ from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_
 
 from cxrlib import roi
 from cxrlib.data import read_radiograph
-from cxrlib.preprocess import (PreprocessConfig, apply_clahe, evaluate_roi, extract_roi, preprocess_image,
-                               resize_image, roi_eval_main)
+from cxrlib.preprocess import (PreprocessConfig, agreement_sample, apply_clahe, evaluate_roi, extract_roi,
+                               preprocess_image, resize_image, roi_eval_main)
 from cxrlib.synthetic import synthetic_radiograph
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -564,3 +564,19 @@ def test_clahe_example_titles_are_wrapped_to_their_panels(tmp_path):
     boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
     assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))
     assert "\n" in fig.axes[0].get_title() and fig.axes[1].get_title().endswith("CLAHE")
+
+
+def test_agreement_sample_is_seeded_half_and_half_and_refuses_too_few(tmp_path):
+    masked, kermany = tmp_path / "images", tmp_path / "kermany" / "train" / "NORMAL"
+    masked.mkdir()
+    kermany.mkdir(parents=True)
+    for i in range(6):
+        (masked / f"m{i}.jpeg").touch()
+        (kermany / f"k{i}.jpeg").touch()
+    paths = agreement_sample(masked, tmp_path / "kermany", 5)
+    assert [p.parent for p in paths] == [masked] * 2 + [kermany] * 3 and len(set(paths)) == 5
+    assert paths == agreement_sample(masked, tmp_path / "kermany", 5)
+    with pytest.raises(ValueError, match="holds 6 matching"):
+        agreement_sample(masked, tmp_path / "kermany", 14)
+    with pytest.raises(ValueError, match="count"):
+        agreement_sample(masked, tmp_path / "kermany", 1)
