@@ -162,12 +162,18 @@ display(Markdown(
        else ".")))
 
 # %% [markdown]
-# The worst cases without ground truth: the smallest boxes (most likely to have cut lung off), the largest
-# boxes that are not fallbacks (most likely to keep labels), and fallbacks.
+# The worst cases without ground truth, per class: the three smallest boxes (most likely to have cut lung off),
+# the three largest boxes that are not fallbacks (most likely to keep labels), and the fallbacks (the first 12 per
+# class; `processed.csv` flags every one).
 
 # %%
 kept = processed[~processed["fallback"]].sort_values("box_area")
-worst = pd.concat([kept.head(6), kept.tail(6), processed[processed["fallback"]].head(6)])
+fallbacks = processed[processed["fallback"]]
+worst = pd.concat([part for _, group in kept.groupby("label") for part in (group.head(3), group.tail(3))]
+                  + [group.head(12) for _, group in fallbacks.groupby("label")])
+unshown = len(fallbacks) - int(worst["fallback"].sum())
+if unshown:
+    display(Markdown(f"{unshown} more fallbacks are not shown; `processed.csv` flags them."))
 titles = [f"{'fallback' if r.fallback else f'area {r.box_area:.2f}'} {r.label[:4]} {r.filename[:14]}"
           for r in worst.itertuples()]
 run.show(plots.plot_roi_gallery(worst["path"].tolist(), config, titles=titles), "worst_cases")
