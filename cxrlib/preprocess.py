@@ -504,8 +504,8 @@ def fallback_rates(processed, *, label_column="label", confidence=0.95):
     -------
     rates : dict
         ``n``, ``fallbacks``, ``rate``, ``ci`` (overall); ``by_label``: the same per class; ``ratio``,
-        ``ratio_ci`` (highest class rate over lowest; NaN with fewer than two classes), ``ratio_corrected``
-        (whether 0.5 was added), ``confidence``.
+        ``ratio_ci`` (highest class rate over lowest; NaN with fewer than two classes, None when no image fell
+        back), ``ratio_corrected`` (whether 0.5 was added), ``confidence``.
     """
     from scipy.stats import norm
     from statsmodels.stats.proportion import proportion_confint
@@ -529,6 +529,8 @@ def fallback_rates(processed, *, label_column="label", confidence=0.95):
                                               in fallback.groupby(processed[label_column])},
               "confidence": confidence}
     counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
+    if result["fallbacks"] == 0:
+        return {**result, "ratio": None, "ratio_ci": None, "ratio_corrected": False}
     if len(counts) < 2:
         return {**result, "ratio": float("nan"), "ratio_ci": [float("nan"), float("nan")], "ratio_corrected": False}
     high = max(counts, key=lambda c: c[0] / c[1])

@@ -44,8 +44,9 @@ from IPython.display import Markdown, display
 
 from cxrlib import plots_preprocess as plots
 from cxrlib.cache import cache_folder, preprocess_manifest
+from cxrlib.data import SPLITS
 from cxrlib.study import StudyRun
-from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, compare_to_reference, evaluate_roi
+from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, compare_to_reference, evaluate_roi, fallback_rates
 
 run_dir = Path(run_dir)
 run = StudyRun(run_dir, step="02")
@@ -152,14 +153,18 @@ run.show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}
 
 # %%
 run.show(plots.plot_roi_statistics(processed), "roi_statistics")
-rates = processed.groupby("label")["fallback"].mean()
-ratio = rates.max() / max(rates.min(), 1e-9)
-display(Markdown(
-    f"Fallback rate: {processed['fallback'].mean():.1%} overall; "
-    + ", ".join(f"{label} {rate:.1%}" for label, rate in rates.items())
-    + (f". **The rate differs between classes by a factor {ratio:.1f}**: training and evaluation should report "
-       "results with and without the fallback images." if len(rates) > 1 and ratio > 2 and rates.max() > 0.005
-       else ".")))
+fallback = fallback_rates(processed[processed["subset"].isin(SPLITS)])
+by_class = ", ".join(f"{label} {entry['fallbacks']}/{entry['n']} ({entry['rate']:.2%}, 95% CI "
+                     f"{entry['ci'][0]:.2%}-{entry['ci'][1]:.2%})" for label, entry in fallback["by_label"].items())
+if fallback["ratio"] is None:
+    ratio = "no image fell back, so the framing cannot tell the classes apart"
+else:
+    ratio = (f"ratio of the higher class rate to the lower {fallback['ratio']:.2f} (95% CI {fallback['ratio_ci'][0]:.2f}-"
+             f"{fallback['ratio_ci'][1]:.2f}" + ("; 0.5 added to every count" if fallback["ratio_corrected"] else "")
+             + ")" + ("; **the classes differ**: training and evaluation should report results with and without the "
+                      "fallback images" if fallback["ratio_ci"][0] > 1 else ""))
+display(Markdown(f"Fallback rate on the study's images (evaluation sets left out): {fallback['fallbacks']}/{fallback['n']}, "
+                 f"{fallback['rate']:.2%} (95% CI {fallback['ci'][0]:.2%}-{fallback['ci'][1]:.2%}); {by_class}; {ratio}."))
 
 # %% [markdown]
 # The worst cases without ground truth, per class: the three smallest boxes (most likely to have cut lung off),
@@ -245,6 +250,7 @@ record = {
     "dataset": {"n": int(len(processed)), "area_median": float(kept_area.median()),
                 "fallback_rate": float(processed["fallback"].mean()),
                 "by_label": {label: {k: float(v) for k, v in row.items()} for label, row in by_label.iterrows()}},
+    "fallback": fallback,
     "fast_vs_reference": {"images": int(len(agreement)), "mask_iou_median": float(agreement["mask_iou"].median()),
                           "box_iou_median": float(agreement["box_iou"].median()),
                           "max_edge_difference": float(agreement["max_edge_difference"].max())},

@@ -512,7 +512,10 @@ def test_fallback_rates_wilson_intervals_and_ratio():
     assert rates["ratio"] == pytest.approx(4.0) and rates["ratio_ci"][0] < 4 < rates["ratio_ci"][1]
     assert not rates["ratio_corrected"]
     none = fallback_rates(table.assign(fallback=[False] * 299 + [True]))
-    assert none["by_label"]["A"]["ci"][0] == pytest.approx(0.0, abs=1e-12) and none["ratio_corrected"] and np.isfinite(none["ratio"])
+    assert none["by_label"]["A"]["ci"][0] == pytest.approx(0.0, abs=1e-12) and none["ratio_corrected"]
+    assert np.isfinite(none["ratio"])
+    nothing = fallback_rates(table.assign(fallback=False))           # no fallback: no ratio to speak of
+    assert nothing["rate"] == 0 and nothing["ci"][1] > 0 and nothing["ratio"] is None and nothing["ratio_ci"] is None
 
 
 @pytest.mark.parametrize("kwargs, error", [({"confidence": 1.0}, ValueError), ({"label_column": "class"}, ValueError)])
