@@ -153,7 +153,8 @@ run.show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}
 
 # %%
 run.show(plots.plot_roi_statistics(processed), "roi_statistics")
-fallback = fallback_rates(processed[processed["subset"].isin(SPLITS)])
+study = processed[processed["subset"].isin(SPLITS)]
+fallback = fallback_rates(study)
 by_class = ", ".join(f"{label} {entry['fallbacks']}/{entry['n']} ({entry['rate']:.2%}, 95% CI "
                      f"{entry['ci'][0]:.2%}-{entry['ci'][1]:.2%})" for label, entry in fallback["by_label"].items())
 if fallback["ratio"] is None:
@@ -167,13 +168,14 @@ display(Markdown(f"Fallback rate on the study's images (evaluation sets left out
                  f"{fallback['rate']:.2%} (95% CI {fallback['ci'][0]:.2%}-{fallback['ci'][1]:.2%}); {by_class}; {ratio}."))
 
 # %% [markdown]
-# The worst cases without ground truth, per class: the three smallest boxes (most likely to have cut lung off),
+# The worst cases without ground truth, per class of the study's own images (train, validation, test; the evaluation
+# sets are another population): the three smallest boxes (most likely to have cut lung off),
 # the three largest boxes that are not fallbacks (most likely to keep labels), and the fallbacks (the first 12 per
 # class; `processed.csv` flags every one).
 
 # %%
-kept = processed[~processed["fallback"]].sort_values("box_area")
-fallbacks = processed[processed["fallback"]]
+kept = study[~study["fallback"]].sort_values("box_area")
+fallbacks = study[study["fallback"]]
 worst = pd.concat([part for _, group in kept.groupby("label") for part in (group.head(3), group.tail(3))]
                   + [group.head(12) for _, group in fallbacks.groupby("label")])
 unshown = len(fallbacks) - int(worst["fallback"].sum())
