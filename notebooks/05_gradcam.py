@@ -186,6 +186,10 @@ paired = {f"{a} - {b}": gradcam.compare_measures(measures[a], measures[b], group
                                                  n_boot=BOOTSTRAP_RESAMPLES, seed=seed) for a, b in pairs}
 for label, result in paired.items():
     display(Markdown(f"**{label}**"))
+    if not result:
+        display(Markdown("No image where both models' heatmaps have mass (a heatmap that is zero everywhere has no "
+                         "measures): nothing to compare."))
+        continue
     table = pd.DataFrame(result).T
     display(pd.DataFrame({
         "images": table["n"], "non-zero differences": table["n_nonzero"],
