@@ -528,9 +528,9 @@ def fallback_rates(processed, *, label_column="label", confidence=0.95):
     result = {**entry(fallback), "by_label": {str(label): entry(group) for label, group
                                               in fallback.groupby(processed[label_column])},
               "confidence": confidence}
-    counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
     if result["fallbacks"] == 0:
         return {**result, "ratio": None, "ratio_ci": None, "ratio_corrected": False}
+    counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
     if len(counts) < 2:
         return {**result, "ratio": float("nan"), "ratio_ci": [float("nan"), float("nan")], "ratio_corrected": False}
     high = max(counts, key=lambda c: c[0] / c[1])
