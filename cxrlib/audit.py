@@ -12,9 +12,12 @@
 
 Perturbations are made on the radiograph resized to ``preprocess_size`` (before CLAHE), inside the ROI box found on
 the unperturbed image, so that every arm sees the same change through its own steps. A removed region is filled
-with Gaussian noise of the mean and SD of the part of the image that is kept (seeded per image): not a flat value,
-which is itself an out-of-distribution cue, and not the whole image's statistics, which would carry the removed
-region's brightness into the fill.
+with one grey level for the whole run, the pooled mean of the training radiographs (:func:`neutral_fill`), and
+filled again after CLAHE with the pooled mean of the equalized training radiographs, so that CLAHE's tiles carry
+nothing of the kept part into it. The fill depends on no image and no class: a fill made from the image itself
+(noise of the kept part's mean and SD) carries that part's statistics, which are a label cue (the trivial floor),
+and noise of any kind changes with the size of the box it is resized from. A cropped arm whose whole box is blanked
+therefore sees the same flat input for every image, and its AUC is 0.5 exactly.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ __all__ = [
     "trivial_floor",
     "decisions_kept",
     "swap_donors",
+    "neutral_fill",
+    "input_fill",
     "perturb",
     "perturbed_images",
     "audit_sample",
@@ -221,7 +226,73 @@ def _box_slices(box, shape):
     return slice(r0, r1), slice(c0, c1)
 
 
-def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=None, donor_box=None):
+def neutral_fill(paths, config, *, n=200, seed=0):
+    """The run's fill: pooled mean grey level of a seeded sample of training radiographs, before and after CLAHE.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Training radiographs (never test images).
+    config : cxrlib.preprocess.PreprocessConfig
+        The run's preprocessing (``preprocess_size`` and the CLAHE settings).
+    n : int
+        Radiographs in the sample.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``raw`` and ``equalized`` grey levels (floats in [0, 255]) and ``n``.
+    """
+    paths = list(paths)
+    if not paths:
+        raise ValueError("paths is empty: the fill is pooled over training radiographs, give at least one")
+    chosen = np.random.default_rng(seed).choice(len(paths), size=min(n, len(paths)), replace=False)
+    raw, equalized = [], []
+    for i in sorted(chosen):
+        image = resize_image(read_radiograph(paths[i]), config.preprocess_size)
+        raw.append(image.mean())
+        equalized.append(apply_clahe(image, clip_limit=config.clahe_clip_limit,
+                                     tile_grid=config.clahe_tile_grid).mean())
+    return {"raw": float(np.mean(raw)), "equalized": float(np.mean(equalized)), "n": int(len(chosen))}
+
+
+def input_fill(paths, *, size, n=200, seed=0):
+    """Pooled mean grey level of a seeded sample of one arm's training inputs (processed images at ``size``).
+
+    The fill of deletion and insertion (:func:`cxrlib.gradcam.deletion_insertion`): one value per arm and run,
+    taken from training images only.
+
+    Returns
+    -------
+    float
+    """
+    from .inputs import read_images
+
+    paths = list(paths)
+    if not paths:
+        raise ValueError("paths is empty: the fill is pooled over training inputs, give at least one")
+    chosen = np.random.default_rng(seed).choice(len(paths), size=min(n, len(paths)), replace=False)
+    return float(read_images([paths[i] for i in sorted(chosen)], size=size, progress=False).mean())
+
+
+def _removed_region(shape, box, condition, mask, mask_margin):
+    """The pixels a condition removes: the box, everything but the box, or the dilated lung mask."""
+    rows, cols = _box_slices(box, shape)
+    in_box = np.zeros(shape, bool)
+    in_box[rows, cols] = True
+    if condition == "thorax_blanked":
+        return in_box
+    if condition == "thorax_only":
+        return ~in_box
+    if mask is None or mask.shape != shape:
+        raise ValueError("mask_blanked needs the lung-field mask in the image's frame")
+    radius = max(1, round(mask_margin * shape[0]))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def perturb(image, box, *, condition, fill=None, mask=None, mask_margin=0.03, donor=None, donor_box=None):
     """One radiograph with its thorax blanked, kept alone, or swapped.
 
     Parameters
@@ -232,8 +303,8 @@ def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=No
         The ROI box ``(y0, x0, y1, x1)`` as fractions, found on the unperturbed image.
     condition : str
         One of :data:`CONDITIONS`.
-    rng : numpy.random.Generator
-        Source of the fill noise.
+    fill : float
+        Grey level of the removed pixels (:func:`neutral_fill`); every condition but ``swap`` needs it.
     mask : (S, S) bool ndarray, optional
         The lung-field mask (``mask_blanked``); dilated by ``mask_margin`` of the side.
     mask_margin : float
@@ -242,41 +313,31 @@ def perturb(image, box, *, condition, rng, mask=None, mask_margin=0.03, donor=No
 
     Returns
     -------
-    (S, S) uint8 ndarray
+    image : (S, S) uint8 ndarray
+    removed : (S, S) bool ndarray
+        The pixels filled (none under ``swap``).
     """
     if condition not in CONDITIONS:
         raise ValueError(f"condition={condition!r} is unknown; choose one of {', '.join(CONDITIONS)}")
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError("image must be a 2-D uint8 radiograph")
     out = image.copy()
-    rows, cols = _box_slices(box, image.shape)
-    in_box = np.zeros(image.shape, bool)
-    in_box[rows, cols] = True
-    if condition == "mask_blanked":
-        if mask is None or mask.shape != image.shape:
-            raise ValueError("mask_blanked needs the lung-field mask in the image's frame")
-        radius = max(1, round(mask_margin * image.shape[0]))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        removed = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-    elif condition == "thorax_blanked":
-        removed = in_box
-    elif condition == "thorax_only":
-        removed = ~in_box
-    if condition != "swap":
-        kept = image[~removed] if (~removed).any() else image.ravel()
-        # noise with the statistics of what is kept: the fill carries nothing of the removed region
-        out[removed] = np.clip(rng.normal(kept.mean(), kept.std(), int(removed.sum())), 0, 255).astype(np.uint8)
-    else:
+    if condition == "swap":
         if donor is None or donor_box is None:
             raise ValueError("swap needs the donor image and its box")
+        rows, cols = _box_slices(box, image.shape)
         d_rows, d_cols = _box_slices(donor_box, donor.shape)
-        patch = donor[d_rows, d_cols]
         height, width = rows.stop - rows.start, cols.stop - cols.start
-        out[rows, cols] = cv2.resize(patch, (width, height), interpolation=cv2.INTER_AREA)
-    return out
+        out[rows, cols] = cv2.resize(donor[d_rows, d_cols], (width, height), interpolation=cv2.INTER_AREA)
+        return out, np.zeros(image.shape, bool)
+    if fill is None or not 0 <= float(fill) <= 255:
+        raise ValueError(f"condition {condition!r} needs fill, a grey level in [0, 255] (neutral_fill), got {fill!r}")
+    removed = _removed_region(image.shape, box, condition, mask, mask_margin)
+    out[removed] = int(round(float(fill)))
+    return out, removed
 
 
-def perturbed_images(table, arm, config, *, condition, seed=0, donors=None, mask_margin=0.03):
+def perturbed_images(table, arm, config, *, condition, fill, donors=None, mask_margin=0.03):
     """The network images one arm sees of perturbed test images.
 
     Parameters
@@ -288,8 +349,8 @@ def perturbed_images(table, arm, config, *, condition, seed=0, donors=None, mask
         The run's preprocessing (``preprocess_size``, CLAHE, ``output_size`` = the model's input side).
     condition : str
         One of :data:`CONDITIONS`.
-    seed : int
-        Noise seed (each image draws from ``seed`` and its row position, so arms see the same noise).
+    fill : dict
+        :func:`neutral_fill`: ``raw`` fills the radiograph, ``equalized`` the same pixels after CLAHE.
     donors : (N,) int array, optional
         For ``swap``: :func:`swap_donors`.
     mask_margin : float
@@ -302,6 +363,8 @@ def perturbed_images(table, arm, config, *, condition, seed=0, donors=None, mask
         raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
     if condition == "swap" and (donors is None or len(donors) != len(table)):
         raise ValueError("swap needs donors: one row position per image (cxrlib.audit.swap_donors)")
+    if not isinstance(fill, dict) or not {"raw", "equalized"} <= set(fill):
+        raise ValueError(f"fill must be the dict of neutral_fill (raw, equalized), got {fill!r}")
     boxes = table[["roi_y0", "roi_x0", "roi_y1", "roi_x1"]].to_numpy(np.float64)
     resized = [resize_image(read_radiograph(p), config.preprocess_size) for p in table["path"]]
     out = np.empty((len(table), config.output_size, config.output_size), np.uint8)
@@ -312,9 +375,10 @@ def perturbed_images(table, arm, config, *, condition, seed=0, donors=None, mask
                               interpolation=cv2.INTER_NEAREST) > 0
         donor = resized[donors[i]] if condition == "swap" else None
         donor_box = tuple(boxes[donors[i]]) if condition == "swap" else None
-        changed = perturb(image, tuple(boxes[i]), condition=condition, rng=np.random.default_rng([seed, i]),
-                          mask=mask, mask_margin=mask_margin, donor=donor, donor_box=donor_box)
+        changed, removed = perturb(image, tuple(boxes[i]), condition=condition, fill=fill["raw"], mask=mask,
+                                   mask_margin=mask_margin, donor=donor, donor_box=donor_box)
         equalized = apply_clahe(changed, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+        equalized[removed] = int(round(fill["equalized"]))  # CLAHE's tiles mix the kept part into the fill
         out[i] = network_image(changed, equalized, tuple(boxes[i]), clahe=arm.clahe, roi=arm.roi,
                                output_size=config.output_size)
     return out
@@ -330,7 +394,7 @@ def audit_sample(table, n, *, seed=0):
     return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
-def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions=CONDITIONS, unperturbed=None,
+def score_perturbations(table, arms, score, config, *, seeds, fill, seed=0, conditions=CONDITIONS, unperturbed=None,
                         progress=True):
     """Every arm's and seed's P(pneumonia) on the unperturbed and the perturbed images of ``table``.
 
@@ -343,8 +407,10 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
         ``score(arm_name, seed, images) -> (N,) P(pneumonia)``: the trained model of that arm and seed.
     config : cxrlib.preprocess.PreprocessConfig
     seeds : sequence of int
+    fill : dict
+        :func:`neutral_fill`.
     seed : int
-        Seed of the fill noise and of the swap donors.
+        Seed of the swap donors.
     conditions : sequence of str
     unperturbed : pandas.DataFrame, optional
         Scores already computed on the unperturbed images (step 04's test predictions: ``arm``, ``seed``,
@@ -372,7 +438,7 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
             scores = {s: known.loc[[(arm.name, s, f) for f in table["filename"]]].to_numpy() for s in seeds}
         else:
             images = (read_images(table[arm.column], size=config.output_size, progress=False) if condition == "none"
-                      else perturbed_images(table, arm, config, condition=condition, seed=seed, donors=donors))
+                      else perturbed_images(table, arm, config, condition=condition, fill=fill, donors=donors))
             scores = {s: score(arm.name, s, images) for s in seeds}
         y_thorax = y[donors] if condition == "swap" else y
         for s in seeds:
@@ -383,8 +449,8 @@ def score_perturbations(table, arms, score, config, *, seeds, seed=0, conditions
 
 
 def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
-    """ROC AUC per arm and condition (mean over seeds, with a patient-bootstrap interval), and for swaps how
-    often the prediction follows the thorax.
+    """ROC AUC per arm and condition (mean over seeds, with an interval that resamples patients and seeds), and
+    for swaps how often the prediction follows the thorax.
 
     Parameters
     ----------
@@ -420,7 +486,7 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
                  "per_seed": [{"seed": int(s), "roc_auc": m["roc_auc"]} for s, m in zip(seeds, result["per_seed"])],
                  "n": result["n"]}
         if condition == "swap":
-            follows = np.mean([(wide[s].to_numpy() >= c).astype(int) == y for s, c in zip(seeds, cuts)], axis=0)
+            follows = np.array([(wide[s].to_numpy() >= c).astype(int) == y for s, c in zip(seeds, cuts)], float)
             rate, ci = bootstrap_mean(follows, groups=groups, n_boot=n_boot, seed=seed)
             entry.update(follows_thorax_rate=rate, follows_thorax_ci=ci)
         out.setdefault(arm, {})[condition] = entry
@@ -428,7 +494,7 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
 
 
 def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0):
-    """False-positive rate on an all-NORMAL set: mean over seeds, with a bootstrap interval of that mean.
+    """False-positive rate on an all-NORMAL set: mean over seeds, with an interval resampling patients and seeds.
 
     Parameters
     ----------
@@ -442,14 +508,15 @@ def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0)
     Returns
     -------
     dict
-        ``false_positive_rate``, ``ci``, ``per_seed``, ``n``.
+        ``false_positive_rate``, ``ci``, ``per_seed``, ``sd`` (between seeds; nan for one), ``n``.
     """
     from .metrics import bootstrap_mean
 
     calls = np.array([np.asarray(s) >= t for s, t in zip(scores, thresholds)], dtype=float)
-    rate, ci = bootstrap_mean(calls.mean(axis=0), groups=groups, n_boot=n_boot, seed=seed)
-    return {"false_positive_rate": rate, "ci": ci, "per_seed": [float(r) for r in calls.mean(axis=1)],
-            "n": int(calls.shape[1])}
+    rate, ci = bootstrap_mean(calls, groups=groups, n_boot=n_boot, seed=seed)
+    per_seed = calls.mean(axis=1)
+    return {"false_positive_rate": rate, "ci": ci, "per_seed": [float(r) for r in per_seed],
+            "sd": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan"), "n": int(calls.shape[1])}
 
 
 def evaluation_set_manifest(name, spec):

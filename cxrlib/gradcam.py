@@ -13,31 +13,26 @@ Grad-CAM (Selvaraju et al., ICCV 2017), after the keras-io example
 * either Keras backend: the gradient at the layer's output is the backend's own
   (``tf.GradientTape`` under TensorFlow, ``jax.value_and_grad`` under JAX), same results on the same weights.
 
-Measurement frame. The *original* model sees the whole radiograph, the *processed*
-model only the thorax ROI crop, so its heatmap lives in crop coordinates. Both are
-mapped into one square frame of the whole image (:func:`to_frame`): the original
-model's map is resized to the frame, the processed model's map is resized to the ROI
-box and placed there on a zero canvas. In that frame:
+Measurement frame. Each heatmap is measured in the frame its network saw: the whole radiograph
+for a whole-image arm, the thorax ROI box for a cropped arm (:func:`frame_of`; the lung mask is cut to
+the box). A cropped arm's map cannot fall outside its box, so measured in the whole image it would gain
+the box's share for free; in its own frame it gains nothing. Every mass has the chance level of its frame,
+the region's share of it (what a uniform map gives):
 
-``mass_in_roi``
-    share of the heatmap mass inside the ROI box. It asks "does the model look at the
-    thorax at all?"; for the processed model it is 1 by construction (it sees nothing
-    else), so it measures the original model against a known answer.
-``mass_in_mask``
-    share inside the mask of preprocessing (``mask_path``: the lung fields, or the thorax
-    mask the box was drawn around), when there is one; not trivial for either model.
-``mask_share_in_roi``
-    share of the mass *inside the box* that lies on the mask: where inside the thorax
-    each model looks, with the same chance level for both (mask area / box area,
-    ``mask_share_in_roi_chance``). This is the fair comparison of the two models.
-``pointing_hit``, ``pointing_hit_mask``
-    whether the heatmap maximum lies in the box / on the mask (pointing game).
+``lung_mass``, ``lung_chance``, ``lung_mass_over_chance``
+    share of the heatmap mass on the lung-field mask of preprocessing (``mask_path``), the mask's share
+    of the frame, and the difference; two arms are compared on the difference only.
+``thorax_mass``, ``thorax_chance``, ``thorax_mass_over_chance``
+    the same for the thorax box, whole-image arms only ("does it look at the thorax at all?"); a cropped
+    arm sees nothing else, so these are nan for it (1 by construction).
+``lung_pointing``, ``thorax_pointing``
+    whether the heatmap maximum lies there (pointing game; its chance level is the region's share too).
 ``mass_in_<name>``
-    share inside any other box given per image (e.g. the synthetic data's planted marker).
+    share inside any other box given per image (e.g. the synthetic data's planted marker), in the
+    whole-image frame.
 
 The heatmaps are coarse (Xception's last block is 1/32 of the input side, 7x7 at 224
-px) and bilinearly upsampled, which blurs mass across region edges; the processed
-model's map covers only the box and is therefore finer in the full frame.
+px) and bilinearly upsampled, which blurs mass across region edges.
 """
 
 import warnings
@@ -52,6 +47,7 @@ from .backbones import BACKBONES
 __all__ = [
     "MEASURES",
     "CHANCE",
+    "MEASURE_LABELS",
     "ROI_COLUMNS",
     "find_layer",
     "make_gradcam_heatmap",
@@ -60,6 +56,7 @@ __all__ = [
     "box_pixels",
     "expand_box",
     "to_frame",
+    "frame_of",
     "heatmap_measures",
     "measure_gradcam",
     "summarize_measures",
@@ -73,15 +70,27 @@ __all__ = [
     "plot_measure_distributions",
     "weight_groups",
     "randomization_check",
+    "class_logits",
     "deletion_insertion",
+    "faithfulness_summary",
+    "faithfulness_table",
+    "gradcam_sentence",
     "plot_faithfulness",
 ]
 
-#: Per-image measures :func:`heatmap_measures` returns (besides the areas).
-MEASURES = ("mass_in_roi", "mass_in_mask", "mask_share_in_roi", "pointing_hit", "pointing_hit_mask")
-#: Chance baselines of the mass measures: the region's share of the frame (what a uniform map would put there),
-#: and each mass minus its baseline (above 0: the map concentrates there more than chance).
-CHANCE = ("roi_area_share", "mask_area_share", "mass_minus_roi_area", "mass_minus_mask_area")
+#: Per-image measures :func:`heatmap_measures` returns, in the network's own frame: the share of heatmap mass on
+#: the thorax box (whole-image arms only) and on the lung fields, and whether the heatmap's peak lies there.
+MEASURES = ("thorax_mass", "thorax_pointing", "lung_mass", "lung_pointing")
+#: Their chance levels, the region's share of the frame (what a uniform map gives, for the mass and for a
+#: pointing hit alike), and each mass minus its chance level (above 0: the map concentrates there).
+CHANCE = ("thorax_chance", "thorax_mass_over_chance", "lung_chance", "lung_mass_over_chance")
+#: How each measure is named for a reader.
+MEASURE_LABELS = {
+    "thorax_mass": "heatmap mass on the thorax box", "thorax_chance": "thorax box's share of the frame (chance)",
+    "thorax_mass_over_chance": "thorax mass over chance", "thorax_pointing": "peak in the thorax box",
+    "lung_mass": "heatmap mass on the lung fields", "lung_chance": "lung fields' share of the frame (chance)",
+    "lung_mass_over_chance": "lung mass over chance", "lung_pointing": "peak on the lung fields",
+}
 #: Columns of processed.csv holding the ROI box as fractions of the image height/width.
 ROI_COLUMNS = ("roi_y0", "roi_x0", "roi_y1", "roi_x1")
 
@@ -456,54 +465,77 @@ def to_frame(heatmap, frame_shape, *, box=None):
     return canvas
 
 
-def heatmap_measures(heatmap, box, *, mask=None):
-    """Where a whole-frame heatmap puts its mass (see the module docstring).
+def heatmap_measures(heatmap, box=None, *, mask=None):
+    """Where a heatmap puts its mass, in the frame the network saw (see the module docstring).
 
     Parameters
     ----------
     heatmap : (M, N) float ndarray
-        Non-negative heatmap in the whole-image frame (:func:`to_frame`).
-    box : tuple of float
-        ROI box ``(y0, x0, y1, x1)`` as fractions.
+        Non-negative heatmap over the network's own frame: the whole image for a whole-image arm, the ROI
+        box for a cropped arm (:func:`frame_of`).
+    box : tuple of float, optional
+        The thorax ROI box ``(y0, x0, y1, x1)`` as fractions of that frame; None for a cropped arm, whose frame
+        is the box (its thorax measures would be 1 by construction and are nan).
     mask : (M, N) bool ndarray, optional
         Lung-field mask in the same frame.
 
     Returns
     -------
     dict
-        ``mass_in_roi``, ``pointing_hit``, ``roi_area_share`` (box area / frame area),
-        ``mass_minus_roi_area`` and, with a mask, ``mass_in_mask``, ``mask_share_in_roi``,
-        ``pointing_hit_mask``, ``mask_area_share``, ``mass_minus_mask_area``,
-        ``mask_share_in_roi_chance`` (nan without one). The masses are nan when the
-        heatmap is zero everywhere.
+        The keys of :data:`MEASURES` and :data:`CHANCE`: ``thorax_*`` need a box, ``lung_*`` a mask (nan
+        otherwise); the masses and pointing hits are nan when the heatmap is zero everywhere. The chance level
+        of a mass (and of a pointing hit) is the region's share of the frame: what a uniform map would give.
     """
     h = _check_heatmap(heatmap)
-    y0, x0, y1, x1 = box_pixels(box, h.shape)
-    inside = np.zeros(h.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    out = dict.fromkeys(MEASURES + CHANCE + ("mask_share_in_roi_chance",), np.nan)
-    out["roi_area_share"] = float(inside.mean())
+    out = dict.fromkeys(MEASURES + CHANCE, np.nan)
+    regions = {}
+    if box is not None:
+        y0, x0, y1, x1 = box_pixels(box, h.shape)
+        regions["thorax"] = np.zeros(h.shape, bool)
+        regions["thorax"][y0:y1, x0:x1] = True
     if mask is not None:
         m = np.asarray(mask)
         if m.shape != h.shape:
             raise ValueError(f"mask must have the heatmap's shape {h.shape}, got {m.shape}")
-        m = m.astype(bool)
-        out["mask_area_share"] = float(m.mean())
-        out["mask_share_in_roi_chance"] = float((m & inside).sum() / inside.sum())
+        regions["lung"] = m.astype(bool)
     total = float(h.sum(dtype=np.float64))
-    if total <= 0:
-        return out
     peak = np.unravel_index(np.argmax(h), h.shape)
-    in_box = float(h[inside].sum(dtype=np.float64))
-    out["mass_in_roi"] = in_box / total
-    out["mass_minus_roi_area"] = out["mass_in_roi"] - out["roi_area_share"]
-    out["pointing_hit"] = float(inside[peak])
-    if mask is not None:
-        out["mass_in_mask"] = float(h[m].sum(dtype=np.float64)) / total
-        out["mass_minus_mask_area"] = out["mass_in_mask"] - out["mask_area_share"]
-        out["mask_share_in_roi"] = float(h[m & inside].sum(dtype=np.float64)) / in_box if in_box > 0 else np.nan
-        out["pointing_hit_mask"] = float(m[peak])
+    for name, region in regions.items():
+        out[f"{name}_chance"] = float(region.mean())
+        if total > 0:
+            out[f"{name}_mass"] = float(h[region].sum(dtype=np.float64)) / total
+            out[f"{name}_mass_over_chance"] = out[f"{name}_mass"] - out[f"{name}_chance"]
+            out[f"{name}_pointing"] = float(region[peak])
     return out
+
+
+def frame_of(heatmap, frame_size, *, box=None, mask=None):
+    """A heatmap, and the lung mask, in the frame the network saw, at ``frame_size`` x ``frame_size``.
+
+    Parameters
+    ----------
+    heatmap : (h, w) float ndarray
+        Low-resolution heatmap over the network's input.
+    frame_size : int
+    box : tuple of float, optional
+        The ROI box (fractions of the whole image) when the network's input was the crop of it: the mask is
+        cut to the box before resizing. None: the input was the whole image.
+    mask : (M, N) bool ndarray, optional
+        Lung-field mask over the whole image.
+
+    Returns
+    -------
+    heatmap : (frame_size, frame_size) float32 ndarray
+    mask : (frame_size, frame_size) bool ndarray or None
+    """
+    shape = (frame_size, frame_size)
+    if mask is not None:
+        m = np.asarray(mask).astype(np.uint8)
+        if box is not None:
+            y0, x0, y1, x1 = box_pixels(box, m.shape)
+            m = m[y0:y1, x0:x1]
+        mask = cv2.resize(m, shape, interpolation=cv2.INTER_NEAREST) > 0
+    return upsample(heatmap, shape), mask
 
 
 def _mass_in(heatmap, box):
@@ -514,7 +546,7 @@ def _mass_in(heatmap, box):
 
 def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions=None, layer_name=None,
                     pred_index=None, threshold=0.5, batch_size=16, to_input=None, inputs=None, progress=True):
-    """Grad-CAM of one model on every row of a processed table, measured in the whole-image frame.
+    """Grad-CAM of one model on every row of a processed table, measured in the frame the model saw.
 
     Parameters
     ----------
@@ -527,9 +559,9 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
         Column with the model's input images (one arm's, ``image_<arm>`` of processed.csv); read and
         resized to the model's input size by ``cxrlib.inputs.read_images``.
     crop : bool
-        True when the images are ROI crops (their heatmaps are placed into the box).
+        True when the images are ROI crops: their frame is the box, and the lung mask is cut to it.
     frame_size : int
-        Side of the square whole-image frame the measures are taken in.
+        Side of the square frame the measures are taken in (:func:`frame_of`).
     regions : dict, optional
         ``{name: list of boxes}``, one box (fractions) or None per row: adds a column
         ``mass_in_<name>`` (e.g. the synthetic data's shortcut marker).
@@ -545,7 +577,8 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
     -------
     measures : pandas.DataFrame
         Same index as `table`: ``probability``, ``explained_class``, the measures of
-        :func:`heatmap_measures` and the ``mass_in_<name>`` columns.
+        :func:`heatmap_measures` and the ``mass_in_<name>`` columns (these in the whole-image frame, where
+        a cropped arm's heatmap is zero outside its box).
     heatmaps : (N, h, w) float32 ndarray
         The low-resolution heatmaps (over the model's input).
     """
@@ -571,26 +604,27 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
         heatmaps, probs = _in_batches(lambda rows: np.asarray(inputs[rows], dtype=np.float32), len(inputs), model,
                                       layer_name=layer_name, pred_index=pred_index, threshold=threshold,
                                       batch_size=batch_size, progress=progress)
-    frame = (frame_size, frame_size)
     has_masks = "mask_path" in table.columns
     rows = []
     for i, record in enumerate(table.itertuples(index=False)):
         box = tuple(getattr(record, c) for c in ROI_COLUMNS)
-        full = to_frame(heatmaps[i], frame, box=box if crop else None)
         mask = None
         if has_masks and isinstance(record.mask_path, str) and record.mask_path:
-            mask = cv2.resize(read_radiograph(record.mask_path), (frame_size, frame_size),
-                              interpolation=cv2.INTER_NEAREST) > 0
-        row = heatmap_measures(full, box, mask=mask)
-        for name, boxes in regions.items():
-            row[f"mass_in_{name}"] = np.nan if boxes[i] is None else _mass_in(full, boxes[i])
+            mask = read_radiograph(record.mask_path) > 0
+        in_frame, frame_mask = frame_of(heatmaps[i], frame_size, box=box if crop else None, mask=mask)
+        row = heatmap_measures(in_frame, None if crop else box, mask=frame_mask)
+        if regions:
+            full = to_frame(heatmaps[i], (frame_size, frame_size), box=box if crop else None)
+            for name, boxes in regions.items():
+                row[f"mass_in_{name}"] = np.nan if boxes[i] is None else _mass_in(full, boxes[i])
         rows.append(row)
     out = pd.DataFrame(rows, index=table.index)
     out.insert(0, "probability", probs)
     out.insert(1, "explained_class", (probs >= threshold).astype(int) if pred_index is None else pred_index)
-    if out["mass_in_roi"].isna().any():
-        warnings.warn(f"{int(out['mass_in_roi'].isna().sum())} heatmaps are zero everywhere (no location supports "
-                      "the explained class); their measures are nan", stacklevel=2)
+    flat = int((heatmaps.reshape(len(heatmaps), -1).max(axis=1) <= 0).sum())
+    if flat:
+        warnings.warn(f"{flat} heatmaps are zero everywhere (no location supports the explained class); their "
+                      "measures are nan", stacklevel=2)
     return out, heatmaps
 
 
@@ -601,37 +635,47 @@ def _measure_columns(measures):
     return [c for c in measures.columns if c in MEASURES + CHANCE or c.startswith("mass_in_")]
 
 
+def _by_seed(measures, name="measures"):
+    """One DataFrame per seed (a single DataFrame is one seed), all over the same images."""
+    tables = [measures] if isinstance(measures, pd.DataFrame) else list(measures)
+    if not tables or not all(isinstance(t, pd.DataFrame) for t in tables):
+        raise TypeError(f"{name} must be the DataFrame from measure_gradcam, or a list of them (one per seed)")
+    if any(not t.index.equals(tables[0].index) for t in tables):
+        raise ValueError(f"{name}: every seed's measures must cover the same images (the same index)")
+    return tables
+
+
 def summarize_measures(measures, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
-    """Mean of each per-image measure with a patient-bootstrap interval.
+    """Mean of each per-image measure over seeds and images, with a bootstrap interval of patients and seeds.
 
     Parameters
     ----------
-    measures : pandas.DataFrame
-        Output of :func:`measure_gradcam`.
+    measures : pandas.DataFrame or list of them
+        Output of :func:`measure_gradcam`, one per training seed (the same images).
     groups : (N,) array, optional
         Patient id per row.
     n_boot, confidence, seed
-        As in :func:`cxrlib.metrics.bootstrap_intervals`.
+        As in :func:`cxrlib.metrics.bootstrap_mean`.
 
     Returns
     -------
     dict
-        ``n``, and per measure ``<name>_mean`` and ``<name>_ci``; the pointing games
-        as ``pointing_hit_rate`` / ``pointing_hit_mask_rate`` (with ``<..>_rate_ci``). Measures
-        that are nan for every row (e.g. no mask) are left out.
+        ``n`` (images), ``seeds``, and per measure ``<name>_mean`` and ``<name>_ci``; the pointing games as
+        ``<name>_rate`` (with ``<name>_rate_ci``). Measures that are nan for every row (no mask, or the thorax
+        of a cropped arm) are left out.
     """
     from cxrlib.metrics import bootstrap_mean
 
-    if not isinstance(measures, pd.DataFrame):
-        raise TypeError(f"measures must be the DataFrame from measure_gradcam, got {type(measures).__name__}")
-    out = {"n": int(len(measures))}
-    for column in _measure_columns(measures):
-        values = measures[column].to_numpy(dtype=float)
+    tables = _by_seed(measures)
+    out = {"n": int(len(tables[0])), "seeds": len(tables)}
+    for column in _measure_columns(tables[0]):
+        values = np.stack([t[column].to_numpy(dtype=float) for t in tables])
         if not np.isfinite(values).any():
             continue
-        key = f"{column}_rate" if column.startswith("pointing") else column
+        key = f"{column}_rate" if column.endswith("_pointing") else f"{column}_mean"
         mean, ci = bootstrap_mean(values, groups=groups, n_boot=n_boot, confidence=confidence, seed=seed)
-        out[key if key.endswith("_rate") else f"{key}_mean"], out[f"{key}_ci"] = mean, ci
+        out[key] = mean
+        out[f"{column}_rate_ci" if key.endswith("_rate") else f"{column}_ci"] = ci
     return out
 
 
@@ -646,7 +690,8 @@ def summary_table(summaries):
     Returns
     -------
     pandas.DataFrame
-        One row per measure, cells ``"mean (low-high)"``; '-' where a model lacks the measure.
+        One row per measure (named by :data:`MEASURE_LABELS`), cells ``"mean (low-high)"``; '-' where a model
+        lacks the measure (the thorax of a cropped arm: 1 by construction).
     """
     if not isinstance(summaries, dict) or not summaries:
         raise TypeError("summaries must be a non-empty dict {model name: summarize_measures output}")
@@ -663,11 +708,11 @@ def summary_table(summaries):
             lo, hi = summary[f"{key[:-5]}_ci" if key.endswith("_mean") else f"{key}_ci"]
             cells.append(f"{summary[key]:.3f} ({lo:.3f}-{hi:.3f})")
         table[name] = cells
-    return pd.DataFrame(table, index=keys)
+    return pd.DataFrame(table, index=[MEASURE_LABELS.get(k[:-5], k[:-5].replace("_", " ")) for k in keys])
 
 
 def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
-    """Wilcoxon signed-rank test (scipy) of ``a - b`` on paired per-image values.
+    """Wilcoxon signed-rank test (scipy) of ``a - b`` on paired per-image values, and the mean difference.
 
     Images where either value is nan are dropped; zero differences are dropped by
     the test ('wilcox' zero method). When every difference is zero there is no
@@ -675,13 +720,14 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
 
     Parameters
     ----------
-    values_a, values_b : (N,) float arrays
-        The same images measured under model a and model b.
+    values_a, values_b : (N,) or (K, N) float arrays
+        The same images measured under model a and model b, one row per training seed. The test runs on the
+        per-image means over seeds; the mean difference's interval resamples patients and seeds together.
     groups : (N,) array, optional
         Patient id per image, for the bootstrap interval of the mean difference.
         (The Wilcoxon test itself treats images as independent.)
     n_boot, confidence, seed
-        As in :func:`cxrlib.metrics.bootstrap_intervals`.
+        As in :func:`cxrlib.metrics.bootstrap_mean`.
 
     Returns
     -------
@@ -693,14 +739,16 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
 
     from cxrlib.metrics import bootstrap_mean
 
-    a = np.asarray(values_a, dtype=float)
-    b = np.asarray(values_b, dtype=float)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"values_a and values_b must be 1-D of the same length, got {a.shape} and {b.shape}")
-    ok = np.isfinite(a) & np.isfinite(b)
+    a = np.atleast_2d(np.asarray(values_a, dtype=float))
+    b = np.atleast_2d(np.asarray(values_b, dtype=float))
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"values_a and values_b must be (N,) or (seeds, N) of one shape, got "
+                         f"{np.shape(values_a)} and {np.shape(values_b)}")
+    ok = (np.isfinite(a) & np.isfinite(b)).all(axis=0)
     if ok.sum() == 0:
         raise ValueError("values_a and values_b have no pair where both are finite")
-    diff = a[ok] - b[ok]
+    diffs = a[:, ok] - b[:, ok]
+    diff = diffs.mean(axis=0)
     g = None if groups is None else np.asarray(groups)[ok]
     nonzero = int(np.count_nonzero(diff))
     if nonzero == 0:
@@ -708,7 +756,7 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
     else:
         result = wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
         statistic, p_value = float(result.statistic), float(result.pvalue)
-    mean, ci = bootstrap_mean(diff, groups=g, n_boot=n_boot, confidence=confidence, seed=seed)
+    mean, ci = bootstrap_mean(diffs, groups=g, n_boot=n_boot, confidence=confidence, seed=seed)
     return {
         "n": int(ok.sum()), "n_nonzero": nonzero, "statistic": statistic, "p_value": p_value,
         "median_difference": float(np.median(diff)), "mean_difference": mean, "mean_difference_ci": ci,
@@ -716,22 +764,32 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
 
 
 def compare_measures(measures_a, measures_b, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
-    """:func:`paired_test` of every mass measure two models share (rows are the same images).
+    """:func:`paired_test` of two models' heatmaps on the same images, each against its own frame's chance.
+
+    Two arms see different frames (the whole image, or the box), so their masses have different chance levels;
+    only the masses over chance (``*_mass_over_chance``) and the ``mass_in_<name>`` columns of a shared region
+    are compared.
+
+    Parameters
+    ----------
+    measures_a, measures_b : pandas.DataFrame or list of them
+        :func:`measure_gradcam` of each model, one per seed, the same seeds and images.
 
     Returns
     -------
     dict
-        ``{measure: paired_test result}`` for the ``mass_*`` / ``mask_share_in_roi``
-        columns with at least one finite pair.
+        ``{measure: paired_test result}`` for the measures both share with at least one finite pair.
     """
-    if not measures_a.index.equals(measures_b.index):
-        raise ValueError("measures_a and measures_b must cover the same images (the same index)")
+    tables_a, tables_b = _by_seed(measures_a, "measures_a"), _by_seed(measures_b, "measures_b")
+    if len(tables_a) != len(tables_b) or not tables_a[0].index.equals(tables_b[0].index):
+        raise ValueError("measures_a and measures_b must cover the same seeds and images")
     out = {}
-    for column in _measure_columns(measures_a):
-        if column.startswith("pointing") or column in CHANCE or column not in measures_b.columns:
+    for column in _measure_columns(tables_a[0]):
+        if not (column.endswith("_over_chance") or column.startswith("mass_in_")) or column not in tables_b[0]:
             continue
-        a, b = measures_a[column].to_numpy(float), measures_b[column].to_numpy(float)
-        if (np.isfinite(a) & np.isfinite(b)).any():
+        a = np.stack([t[column].to_numpy(float) for t in tables_a])
+        b = np.stack([t[column].to_numpy(float) for t in tables_b])
+        if (np.isfinite(a) & np.isfinite(b)).all(axis=0).any():
             out[column] = paired_test(a, b, groups=groups, n_boot=n_boot, confidence=confidence, seed=seed)
     return out
 
@@ -895,15 +953,16 @@ def plot_examples(examples):
     return fig
 
 
-def plot_measure_distributions(measures, *, columns=("mass_in_roi", "mass_in_mask", "mask_share_in_roi")):
-    """Per-image distributions of heatmap measures for several models (box plot + points).
+def plot_measure_distributions(measures, *, columns=("lung_mass_over_chance", "thorax_mass_over_chance")):
+    """Per-image distributions of heatmap measures over chance for several models (box plot + points).
 
     Parameters
     ----------
     measures : dict
         ``{model name: DataFrame from measure_gradcam}`` (same images).
     columns : tuple of str
-        Measures to show; those that are nan everywhere are skipped.
+        Measures to show; those that are nan everywhere are skipped, and models for which a measure is nan
+        everywhere (the thorax of a cropped arm) are left out of its panel.
 
     Returns
     -------
@@ -916,19 +975,19 @@ def plot_measure_distributions(measures, *, columns=("mass_in_roi", "mass_in_mas
     shown = [c for c in columns if any(c in m and m[c].notna().any() for m in measures.values())]
     if not shown:
         raise ValueError(f"none of the columns {columns} has a finite value")
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
     rng = np.random.default_rng(0)  # jitter only
     for ax, column in zip(axes[0], shown):
-        data = [m[column].dropna().to_numpy() for m in measures.values()]
+        names = [n for n, m in measures.items() if column in m and m[column].notna().any()]
+        data = [measures[n][column].dropna().to_numpy() for n in names]
         ax.boxplot(data, showfliers=False)
-        ax.set_xticks(range(1, len(measures) + 1), list(measures))
+        ax.set_xticks(range(1, len(names) + 1), names)
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.15, 0.15, values.size), values, s=6, alpha=0.4)
-        if column == "mask_share_in_roi":
-            chance = next(iter(measures.values()))["mask_share_in_roi_chance"].mean()
-            ax.axhline(chance, ls=":", color="grey", label=f"chance {chance:.2f}")
-            ax.legend(loc="lower left", fontsize=8)
-        ax.set(title=column.replace("_", " "), ylim=(-0.02, 1.02), ylabel="share of heatmap mass")
+        ax.axhline(0, ls=":", color="grey", label="chance (a uniform map)")
+        ax.legend(loc="lower left", fontsize=8)
+        ax.set(title=MEASURE_LABELS.get(column, column), ylim=(-1.02, 1.02),
+               ylabel="share of heatmap mass minus chance")
     fig.tight_layout()
     return fig
 
@@ -1009,13 +1068,58 @@ def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, bat
     return pd.DataFrame(rows)
 
 
-def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=32, to_input=None):
+def class_logits(model, inputs, *, explained, batch_size=32):
+    """The logit of the explained class (PNEUMONIA's logit, or its negative for NORMAL) of network inputs.
+
+    The logit does not saturate where the probability does (0.99 and 0.9999 are 4.6 and 9.2), so a curve of it
+    still moves on images the model is sure of. Read from the output layer with its sigmoid switched off, as
+    Grad-CAM does; recovered from the clipped probability when the model has no such layer.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Classifier with one sigmoid output.
+    inputs : (N, ...) float ndarray
+        Network inputs.
+    explained : (N,) array of 0/1
+        The class explained for each input.
+    batch_size : int
+
+    Returns
+    -------
+    (N,) float64 ndarray
+    """
+    import keras
+
+    x = np.asarray(inputs, dtype=np.float32)
+    sign = np.where(np.asarray(explained).reshape(-1) == 1, 1.0, -1.0)
+    if sign.size != len(x):
+        raise ValueError(f"explained holds {sign.size} classes for {len(x)} inputs; give one per input")
+    head = _output_layer(model)
+    if head is not None:
+        head.activation = keras.activations.linear
+    try:
+        out = np.concatenate([np.asarray(keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False)),
+                                         dtype=np.float64).reshape(-1) for i in range(0, len(x), batch_size)])
+    finally:
+        if head is not None:
+            head.activation = keras.activations.sigmoid
+    if head is None:
+        p = np.clip(out, 1e-7, 1 - 1e-7)
+        out = np.log(p) - np.log1p(-p)
+    return sign * out
+
+
+def deletion_insertion(model, images, heatmaps, *, explained, fill, steps=5, seed=0, batch_size=32,
+                       to_input=None):
     """Faithfulness of saliency maps (Petsiuk et al. 2018): delete or reveal the most salient pixels first.
 
-    Deletion replaces the most salient pixels, in ``steps`` equal shares, with the image's mean and records
-    P(pneumonia); insertion starts from the image's mean everywhere and reveals them. A faithful map makes
-    the deletion curve fall fast (small area under it) and the insertion curve rise fast (large area). The
-    same curves for a random ordering of the pixels (seeded) are the reference.
+    Deletion replaces the most salient pixels of the model's input, in ``steps`` equal shares, with ``fill``
+    and records the explained class's logit (:func:`class_logits`); insertion starts from ``fill`` everywhere
+    and reveals them. A faithful map makes the deletion curve fall faster than a random order of the pixels
+    (seeded, one per image) and the insertion curve rise faster. ``fill`` is one value for every image (the
+    pooled mean of the training inputs, :func:`cxrlib.audit.neutral_fill`), so the fully deleted image is the
+    same for all and says nothing of any image or class.
 
     Parameters
     ----------
@@ -1024,62 +1128,183 @@ def deletion_insertion(model, images, heatmaps, *, steps=10, seed=0, batch_size=
         The model's inputs.
     heatmaps : (N, h, w) float ndarray
         Maps over the same inputs (upsampled to S here).
+    explained : (N,) array of 0/1
+        The class each map explains.
+    fill : float
+        Grey level of a deleted pixel, in [0, 255].
     steps : int
+        Shares of the pixels changed per curve (>= 2).
     seed : int
     batch_size : int
     to_input : callable, optional
-        As in :func:`gradcam`.
+        As in :func:`gradcam`; default ``cxrlib.model.to_model_input``.
 
     Returns
     -------
     pandas.DataFrame
         One row per image: ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``,
-        ``random_insertion_auc`` (areas under P(pneumonia) against the share of pixels changed, in [0, 1]).
+        ``random_insertion_auc`` (areas under the logit against the share of pixels changed, by the
+        trapezoid rule), ``deletion_gain`` (random minus map) and ``insertion_gain`` (map minus random): above
+        0 where the map beats random.
     """
-    from .model import predict_proba
-
     images = np.asarray(images)
-    if images.ndim != 3 or len(images) != len(heatmaps):
-        raise ValueError("images must be (N, S, S) and heatmaps hold one map per image")
+    if images.ndim != 3 or images.dtype != np.uint8 or len(images) != len(heatmaps):
+        raise ValueError("images must be (N, S, S) uint8 and heatmaps hold one map per image")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    if not 0 <= float(fill) <= 255:
+        raise ValueError(f"fill must be a grey level in [0, 255], got {fill!r}")
+    explained = np.asarray(explained).astype(int).reshape(-1)
+    if explained.size != len(images) or not np.isin(explained, (0, 1)).all():
+        raise ValueError(f"explained must hold one class (0 or 1) per image ({len(images)})")
+    convert = _default_to_input if to_input is None else to_input
     size = images.shape[1]
     rng = np.random.default_rng(seed)
     fractions = np.linspace(0, 1, steps + 1)
-    curves = {key: [] for key in ("deletion", "insertion", "random_deletion", "random_insertion")}
-    for image, heatmap in zip(images, heatmaps):
+    blank = np.full(images.shape[1:], int(round(float(fill))), np.uint8)
+    keys = ("deletion", "random_deletion", "insertion", "random_insertion")
+    # every image's changed inputs (the interior fractions of the four curves), then its own image, scored together;
+    # the curves' ends are the image itself and the blank, shared by the map and the random order
+    per_image = len(keys) * (steps - 1) + 1
+
+    def variants(image, heatmap):
         order = np.argsort(-upsample(heatmap, (size, size)).ravel(), kind="stable")
-        random_order = rng.permutation(order.size)
-        fill = np.full(image.shape, int(round(image.mean())), np.uint8)
-        rankings = {"deletion": order, "random_deletion": random_order, "insertion": order,
-                    "random_insertion": random_order}
-        batch = []  # every step of the four curves of this image, scored in one call
-        for key, ranking in rankings.items():
-            for fraction in fractions:
+        rankings = (order, rng.permutation(order.size), order, rng.permutation(order.size))
+        for key, ranking in zip(keys, rankings):
+            for fraction in fractions[1:-1]:
                 chosen = ranking[: int(round(fraction * order.size))]
-                if key.endswith("deletion"):
-                    changed = image.copy().ravel()
-                    changed[chosen] = fill.ravel()[chosen]
-                else:
-                    changed = fill.copy().ravel()
-                    changed[chosen] = image.ravel()[chosen]
-                batch.append(changed.reshape(image.shape))
-        probs = (predict_proba(model, np.stack(batch), batch_size=batch_size) if to_input is None else
-                 np.asarray(model.predict_on_batch(to_input(batch)), dtype=np.float64).reshape(-1))
-        for key, curve in zip(rankings, probs.reshape(len(rankings), len(fractions))):
-            curves[key].append(float(np.trapezoid(curve, fractions)))
-    return pd.DataFrame({f"{key}_auc": values for key, values in curves.items()})
+                changed = (image if key.endswith("deletion") else blank).copy().ravel()
+                changed[chosen] = (blank if key.endswith("deletion") else image).ravel()[chosen]
+                yield changed.reshape(image.shape)
+        yield image
+
+    logits = []
+    for start in range(0, len(images), 8):  # eight images' variants at a time bound the memory
+        chunk = range(start, min(start + 8, len(images)))
+        batch = [v for i in chunk for v in variants(images[i], heatmaps[i])]
+        logits.append(class_logits(model, convert(batch), explained=np.repeat(explained[list(chunk)], per_image),
+                                   batch_size=batch_size))
+    blank_logit = {c: float(class_logits(model, convert([blank]), explained=[c])[0]) for c in (0, 1)}
+    per_image = np.concatenate(logits).reshape(len(images), per_image)
+    rows = []
+    for values, cls in zip(per_image, explained):
+        interior, own = values[:-1].reshape(len(keys), steps - 1), values[-1]
+        row = {}
+        for key, middle in zip(keys, interior):
+            start, end = (own, blank_logit[cls]) if key.endswith("deletion") else (blank_logit[cls], own)
+            row[f"{key}_auc"] = float(np.trapezoid(np.concatenate([[start], middle, [end]]), fractions))
+        row["deletion_gain"] = row["random_deletion_auc"] - row["deletion_auc"]
+        row["insertion_gain"] = row["insertion_auc"] - row["random_insertion_auc"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def faithfulness_summary(tables, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """Deletion and insertion of one arm against the random map, over seeds and images, with a verdict.
+
+    Parameters
+    ----------
+    tables : list of pandas.DataFrame
+        :func:`deletion_insertion` of each seed's model on the same images.
+    groups : (N,) array, optional
+        Patient id per image.
+    n_boot, confidence, seed
+        As in :func:`cxrlib.metrics.bootstrap_mean` (patients and seeds resampled together).
+
+    Returns
+    -------
+    dict
+        For ``deletion`` and ``insertion``: ``map_auc``, ``random_auc`` (means), ``gain`` (how much the map
+        beats random: mean of the per-image gains) with ``gain_ci``, and ``verdict``: ``"faithful"`` when the
+        interval of the gain lies above 0, ``"worse than random"`` when it lies below, ``"not shown"``
+        otherwise; ``n`` (images) and ``seeds``.
+    """
+    from cxrlib.metrics import bootstrap_mean
+
+    if not tables or any(len(t) != len(tables[0]) for t in tables):
+        raise ValueError("tables must hold one deletion_insertion result per seed, over the same images")
+    out = {"n": int(len(tables[0])), "seeds": len(tables)}
+    for curve in ("deletion", "insertion"):
+        gains = np.stack([t[f"{curve}_gain"].to_numpy(float) for t in tables])
+        gain, ci = bootstrap_mean(gains, groups=groups, n_boot=n_boot, confidence=confidence, seed=seed)
+        out[curve] = {
+            "map_auc": float(np.mean([t[f"{curve}_auc"].mean() for t in tables])),
+            "random_auc": float(np.mean([t[f"random_{curve}_auc"].mean() for t in tables])),
+            "gain": gain, "gain_ci": ci,
+            "verdict": "faithful" if ci[0] > 0 else "worse than random" if ci[1] < 0 else "not shown",
+        }
+    return out
+
+
+def faithfulness_table(summaries):
+    """Display table of :func:`faithfulness_summary` per arm: the areas, the gain over random and the verdict."""
+    rows = {}
+    for arm, f in summaries.items():
+        row = {}
+        for curve in ("deletion", "insertion"):
+            c = f[curve]
+            row[f"{curve}: map"] = f"{c['map_auc']:.2f}"
+            row[f"{curve}: random"] = f"{c['random_auc']:.2f}"
+            row[f"{curve}: map beats random by"] = f"{c['gain']:+.2f} ({c['gain_ci'][0]:+.2f} to {c['gain_ci'][1]:+.2f})"
+            row[f"{curve}: verdict"] = c["verdict"]
+        rows[arm] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+
+
+def gradcam_sentence(summary, faithfulness, randomization, *, cropped):
+    """One arm's Grad-CAM findings in a sentence, every number with its interval and chance level.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`summarize_measures` of the arm.
+    faithfulness : dict
+        :func:`faithfulness_summary` of the arm.
+    randomization : pandas.DataFrame
+        :func:`randomization_check` of the arm.
+    cropped : bool
+        Whether the arm sees only the ROI box.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    parts = []
+    if "lung_mass_mean" in summary:
+        lo, hi = summary["lung_mass_over_chance_ci"]
+        parts.append(f"{summary['lung_mass_mean']:.1%} of its heatmap mass lies on the lung fields, which are "
+                     f"{summary['lung_chance_mean']:.1%} of {'its box' if cropped else 'the image'}: "
+                     f"{summary['lung_mass_over_chance_mean']:+.3f} over chance (95% interval {lo:+.3f} to {hi:+.3f}, "
+                     + ("more than chance" if lo > 0 else "less than chance" if hi < 0 else "not different from chance")
+                     + f"); its peak is on the lungs in {summary['lung_pointing_rate']:.1%} of images")
+    if not cropped and "thorax_mass_mean" in summary:
+        lo, hi = summary["thorax_mass_over_chance_ci"]
+        parts.append(f"{summary['thorax_mass_mean']:.1%} of its mass is inside the thorax box, which is "
+                     f"{summary['thorax_chance_mean']:.1%} of the image ({summary['thorax_mass_over_chance_mean']:+.3f} "
+                     f"over chance, {lo:+.3f} to {hi:+.3f})")
+    if cropped:
+        parts.append("it sees only the box, so where it looks outside the thorax is not asked")
+    last = randomization["spearman_mean"].iloc[-1]
+    parts.append(f"with the head and {len(randomization) - 1} deeper blocks randomized its maps keep a Spearman "
+                 f"correlation of {last:.2f} with the trained ones "
+                 + ("(they change: the maps depend on the trained weights)" if last < 0.5 else
+                    "(**they barely change: these maps do not explain the model**)"))
+    parts.append("deletion " + faithfulness["deletion"]["verdict"] + ", insertion " + faithfulness["insertion"]["verdict"]
+                 + f" (gain over a random map {faithfulness['deletion']['gain']:+.2f} and "
+                 f"{faithfulness['insertion']['gain']:+.2f} logit-areas)")
+    return "; ".join(parts) + "."
 
 
 def plot_faithfulness(randomization, faithfulness):
-    """The two map checks per arm: correlation after cascading randomization, and deletion/insertion areas.
+    """The two map checks per arm: correlation after cascading randomization, and deletion/insertion gains.
 
     Parameters
     ----------
     randomization : dict of str -> pandas.DataFrame
         ``{arm: randomization_check(...)}``.
-    faithfulness : dict of str -> pandas.DataFrame
-        ``{arm: deletion_insertion(...)}``.
+    faithfulness : dict of str -> dict
+        ``{arm: faithfulness_summary(...)}``.
 
     Returns
     -------
@@ -1087,26 +1312,27 @@ def plot_faithfulness(randomization, faithfulness):
     """
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     for arm, table in randomization.items():
         left.plot(range(1, len(table) + 1), table["spearman_mean"], "o-", label=arm)
     first = next(iter(randomization.values()))
-    left.set_xticks(range(1, len(first) + 1), [f"+{s}" for s in first["stage"]], rotation=30, fontsize=8)
+    left.set_xticks(range(1, len(first) + 1), [f"+{i} block{'s' if i > 1 else ''}" if i else "head"
+                                                for i in range(len(first))], fontsize=9)
     left.axhline(0, color="grey", lw=0.8)
     low = min(-0.2, min(float(t["spearman_mean"].min()) for t in randomization.values()) - 0.05)
-    left.set(ylim=(low, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far (cascading)",
-             title="Randomization check (lower is better)")
+    left.set(ylim=(low, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far, from the output",
+             title="Randomization: maps should change (towards 0)")
     left.legend(fontsize=8)
     arms = list(faithfulness)
     x = np.arange(len(arms))
-    for offset, (column, label, color) in enumerate([("deletion_auc", "deletion", "tab:red"),
-                                                     ("random_deletion_auc", "deletion, random map", "mistyrose"),
-                                                     ("insertion_auc", "insertion", "tab:green"),
-                                                     ("random_insertion_auc", "insertion, random map", "honeydew")]):
-        right.bar(x + (offset - 1.5) * 0.2, [faithfulness[a][column].mean() for a in arms], 0.2, label=label,
-                  color=color, edgecolor="grey")
+    for offset, (curve, color) in enumerate([("deletion", "tab:red"), ("insertion", "tab:green")]):
+        gains = np.array([faithfulness[a][curve]["gain"] for a in arms])
+        cis = np.array([faithfulness[a][curve]["gain_ci"] for a in arms])
+        right.errorbar(x + (offset - 0.5) * 0.25, gains, yerr=[gains - cis[:, 0], cis[:, 1] - gains], fmt="o",
+                       color=color, capsize=4, label=f"{curve}: map beats random by")
+    right.axhline(0, color="grey", lw=0.8)
     right.set_xticks(x, arms)
-    right.set(ylim=(0, 1), ylabel="area under P(pneumonia)", title="Deletion (lower) and insertion (higher)")
-    right.legend(fontsize=7, ncol=2)
+    right.set(ylabel="area under the logit, map vs random", title="Deletion and insertion (above 0: faithful)")
+    right.legend(fontsize=8)
     fig.tight_layout()
     return fig

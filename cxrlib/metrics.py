@@ -34,6 +34,13 @@ __all__ = [
     "compare_seeds",
     "OPERATING_POINTS",
     "evaluate_arms",
+    "operating_point_stability",
+    "headline_operating_point",
+    "minimal_detectable_difference",
+    "difference_verdict",
+    "EQUIVALENCE_MARGIN_AUC",
+    "comparison_sentence",
+    "comparisons_table",
     "arms_table",
     "bootstrap_mean",
     "calibration",
@@ -315,6 +322,25 @@ def _resample_weights(codes, n_boot, rng):
         yield drawn[codes].astype(np.float64)
 
 
+def _resample_seeds_and_patients(codes, n_seeds, n_boot, rng):
+    """Yield ``(image weights, seed weights)`` of a two-level bootstrap: patients and training seeds.
+
+    A seed-averaged figure varies for two reasons: which patients were tested and which training run
+    (seed) produced the model. Each resample draws the patients with replacement (as
+    :func:`_resample_weights`) and, independently, ``n_seeds`` seeds with replacement; the resampled figure
+    is the mean over the drawn seeds (seed weights sum to 1). This is the hierarchical (two-stage) bootstrap of
+    Davison & Hinkley (1997, section 3.8) with the two levels crossed, as every seed scores the same images. With
+    few seeds the seed level is coarse (3 seeds give 10 distinct seed draws) and a little narrow (the variance of
+    a mean of draws with replacement is (K - 1) / K of the seeds' own), so the intervals are approximate; with one
+    seed they reduce to the patient bootstrap.
+    """
+    n_groups = codes.max() + 1
+    for _ in range(n_boot):
+        drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+        seeds = np.bincount(rng.integers(0, n_seeds, n_seeds), minlength=n_seeds) / n_seeds
+        yield drawn[codes].astype(np.float64), seeds
+
+
 def _percentile_intervals(samples, confidence):
     """``{name: [low, high]}`` from ``{name: resampled values}``, and notes on undefined resamples."""
     alpha = (1 - confidence) / 2
@@ -589,8 +615,8 @@ def evaluate_seeds(y_true, scores, thresholds, *, groups=None, n_boot=2000, conf
     thresholds : sequence of float
         Each seed's decision threshold (chosen without the test split).
     groups, n_boot, confidence, seed
-        As in :func:`bootstrap_intervals`; every resample of patients is applied to all seeds
-        at once, so the interval is that of the seed-averaged metric.
+        As in :func:`bootstrap_intervals`; the interval of the seed-averaged metric resamples patients and
+        seeds together (:func:`_resample_seeds_and_patients`), so it holds the between-seed spread too.
 
     Returns
     -------
@@ -612,10 +638,11 @@ def evaluate_seeds(y_true, scores, thresholds, *, groups=None, n_boot=2000, conf
         per_seed = [classification_metrics(y, s, threshold=t) for s, t in zip(scores, thresholds)]
         ranks = [_score_ranks(s) for s in scores]
         samples = {k: [] for k in METRIC_NAMES}
-        for w in _resample_weights(codes, n_boot, _rng(seed)):
-            values = [_metric_values(y, p, s, w, r)[0] for p, s, r in zip(preds, scores, ranks)]
+        for w, seed_weights in _resample_seeds_and_patients(codes, len(scores), n_boot, _rng(seed)):
+            drawn = np.flatnonzero(seed_weights)
+            values = [_metric_values(y, preds[i], scores[i], w, ranks[i])[0] for i in drawn]
             for k in METRIC_NAMES:
-                samples[k].append(np.mean([v[k] for v in values]))
+                samples[k].append(float(np.dot(seed_weights[drawn], [v[k] for v in values])))
     intervals, notes = _percentile_intervals(samples, confidence)
     _warn_undefined(notes)
     out = {k: float(np.mean([m[k] for m in per_seed])) for k in METRIC_NAMES}
@@ -625,18 +652,24 @@ def evaluate_seeds(y_true, scores, thresholds, *, groups=None, n_boot=2000, conf
     out["per_seed"] = per_seed
     out.update(n=int(y.size), n_positive=int(y.sum()))
     unit = "patients" if groups is not None else "images"
-    out["ci_method"] = (f"{100 * confidence:g}% percentile bootstrap of the mean over {len(scores)} seed(s), "
-                        f"{n_boot} resamples of {unit}")
+    out["ci_method"] = _two_level_method(confidence, n_boot, len(scores), unit)
     return out
 
 
+#: Two arms whose AUC difference has its interval inside +-this are called equivalent: the strict end of the
+#: non-inferiority margins used for diagnostic AUC (0.02-0.05), fixed before any result was read.
+EQUIVALENCE_MARGIN_AUC = 0.02
+
+
 def compare_seeds(y_true, scores_a, scores_b, thresholds_a, thresholds_b, *, groups=None, n_boot=2000,
-                  confidence=0.95, seed=0):
+                  confidence=0.95, seed=0, equivalence_margin=EQUIVALENCE_MARGIN_AUC, power=0.8):
     """Two arms, each trained with the same seeds, on the same images: per seed and averaged.
 
     Per seed, :func:`compare_models` (McNemar on the discordant errors, paired bootstrap of every
-    metric difference). Across seeds, the mean AUC difference with a paired patient-bootstrap
-    interval of that mean (one resample applied to both arms and every seed).
+    metric difference). Across seeds, the mean AUC difference with a paired two-level bootstrap interval
+    of that mean (patients and seeds resampled together, one resample applied to both arms), its standard
+    error, the smallest difference the study could detect (:func:`minimal_detectable_difference`) and what
+    the interval allows one to say (:func:`difference_verdict`).
 
     Parameters
     ----------
@@ -646,12 +679,18 @@ def compare_seeds(y_true, scores_a, scores_b, thresholds_a, thresholds_b, *, gro
     thresholds_a, thresholds_b : sequence of float
     groups, n_boot, confidence, seed
         As in :func:`bootstrap_intervals`.
+    equivalence_margin : float
+        AUC difference below which the arms are called equivalent when the interval lies inside it.
+    power : float
+        Power of :func:`minimal_detectable_difference`.
 
     Returns
     -------
     dict
         ``auc_difference`` (mean over seeds of a - b), ``auc_difference_ci``, ``auc_difference_sd``,
-        ``mcnemar_p_values`` (one per seed), ``per_seed`` (the :func:`compare_models` outputs), ``ci_method``.
+        ``auc_difference_se``, ``minimal_detectable_difference``, ``power``, ``equivalence_margin``,
+        ``verdict``, ``mcnemar_p_values`` (one per seed), ``per_seed`` (the :func:`compare_models` outputs),
+        ``ci_method``.
     """
     y = _labels(y_true)
     if not (len(scores_a) == len(scores_b) == len(thresholds_a) == len(thresholds_b) > 0):
@@ -667,23 +706,82 @@ def compare_seeds(y_true, scores_a, scores_b, thresholds_a, thresholds_b, *, gro
     samples = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for w in _resample_weights(codes, n_boot, _rng(seed)):
-            diffs = [_metric_values(y, ones, a, w, r_a)[0]["roc_auc"] - _metric_values(y, ones, b, w, r_b)[0]["roc_auc"]
-                     for a, b, r_a, r_b in zip(sa, sb, ra, rb)]
-            samples.append(np.mean(diffs))
+        for w, seed_weights in _resample_seeds_and_patients(codes, len(sa), n_boot, _rng(seed)):
+            drawn = np.flatnonzero(seed_weights)
+            diffs = [_metric_values(y, ones, sa[i], w, ra[i])[0]["roc_auc"]
+                     - _metric_values(y, ones, sb[i], w, rb[i])[0]["roc_auc"] for i in drawn]
+            samples.append(float(np.dot(seed_weights[drawn], diffs)))
     interval, notes = _percentile_intervals({"auc_difference": samples}, confidence)
     _warn_undefined(notes)
     differences = [c["auc_difference"] for c in per_seed]
     unit = "patients" if groups is not None else "images"
+    samples = np.asarray(samples)
+    standard_error = float(np.nanstd(samples, ddof=1)) if np.isfinite(samples).sum() > 1 else float("nan")
+    detectable = minimal_detectable_difference(standard_error, confidence=confidence, power=power)
     return {
         "auc_difference": float(np.mean(differences)),
         "auc_difference_ci": interval["auc_difference"],
         "auc_difference_sd": float(np.std(differences, ddof=1)) if len(differences) > 1 else float("nan"),
+        "auc_difference_se": standard_error,
+        "minimal_detectable_difference": detectable,
+        "power": power,
+        "equivalence_margin": equivalence_margin,
+        "verdict": difference_verdict(interval["auc_difference"], equivalence_margin),
         "mcnemar_p_values": [c["mcnemar_p_value"] for c in per_seed],
         "per_seed": per_seed,
-        "ci_method": f"{100 * confidence:g}% paired percentile bootstrap of the mean over {len(per_seed)} seed(s), "
-                     f"{n_boot} resamples of {unit}",
+        "ci_method": "paired " + _two_level_method(confidence, n_boot, len(per_seed), unit),
     }
+
+
+def _two_level_method(confidence, n_boot, n_seeds, unit):
+    """The sentence a record carries about how its intervals were made."""
+    if n_seeds == 1:
+        return f"{100 * confidence:g}% percentile bootstrap, one seed, {n_boot} resamples of {unit}"
+    return (f"{100 * confidence:g}% percentile bootstrap of the mean over {n_seeds} seeds, {n_boot} resamples of "
+            f"{unit} and of seeds together (two-level)")
+
+
+def minimal_detectable_difference(standard_error, *, confidence=0.95, power=0.8):
+    """The smallest true difference a two-sided test at ``1 - confidence`` detects with ``power``.
+
+    Normal approximation: ``(z_(1 - alpha/2) + z_power) * SE``, with the standard error of the difference taken
+    from the bootstrap resamples (so it holds the patients' and the seeds' variation); 2.80 SE at 95% and 80%.
+
+    Parameters
+    ----------
+    standard_error : float
+    confidence, power : float in (0, 1)
+
+    Returns
+    -------
+    float
+        nan when the standard error is.
+    """
+    from scipy.stats import norm
+
+    if not (0 < confidence < 1 and 0 < power < 1):
+        raise ValueError(f"confidence and power must be in (0, 1), got {confidence} and {power}")
+    return float((norm.ppf(1 - (1 - confidence) / 2) + norm.ppf(power)) * standard_error)
+
+
+def difference_verdict(ci, margin):
+    """What an interval of a difference ``a - b`` allows one to say.
+
+    Returns
+    -------
+    str
+        ``"a higher"`` or ``"b higher"`` when the interval excludes 0; ``"equivalent"`` when it lies inside
+        ``(-margin, margin)`` (two one-sided tests at the interval's level); else ``"not shown"``: no difference
+        detected, and no equivalence either.
+    """
+    lo, hi = (float(v) for v in ci)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "not shown"
+    if lo > 0:
+        return "a higher"
+    if hi < 0:
+        return "b higher"
+    return "equivalent" if -margin < lo and hi < margin else "not shown"
 
 
 def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=0.95, seed=0):
@@ -705,11 +803,12 @@ def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=
     Returns
     -------
     dict
-        ``arms``: arm -> the headline metrics (means over seeds at ``youden``), ``sd``, ``ci``, ``per_seed``
+        ``arms``: arm -> the metrics at ``youden`` (means over seeds), ``sd``, ``ci``, ``per_seed``
         (``seed`` plus the metrics), ``operating_points`` (point -> the same keys and ``thresholds``),
         ``without_fallback`` (the same, at ``youden``, on the images whose ROI did not fall back: the same
         images for every arm, so comparisons stay paired), ``n``; ``comparisons``: a list of ``a``, ``b``,
-        :func:`compare_seeds` at ``youden``; ``operating_point_definitions``.
+        :func:`compare_seeds` at ``youden``; ``operating_point_definitions``; ``operating_point_stability``
+        (:func:`operating_point_stability`) and ``headline`` (:func:`headline_operating_point`).
     """
     needed = {"arm", "seed", "filename", "patient_id", "y_true", "score", "fallback"}
     missing = needed - set(predictions.columns)
@@ -765,17 +864,79 @@ def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=
             y, seed_list(a), seed_list(b), [thresholds[a][s]["youden"] for s in seeds],
             [thresholds[b][s]["youden"] for s in seeds], groups=groups, n_boot=n_boot, confidence=confidence,
             seed=seed)})
+    stability = operating_point_stability(records)
     return {"arms": records, "comparisons": comparisons, "seeds": [int(s) for s in seeds],
-            "operating_point_definitions": OPERATING_POINTS, "headline_operating_point": "youden"}
+            "operating_point_definitions": OPERATING_POINTS, "operating_point_stability": stability,
+            "headline": headline_operating_point(stability)}
 
 
-def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
-    """Mean of per-image values with a percentile bootstrap interval over patients.
+#: The largest between-seed SD of test specificity with which a threshold rule may lead the report.
+STABLE_SPECIFICITY_SD = 0.03
+
+
+def operating_point_stability(records):
+    """How much each threshold rule moves between seeds: its thresholds and the specificity they give.
 
     Parameters
     ----------
-    values : (N,) float array
-        One value per image; nan values are ignored.
+    records : dict
+        ``evaluate_arms(...)["arms"]``.
+
+    Returns
+    -------
+    dict
+        ``{point: {arm: {"threshold_mean", "threshold_sd", "threshold_min", "threshold_max", "specificity_sd",
+        "sensitivity_sd"}}}``, SDs between seeds (nan for one seed).
+    """
+    out = {}
+    for point in OPERATING_POINTS:
+        out[point] = {}
+        for arm, record in records.items():
+            entry = record["operating_points"][point]
+            cuts = np.asarray(entry["thresholds"], float)
+            out[point][arm] = {"threshold_mean": float(cuts.mean()),
+                               "threshold_sd": float(cuts.std(ddof=1)) if cuts.size > 1 else float("nan"),
+                               "threshold_min": float(cuts.min()), "threshold_max": float(cuts.max()),
+                               "specificity_sd": entry["sd"]["specificity"], "sensitivity_sd": entry["sd"]["sensitivity"]}
+    return out
+
+
+def headline_operating_point(stability, *, max_sd=STABLE_SPECIFICITY_SD):
+    """Which figures lead the report: a threshold rule that is stable across seeds, or none (threshold-free).
+
+    The rule is fixed before any result is read: the first of :data:`OPERATING_POINTS` whose between-seed SD
+    of specificity is at most ``max_sd`` in every arm leads; if none is, the headline is threshold-free (ROC
+    AUC and average precision), and the thresholded tables follow with their spread. The thresholds themselves
+    always come from validation; with one seed no spread is measured and no rule can be shown stable.
+
+    Parameters
+    ----------
+    stability : dict
+        :func:`operating_point_stability`.
+    max_sd : float
+
+    Returns
+    -------
+    dict
+        ``point`` (a key of :data:`OPERATING_POINTS`, or None), ``max_specificity_sd`` (per point, the largest
+        over arms), ``rule`` (the sentence above, with ``max_sd``).
+    """
+    worst = {point: max(a["specificity_sd"] for a in by_arm.values()) for point, by_arm in stability.items()}
+    stable = [p for p, sd in worst.items() if np.isfinite(sd) and sd <= max_sd]
+    return {"point": stable[0] if stable else None, "max_specificity_sd": worst,
+            "rule": f"the first threshold rule whose between-seed SD of specificity is at most "
+                    f"{100 * max_sd:g} points in every arm leads; none: the headline is threshold-free"}
+
+
+def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
+    """Mean of per-image values with a percentile bootstrap interval over patients (and seeds).
+
+    Parameters
+    ----------
+    values : (N,) or (K, N) float array
+        One value per image, or one row per training seed over the same images; nan values are ignored.
+        With rows, the mean is over seeds and images and the interval resamples both
+        (:func:`_resample_seeds_and_patients`).
     groups : (N,) array, optional
         Patient id per image (None resamples images).
     n_boot, confidence, seed
@@ -787,20 +948,25 @@ def bootstrap_mean(values, *, groups=None, n_boot=2000, confidence=0.95, seed=0)
         ``(mean, [low, high])``.
     """
     v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size == 0:
-        raise ValueError(f"values must be a non-empty 1-D array, got shape {v.shape}")
+    if v.ndim == 1:
+        v = v[None, :]
+    if v.ndim != 2 or v.size == 0:
+        raise ValueError(f"values must be a non-empty (N,) or (seeds, N) array, got shape {np.shape(values)}")
     _check_bootstrap(n_boot, confidence)
     ok = np.isfinite(v)
     if not ok.any():
         warnings.warn("values has no finite entry; mean and interval are nan", stacklevel=2)
         return np.nan, [np.nan, np.nan]
-    codes = _group_codes(groups, v.size)[ok]
-    v = v[ok]
-    codes = pd.factorize(codes)[0]
-    means = [np.average(v, weights=w) for w in _resample_weights(codes, n_boot, _rng(seed))]
+    codes = _group_codes(groups, v.shape[1])
+    filled = np.where(ok, v, 0.0)
+    means = []
+    for w, seed_weights in _resample_seeds_and_patients(codes, v.shape[0], n_boot, _rng(seed)):
+        weight = seed_weights[:, None] * w[None, :] * ok
+        total = weight.sum()
+        means.append(float((weight * filled).sum() / total) if total > 0 else np.nan)
     intervals, notes = _percentile_intervals({"mean": means}, confidence)
     _warn_undefined(notes)
-    return float(v.mean()), intervals["mean"]
+    return float(v[ok].mean()), intervals["mean"]
 
 
 # --------------------------------------------------------------------------- calibration, errors
@@ -1029,6 +1195,42 @@ def arms_table(records, *, point=None):
         cells["threshold"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
         rows[arm] = cells
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+
+
+def comparison_sentence(comparison):
+    """What one :func:`compare_seeds` record allows one to say about ``a - b``, in one sentence with its numbers."""
+    c = comparison
+    lo, hi = c["auc_difference_ci"]
+    numbers = f"AUC {c['a']} − {c['b']} {c['auc_difference']:+.3f} (95% interval {lo:+.3f} to {hi:+.3f})"
+    verdict = c["verdict"]
+    if verdict == "a higher":
+        return f"{numbers}: {c['a']} ranks the images better."
+    if verdict == "b higher":
+        return f"{numbers}: {c['b']} ranks the images better."
+    if verdict == "equivalent":
+        return f"{numbers}: equivalent within ±{c['equivalence_margin']:.2f}."
+    return (f"{numbers}: no difference detected; this study could detect a difference of "
+            f"±{c['minimal_detectable_difference']:.3f} or more ({100 * c['power']:.0f}% power).")
+
+
+def comparisons_table(comparisons):
+    """The paired comparisons of :func:`evaluate_arms` as a display table, one row per pair ``a - b``."""
+    rows = {}
+    for c in comparisons:
+        lo, hi = c["auc_difference_ci"]
+        rows[f"{c['a']} − {c['b']}"] = {
+            "AUC difference (mean over seeds)": f"{c['auc_difference']:+.4f}",
+            "95% interval (patients and seeds)": f"{lo:+.4f} to {hi:+.4f}",
+            "SD between seeds": f"{c['auc_difference_sd']:.4f}" if np.isfinite(c["auc_difference_sd"]) else "-",
+            "verdict": {"a higher": f"{c['a']} higher", "b higher": f"{c['b']} higher",
+                        "equivalent": f"equivalent (±{c['equivalence_margin']:.2f})",
+                        "not shown": "no difference detected"}[c["verdict"]],
+            f"smallest detectable ({100 * c['power']:.0f}% power)": f"±{c['minimal_detectable_difference']:.3f}",
+            "McNemar p per seed": ", ".join(f"{p:.2g}" for p in c["mcnemar_p_values"]),
+            "only a right / only b right": ", ".join(f"{r['only_a_correct']}/{r['only_b_correct']}"
+                                                     for r in c["per_seed"]),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("a − b")
 
 
 def trained_as(trained, arm):

@@ -69,6 +69,9 @@ class EvaluationSetSpec(BaseModel):
     images: str | None = None
     glob: str = "*"
     label: Literal["NORMAL", "PNEUMONIA"] | None = None
+    source: str | None = Field(None, description="where the images come from (who made them, licence)")
+    population: str | None = Field(None, description="who is in the images (age, views, diagnoses)")
+    shows: str | None = Field(None, description="what the set can and cannot show about the models")
 
     @field_validator("kermany", "csv", "images")
     @classmethod
@@ -118,7 +121,8 @@ class StudyParams(BaseModel):
         f"{name}: {spec.description}" for name, spec in BACKBONES.items()))
     compare: list[tuple[str, str]] | None = Field(
         None, description="pairs [a, b] of arms compared (a - b); null: every arm against 'original' "
-                          "(or against the first arm when there is no 'original')")
+                          "(or against the first arm when there is no 'original'), then every pair of arms that "
+                          "differ in one step (e.g. paper - roi: CLAHE on cropped images)")
 
     # data
     data_dir: str | None = Field(None, description="Kermany root (train/test/{NORMAL,PNEUMONIA}); null: synthetic demo data")
@@ -133,8 +137,9 @@ class StudyParams(BaseModel):
                                           "sets scored besides the test split")
     audit_images: int = Field(300, ge=10, le=100_000, description="test images (seeded, stratified) in the "
                                                                  "thorax-blanking and swap tests")
-    audit_gradcam_images: int = Field(24, ge=4, le=1000, description="test images in Grad-CAM's randomization "
-                                                                     "and deletion/insertion checks")
+    audit_gradcam_images: int = Field(100, ge=4, le=1000, description="test images (seeded, stratified by class) in "
+                                      "the deletion/insertion check of every seed's maps; the first 24 also in the "
+                                      "randomization check")
 
     # preprocessing and ROI (paper section 3.2-3.3)
     preprocess_size: int = Field(400, **_range("preprocess_size"), description="side of the resized radiograph (paper: 400)")
@@ -252,12 +257,22 @@ class StudyParams(BaseModel):
         return self
 
     def comparisons(self) -> list[tuple[str, str]]:
-        """The pairs of arms compared: ``compare``, or every arm against the baseline arm."""
+        """The pairs of arms compared: ``compare``, or every arm against the baseline arm and then each step's
+        own effect: every pair of arms that differ in one step only (CLAHE on cropped images, ``paper - roi``;
+        the crop on equalized images, ``paper - clahe``), the arm with the step first."""
         if self.compare is not None:
             return [tuple(pair) for pair in self.compare]
         names = list(self.arms)
         baseline = "original" if "original" in self.arms else names[0]
-        return [(name, baseline) for name in names if name != baseline]
+        pairs = [(name, baseline) for name in names if name != baseline]
+        steps = {name: (arm.clahe, arm.roi) for name, arm in self.arms.items()}
+        for a in names:
+            for b in names:
+                differ = [x != y for x, y in zip(steps[a], steps[b])]
+                one_step = sum(differ) == 1 and steps[a][differ.index(True)]  # a has the step b lacks
+                if one_step and (a, b) not in pairs and (b, a) not in pairs:
+                    pairs.append((a, b))
+        return pairs
 
     @classmethod
     def known_keys(cls) -> list[str]:

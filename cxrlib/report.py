@@ -144,24 +144,40 @@ def _headline(m: dict) -> str:
 
 
 def _gradcam_sentences(metrics: dict) -> list[str]:
-    """Where the heat falls, each figure next to its chance baseline, and the paired test between arms."""
+    """Where the heat falls in each network's own frame, next to that frame's chance level, and the paired test."""
     shares = []
     for arm, g in metrics.get("gradcam", {}).items():
-        if g.get("mass_minus_mask_area_ci"):
-            lo, hi = g["mass_minus_mask_area_ci"]
-            shares.append(f"{_esc(arm)} {_pct(g['mass_in_mask_mean'])} against {_pct(g['mask_area_share_mean'])} "
-                          f"(difference {g['mass_minus_mask_area_mean']:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f})")
+        if g.get("lung_mass_over_chance_ci"):
+            lo, hi = g["lung_mass_over_chance_ci"]
+            shares.append(f"{_esc(arm)} {_pct(g['lung_mass_mean'])} against {_pct(g['lung_chance_mean'])} of "
+                          f"{_esc(g.get('frame', 'its frame'))} (difference {g['lung_mass_over_chance_mean']:+.3f}, "
+                          f"95% CI {lo:+.3f} to {hi:+.3f})")
     if not shares:
         return []
-    sentences = ["Grad-CAM (first seed): the share of heatmap mass inside the lung fields against the lung fields' "
-                 "share of the image, which is what a map spread evenly would give: " + "; ".join(shares) + "."]
-    tests = [f"{_esc(pair)} {c['mass_in_mask']['mean_difference']:+.3f} (95% CI "
-             f"{c['mass_in_mask']['mean_difference_ci'][0]:+.3f} to {c['mass_in_mask']['mean_difference_ci'][1]:+.3f}, "
-             f"Wilcoxon p = {c['mass_in_mask']['p_value']:.2g})"
-             for pair, c in metrics.get("gradcam_comparisons", {}).items() if "mass_in_mask" in c]
+    sentences = ["Grad-CAM, in the frame each network saw (the whole image, or the ROI box for cropped arms): the "
+                 "share of heatmap mass on the lung fields against their share of that frame, which is what a map "
+                 "spread evenly would give: " + "; ".join(shares) + "."]
+    tests = [f"{_esc(pair)} {c['lung_mass_over_chance']['mean_difference']:+.3f} (95% CI "
+             f"{c['lung_mass_over_chance']['mean_difference_ci'][0]:+.3f} to "
+             f"{c['lung_mass_over_chance']['mean_difference_ci'][1]:+.3f})"
+             for pair, c in metrics.get("gradcam_comparisons", {}).items() if "lung_mass_over_chance" in c]
     if tests:
-        sentences.append("Paired differences in that mass between arms, on the same images: " + "; ".join(tests) + ".")
+        sentences.append("Paired differences in that mass over chance between arms, on the same images: "
+                         + "; ".join(tests) + ".")
     return sentences
+
+
+def _lead(metrics: dict) -> tuple[dict, str]:
+    """The records that lead the report and how to name them: a stable threshold rule's, or the Youden rule's
+    with the warning that the headline is threshold-free."""
+    from .metrics import OPERATING_POINTS
+
+    arms = metrics.get("arms", {})
+    point = metrics.get("headline", {}).get("point")
+    if point:
+        return {a: m["operating_points"][point] for a, m in arms.items()}, OPERATING_POINTS[point]
+    return arms, ("validation-chosen (Youden) threshold, which moves between seeds, so the ROC AUC is the figure to "
+                  "read first")
 
 
 def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -> str:
@@ -179,17 +195,15 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
     if arms:
         seeds = metrics.get("seeds", [])
         first = next(iter(arms.values()))
-        parts.append(f"On the {first.get('n')} test images, at each model's threshold chosen on validation (Youden's "
-                     f"J), as the mean over {len(seeds)} training seed(s): "
-                     + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in arms.items())
+        lead, named = _lead(metrics)
+        parts.append(f"On the {first.get('n')} test images, as the mean over {len(seeds)} training "
+                     f"{'seeds' if len(seeds) > 1 else 'seed'}, at the {_esc(named)}: "
+                     + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in lead.items())
                      + ". The paper reports {accuracy:.0%} accuracy, {sensitivity:.0%} sensitivity and "
                        "{specificity:.0%} specificity.".format(**_paper_printed()))
-        for c in metrics.get("comparisons", []):
-            lo, hi = c["auc_difference_ci"]
-            shown = lo > 0 or hi < 0
-            parts.append(f"AUC difference {_esc(c['a'])} − {_esc(c['b'])}: {c['auc_difference']:+.3f} (95% CI "
-                         f"{lo:+.3f} to {hi:+.3f})" + ("." if shown else ": no difference in ranking shown, so "
-                                                       "differences in accuracy between them are ones of operating point."))
+        from .metrics import comparison_sentence
+
+        parts += [_esc(comparison_sentence(c)) for c in metrics.get("comparisons", [])]
         parts += _gradcam_sentences(metrics)
         shortcut = metrics.get("gradcam_shortcut", {})
         for arm in arms:
@@ -231,10 +245,10 @@ def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
                  + f", and tested {'them' if len(arms) > 1 or len(seeds) > 1 else 'it'} on {n} {what} that "
                    "were never seen during training."]
     best = max(arms, key=lambda arm: arms[arm]["roc_auc"])
-    m = arms[best]
+    m = _lead(metrics)[0][best]
     sentences.append(f"The best at ranking, {_esc(best)}, separated pneumonia from normal with an area under the ROC "
                      f"curve of {m['roc_auc']:.2f} (1 is perfect, 0.5 is chance); at the threshold chosen beforehand "
-                     f"on validation images it found {_pct(m['sensitivity'])} of pneumonias and cleared "
+                     f"on validation images (which moves between training runs) it found {_pct(m['sensitivity'])} of pneumonias and cleared "
                      f"{_pct(m['specificity'])} of normal images"
                      + ("." if synthetic else f" (the paper reports {_paper_printed()['sensitivity']:.0%} and "
                                               f"{_paper_printed()['specificity']:.0%})."))
@@ -245,10 +259,11 @@ def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
         lows = [c["auc_difference_ci"][0] for c in comparisons]
         highs = [c["auc_difference_ci"][1] for c in comparisons]
         if not better and not worse:
-            sentences.append("No preparation step ranked the images better or worse than its comparison (the 95% "
-                             f"intervals of the AUC differences, from {min(lows):+.3f} to {max(highs):+.3f}, all "
-                             "include zero), so the differences in accuracy between the versions come from where "
-                             "their thresholds sit, not from what they see.")
+            detectable = max(c["minimal_detectable_difference"] for c in comparisons)
+            sentences.append("No preparation step was shown to rank the images better or worse than its comparison "
+                             f"(the 95% intervals of the AUC differences, from {min(lows):+.3f} to {max(highs):+.3f}, "
+                             "all include zero); that is not equality: this study could only have detected "
+                             f"differences of about ±{detectable:.3f} or more.")
         else:
             parts = [f"{_esc(c['a'])} ranked {'better' if c in better else 'worse'} than {_esc(c['b'])} "
                      f"(AUC {c['auc_difference']:+.3f}, 95% CI {c['auc_difference_ci'][0]:+.3f} to "
@@ -325,10 +340,11 @@ def plot_at_a_glance(run: dict, metrics: dict):
 
     ax = axes[2]
     grad = metrics.get("gradcam", {})
-    points(ax, [grad.get(a, {}).get("mass_minus_mask_area_mean") for a in arms],
-           [grad.get(a, {}).get("mass_minus_mask_area_ci") for a in arms], "#55A868")
+    points(ax, [grad.get(a, {}).get("lung_mass_over_chance_mean") for a in arms],
+           [grad.get(a, {}).get("lung_mass_over_chance_ci") for a in arms], "#55A868")
     ax.axvline(0, color="#666", ls="--", lw=1)
-    ax.set_title("Grad-CAM mass in the lung fields\nminus their area share (0 = chance)", fontsize=10)
+    ax.set_title("Grad-CAM mass on the lung fields over chance,\nin each network's own frame (0 = chance)",
+                 fontsize=10)
 
     axes[0].set_yticks(list(y), [_arm_label(run, a) for a in arms])
     axes[0].invert_yaxis()
@@ -410,24 +426,26 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
     from .metrics import OPERATING_POINTS, arms_table, paper_table2, trained_as
 
     seeds = metrics.get("seeds", [])
-    text = (f"<h3>Test metrics per arm: mean over {len(seeds)} seed(s) ± SD between seeds (95% patient-bootstrap "
-            "interval of the mean)</h3><p>At each model's validation-chosen threshold (Youden's J), the headline "
-            "operating point.</p>" + _frame(arms_table(arms)))
+    headline = metrics.get("headline", {})
+    lead = headline.get("point")
+    text = (f"<h3>Test metrics per arm: mean over {len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'} ± SD between "
+            "seeds (95% interval resampling patients and seeds)</h3>")
+    spread = ", ".join(f"{_esc(p)} up to {100 * v:.1f}" for p, v in headline.get("max_specificity_sd", {}).items())
+    text += (f"<p>Headline: {_esc(OPERATING_POINTS[lead])}. " if lead else
+             "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
+        f"Between-seed SD of specificity, in points: {spread}; the rule: {_esc(headline.get('rule', ''))}.</p>")
     for point, meaning in OPERATING_POINTS.items():
-        if point != "youden":
-            text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
+        text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
     if any(m.get("fallback_images") for m in arms.values()):
         n = next(iter(arms.values()))["fallback_images"]
         text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image (same images left out for "
                  "every arm)</h4>" + _frame(arms_table(arms, point="without_fallback")))
-    rows = []
-    for c in metrics.get("comparisons", []):
-        lo, hi = c["auc_difference_ci"]
-        rows.append([f"{c['a']} − {c['b']}", f"{c['auc_difference']:+.4f}", f"{lo:+.4f} to {hi:+.4f}",
-                     ", ".join(f"{p:.2g}" for p in c["mcnemar_p_values"])])
-    if rows:
-        text += "<h3>Arms compared on the same images</h3>" + _table(
-            rows, ["a − b", "AUC difference (mean over seeds)", "95% CI", "McNemar p per seed (Youden thresholds)"])
+    if metrics.get("comparisons"):
+        from .metrics import comparisons_table
+
+        text += ("<h3>Arms compared on the same images</h3><p>Equivalent: the interval lies inside the stated margin; "
+                 "no difference detected: neither, with the smallest difference the study could detect.</p>"
+                 + _frame(comparisons_table(metrics["comparisons"])))
     text += "<h3>The paper's Table 2, rebuilt</h3>"
     text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); the Kermany 2018 "
              "column is our addition; ours are measured in this run (means over seeds).</p>"
@@ -449,14 +467,14 @@ def _gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
         return _missing("05")
     from .gradcam import summary_table
 
-    text = ("<p>Heatmap mass is measured in the whole-image frame: a cropped arm's heatmap is placed back into "
-            "its ROI box, so its mass inside the box is 1 by construction; the informative measures are the "
-            "whole-image arms' mass inside the box and every arm's mass inside the lung-field mask. One model per arm "
-            "(the first seed).</p>")
+    text = ("<p>Heatmap mass is measured in the frame each network saw: the whole image for arms without the crop, "
+            "the ROI box for cropped arms (which see nothing else), each against that frame's chance level (the "
+            "region's share of it). Means over every seed's model and the test images.</p>")
     text += _frame(summary_table({_arm_label(run, arm): m for arm, m in summaries.items()}))
     for name, caption in [("05_fig8_examples", "The paper's Fig. 8: heatmaps of every arm on the same test "
                                                    "images, both classes, right and wrong predictions."),
-                          ("05_mass_distributions", "Per-image heatmap mass inside the ROI and the mask."),
+                          ("05_mass_distributions", "Per-image heatmap mass over chance on the lung fields and "
+                                                    "the thorax box, in each network's own frame (first seed)."),
                           ]:
         text += _figure(run_dir, name, caption)
     return text
@@ -500,23 +518,34 @@ def _audit_section(run: dict, metrics: dict) -> str:
         text += "<p>" + " ".join(notes) + "</p>"
     for name, by_arm in metrics.get("evaluation_sets", {}).items():
         rows = [[_arm_label(run, arm), _pct(r.get("false_positive_rate")),
+                 ", ".join(_pct(v) for v in r.get("per_seed", [])),
                  f"{_pct(r['ci'][0])}–{_pct(r['ci'][1])}" if r.get("ci") else "", r.get("n")]
                 for arm, r in by_arm.items() if "false_positive_rate" in r]
+        about = metrics.get("evaluation_set_descriptions", {}).get(name, {})
         if rows:
-            text += (f"<h4>{_esc(name)}: a domain-shift stress test, not an external validation</h4>"
-                     + _table(rows, ["arm", "false-positive rate", "95% CI", "images"]))
+            text += (f"<h4>{_esc(name)}</h4>"
+                     + "".join(f"<p><em>{_esc(k)}:</em> {_esc(v)}</p>" for k, v in about.items() if v)
+                     + _table(rows, ["arm", "false-positive rate (mean over seeds)", "per seed",
+                                     "95% CI (images and seeds)", "images"]))
     grad = metrics.get("gradcam", {})
-    rows = [[_arm_label(run, arm),
-             ", ".join(f"{k} {v:.2f}" for k, v in g.get("randomization_spearman", {}).items() if v is not None),
-             f"{g.get('deletion_auc', float('nan')):.3f} vs {g.get('random_map_deletion_auc', float('nan')):.3f}",
-             f"{g.get('insertion_auc', float('nan')):.3f} vs {g.get('random_map_insertion_auc', float('nan')):.3f}"]
-            for arm, g in grad.items() if "deletion_auc" in g]
+    rows = []
+    for arm, g in grad.items():
+        f = g.get("faithfulness")
+        if not f:
+            continue
+        rows.append([_arm_label(run, arm),
+                     ", ".join(f"{k} {v:.2f}" for k, v in g.get("randomization_spearman", {}).items() if v is not None)]
+                    + [f"{f[c]['gain']:+.2f} ({f[c]['gain_ci'][0]:+.2f} to {f[c]['gain_ci'][1]:+.2f}): {f[c]['verdict']}"
+                       for c in ("deletion", "insertion")])
     if rows:
+        n = next(g["faithfulness"]["n"] for g in grad.values() if g.get("faithfulness"))
         text += ("<h4>Grad-CAM maps checked</h4><p>Spearman correlation of the maps after randomizing the head and then "
-                 "deeper blocks (should fall towards 0); deletion and insertion areas against a random map "
-                 "(deletion lower and insertion higher than random: faithful).</p>"
-                 + _table(rows, ["arm", "randomization (cascading)", "deletion: map vs random",
-                                 "insertion: map vs random"]))
+                 "deeper blocks (should fall towards 0); deletion and insertion on the logit of the explained class, on "
+                 f"{n} test images of both classes and every seed: how much the map beats a random pixel order "
+                 "(95% CI over patients and seeds), and the verdict as measured (faithful only where the interval "
+                 "lies above 0).</p>"
+                 + _table(rows, ["arm", "randomization (cascading)", "deletion: map beats random by",
+                                 "insertion: map beats random by"]))
     return text
 
 
@@ -631,9 +660,9 @@ def write_index(run_dir: str | os.PathLike) -> Path:
         save_figure(plot_at_a_glance(run, metrics), run_dir / "figures" / "00_at_a_glance")
         glance = _figure(run_dir, "00_at_a_glance", "At a glance, per arm: test ROC AUC against the trivial floor "
                                                     "(grey band: its 95% CI); AUC with the thorax blanked (the lung "
-                                                    "fields for cropped arms); Grad-CAM heatmap mass in the lung "
-                                                    "fields minus their share of the image. Dots: means over seeds "
-                                                    "(Grad-CAM: first seed); bars: 95% CIs.")
+                                                    "fields for cropped arms); Grad-CAM heatmap mass on the lung "
+                                                    "fields minus their share of the frame each network saw. Dots: "
+                                                    "means over seeds; bars: 95% CIs over patients and seeds.")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cxr-study · {_esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>

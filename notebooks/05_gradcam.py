@@ -14,9 +14,10 @@
 # The paper shows (its Fig. 8) that the model trained on the thorax ROI crops "looks inside the rib cage",
 # while the model trained on the original images draws on labels, arms and the image borders. Here the same
 # comparison is made for every arm of the study on every test image and **measured**: Grad-CAM (Selvaraju et al.
-# 2017) of each arm's first-seed model, mapped into one whole-image frame (a cropped arm's heatmap, computed on its
-# crop, is placed back into the ROI box), then the share of heatmap mass inside the ROI box, inside the
-# lung-field mask, and where the heatmap peaks (pointing game), compared between arms image by image.
+# 2017) of each arm's model of every seed, measured in the frame that network saw (the whole image, or the ROI box
+# for a cropped arm): the share of heatmap mass on the lung fields and where the heatmap peaks (pointing game),
+# each against the chance level of that frame, compared between arms image by image; then two checks of the maps
+# themselves.
 #
 # **Inputs:** `processed.csv`, `training.json`, the models in `work_dir`, `test_predictions.csv` (04), `data.json`.
 # **Outputs:** `gradcam.csv` (one row per test image and arm), `gradcam` entries in `metrics.json`,
@@ -32,21 +33,23 @@ seed = 0
 batch_size = 32
 gradcam_layer = None
 gradcam_examples = 8
-audit_gradcam_images = 24
+audit_gradcam_images = 100
 
 # %%
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import gradcam, metrics, synthetic, training
+from cxrlib import audit, gradcam, metrics, synthetic, training
 from cxrlib.inputs import read_images
 from cxrlib.data import read_radiograph
 from cxrlib.model import load_classifier
 from cxrlib.study import SYNTHETIC_NOTE, StudyRun
 
 BOOTSTRAP_RESAMPLES = 2000
-FRAME_SIZE = 256  # side of the whole-image frame the measures are taken in
+FRAME_SIZE = 256  # side of the frame the measures are taken in
+RANDOMIZATION_IMAGES = 24  # of the checked images, those in the randomization check (first seed)
+DELETION_STEPS = 5  # shares of the pixels deleted or inserted per curve
 run = StudyRun(run_dir, step="05", work_dir=work_dir)
 study_arms = run.arms(arms)
 names = [a.name for a in study_arms]
@@ -56,28 +59,30 @@ first_seed = seeds[0]
 # %% [markdown]
 # ## 1. What is measured, and why so
 #
-# All heatmaps are compared in the frame of the whole radiograph. An arm without the crop has a heatmap over the
-# whole frame; a cropped arm sees only the ROI box, so its heatmap is resized to the box and placed there, zero
-# elsewhere. Consequences for the measures:
+# Every heatmap is measured in the frame its network saw: the whole radiograph for an arm without the crop, the
+# ROI box for a cropped arm (which sees nothing else). Measured in the whole image instead, a cropped arm's
+# heatmap could only fall inside the box and would look "more on the lungs" for free.
 #
-# * **mass in ROI** (share of heatmap mass inside the thorax box): for a cropped arm it is 1 *by construction*
-#   (it cannot look elsewhere). It is the informative number for the whole-image arms: how much of their evidence
-#   comes from outside the thorax (labels, arms, borders). The pointing game in the box is likewise always a hit
-#   for a cropped arm.
-# * **mass in mask** (inside the lung-field mask of preprocessing, when there is one) is not trivial for any arm.
-# * **mask share in ROI** (of the mass *inside the box*, the share on the lung fields) compares *where inside
-#   the thorax* each arm looks, with the same chance level for all (mask area / box area).
+# * **Lung mass**: the share of heatmap mass on the lung-field mask of preprocessing, against its **chance
+#   level**, the mask's share of the frame (what a heatmap spread evenly would put there). Arms are compared on
+#   the mass *over chance*, as their frames differ.
+# * **Thorax mass** (whole-image arms only): the share inside the ROI box, against the box's share of the image;
+#   how much of their evidence lies outside the thorax (labels, arms, borders). For a cropped arm it is 1 by
+#   construction and is not reported.
+# * **Pointing game**: whether the heatmap's peak lies on the lungs (or in the box); a random peak hits with the
+#   region's share of the frame.
 #
 # Heatmaps come from the layer `gradcam_layer` (default: the backbone's last convolutional block), are coarse, and
 # are upsampled bilinearly, so some mass bleeds across region edges. Each model explains its own predicted class
-# (at its validation threshold).
+# (at its validation threshold). Means are over seeds and images, with 95% intervals that resample patients and
+# seeds.
 
 # %%
 trained = run.read_json("training.json")["arms"]
 test = run.processed("test")
 y = (test["label"] == "PNEUMONIA").to_numpy(int)
 groups = test["patient_id"].to_numpy()
-thresholds = {a: float(trained[a]["seeds"][str(first_seed)]["thresholds"]["youden"]) for a in names}
+thresholds = {(a, s): float(trained[a]["seeds"][str(s)]["thresholds"]["youden"]) for a in names for s in seeds}
 has_masks = "mask_path" in test.columns and (test["mask_path"] != "").any()
 
 shortcut, tag_box = None, None
@@ -88,8 +93,8 @@ if run.is_synthetic:  # the generator's ground truth: which test images carry th
 
 display(Markdown(
     (SYNTHETIC_NOTE + "  \n" if run.is_synthetic else "") + f"{run.data['description']}  \n"
-    f"{len(test)} test images; lung-field masks: **{'yes' if has_masks else 'none'}**; models: each arm's seed "
-    f"{first_seed}; Grad-CAM layer: **{gradcam_layer or 'the backbone default'}**."
+    f"{len(test)} test images; lung-field masks: **{'yes' if has_masks else 'none'}**; models: each arm's "
+    f"{len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'}; Grad-CAM layer: **{gradcam_layer or 'the backbone default'}**."
 ))
 
 # %% [markdown]
@@ -97,25 +102,26 @@ display(Markdown(
 
 # %%
 measures, heatmaps, regions, layers = {}, {}, {}, {}
-models = {arm.name: load_classifier(run.model_path(arm.name, first_seed)) for arm in study_arms}
+models = {(arm.name, s): load_classifier(run.model_path(arm.name, s)) for arm in study_arms for s in seeds}
 for arm in study_arms:
-    model = models[arm.name]
-    layer = gradcam.find_layer(model, gradcam_layer)
-    layers[arm.name] = layer.name
-    if tag_box is not None:
-        # the tag is small next to a heatmap cell: measure on its box grown by half a cell of the layer
-        regions = {"shortcut_spot": [gradcam.expand_box(tag_box, 0.5 / layer.output.shape[1])] * len(test)}
-    # a layer after a cached frozen prefix is explained on the prefix's features, computed once in 04
-    explained, inputs = training.gradcam_inputs(
-        model, read_images(test[arm.column], size=model.input_shape[1], progress=False),
-        settings=trained[arm.name]["seeds"][str(first_seed)]["settings"], layer_name=layer.name, work_dir=work_dir,
-        batch_size=batch_size)
-    measures[arm.name], heatmaps[arm.name] = gradcam.measure_gradcam(
-        test, explained, image_column=arm.column, crop=arm.roi, frame_size=FRAME_SIZE, regions=regions,
-        layer_name=layer.name, threshold=thresholds[arm.name], batch_size=batch_size, inputs=inputs,
-    )
+    images = read_images(test[arm.column], size=models[arm.name, first_seed].input_shape[1], progress=False)
+    for s in seeds:
+        model = models[arm.name, s]
+        layer = gradcam.find_layer(model, gradcam_layer)
+        layers[arm.name] = layer.name
+        if tag_box is not None:
+            # the tag is small next to a heatmap cell: measure on its box grown by half a cell of the layer
+            regions = {"shortcut_spot": [gradcam.expand_box(tag_box, 0.5 / layer.output.shape[1])] * len(test)}
+        # a layer after a cached frozen prefix is explained on the prefix's features, computed once in 04
+        explained, inputs = training.gradcam_inputs(
+            model, images, settings=trained[arm.name]["seeds"][str(s)]["settings"], layer_name=layer.name,
+            work_dir=work_dir, batch_size=batch_size)
+        measures[arm.name, s], heatmaps[arm.name, s] = gradcam.measure_gradcam(
+            test, explained, image_column=arm.column, crop=arm.roi, frame_size=FRAME_SIZE, regions=regions,
+            layer_name=layer.name, threshold=thresholds[arm.name, s], batch_size=batch_size, inputs=inputs,
+            progress=False)
 
-cells = {n: heatmaps[n].shape[1] for n in names}
+cells = {n: heatmaps[n, first_seed].shape[1] for n in names}
 display(Markdown(
     "Heatmap resolution: " + ", ".join(f"{n} {c}x{c} cells ({layers[n]})" for n, c in cells.items())
     + (" — coarse: each cell spans more than 1/7 of the model's input side, so small structures (markers, labels) "
@@ -126,32 +132,34 @@ display(Markdown(
 # the forward pass of Grad-CAM scores the images again: it must agree with 04
 predicted = run.read_csv("test_predictions.csv")
 agreement = 0.0
-for n in names:
-    of_arm = predicted[(predicted["arm"] == n) & (predicted["seed"] == first_seed)]
-    if not (of_arm["filename"].to_numpy() == test["filename"].to_numpy()).all():
+for (n, s), m in measures.items():
+    of_model = predicted[(predicted["arm"] == n) & (predicted["seed"] == s)]
+    if not (of_model["filename"].to_numpy() == test["filename"].to_numpy()).all():
         raise ValueError("test_predictions.csv does not list the test images of processed.csv in order; rerun 04")
-    agreement = max(agreement, float(np.abs(measures[n]["probability"].to_numpy() - of_arm["score"].to_numpy()).max()))
+    agreement = max(agreement, float(np.abs(m["probability"].to_numpy() - of_model["score"].to_numpy()).max()))
 display(Markdown(f"Largest difference from the probabilities of 04: {agreement:.1e} (zero when the explained layer "
                  "follows a cached frozen part: Grad-CAM then runs on 04's features; otherwise up to their float16 "
                  "rounding)."))
 
 long = pd.concat(
     [test[["filename", "patient_id", "label", "subtype"]].assign(
-        arm=n, seed=first_seed, threshold=thresholds[n],
-        correct=(measures[n]["probability"] >= thresholds[n]).astype(int) == y,
-    ).join(measures[n]) for n in names],
+        arm=n, seed=s, threshold=thresholds[n, s],
+        correct=(m["probability"] >= thresholds[n, s]).astype(int) == y,
+    ).join(m) for (n, s), m in measures.items()],
     ignore_index=True,
 )
 _ = run.write_csv(long, "gradcam.csv")
+per_seed = {n: [measures[n, s] for s in seeds] for n in names}
 
 # %% [markdown]
 # ## 3. The paper's Fig. 8 on our arms
 #
-# The same patients under every arm: both classes, right and wrong predictions of the first compared pair.
-# Columns: the whole image with the ROI box, then each arm's heatmap in the whole-image frame.
+# The same patients under every arm (first seed): both classes, right and wrong predictions of the first compared
+# pair. Columns: the whole image with the ROI box, then each arm's heatmap placed where that arm looked.
 
 # %%
-pred = {n: (measures[n]["probability"].to_numpy() >= thresholds[n]).astype(int) for n in names}
+pred = {n: (measures[n, first_seed]["probability"].to_numpy() >= thresholds[n, first_seed]).astype(int)
+        for n in names}
 a, b = pairs[0] if pairs else (names[0], names[0])
 chosen = gradcam.select_examples(y, pred[a], pred[b], n=gradcam_examples, seed=seed)
 examples = []
@@ -160,7 +168,7 @@ for i in chosen:
     examples.append({
         "image": read_radiograph(row["path"]),
         "box": tuple(row[c] for c in gradcam.ROI_COLUMNS),
-        "heatmaps": {n: heatmaps[n][i] for n in names},
+        "heatmaps": {n: heatmaps[n, first_seed][i] for n in names},
         "cropped": {x.name: x.roi for x in study_arms},
         "title": row["label"] + "".join(f"\n{n} {'right' if pred[n][i] == y[i] else 'wrong'}" for n in (a, b)),
     })
@@ -168,21 +176,24 @@ run.show(gradcam.plot_examples(examples), "fig8_examples")
 
 # %% [markdown]
 # ## 4. Where the heatmap mass falls, per arm
+#
+# Mean over seeds and images (95% interval over patients and seeds); each mass next to its frame's chance level.
 
 # %%
-summary = {n: gradcam.summarize_measures(measures[n], groups=groups, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+summary = {n: gradcam.summarize_measures(per_seed[n], groups=groups, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
            for n in names}
 display(gradcam.summary_table(summary))
-run.show(gradcam.plot_measure_distributions(measures), "mass_distributions")
+run.show(gradcam.plot_measure_distributions({n: measures[n, first_seed] for n in names}), "mass_distributions")
 
 # %% [markdown]
 # ## 5. Paired tests
 #
-# For each compared pair, the Wilcoxon signed-rank test on the per-image differences (a − b) of each measure; the
-# mean difference has a patient-bootstrap interval (the Wilcoxon test itself treats images as independent).
+# For each compared pair, the per-image differences (a − b) of each mass **over its own frame's chance**, averaged
+# over seeds: the Wilcoxon signed-rank test on them, and the mean difference with an interval over patients and
+# seeds (the Wilcoxon test itself treats images as independent).
 
 # %%
-paired = {f"{a} - {b}": gradcam.compare_measures(measures[a], measures[b], groups=groups,
+paired = {f"{a} - {b}": gradcam.compare_measures(per_seed[a], per_seed[b], groups=groups,
                                                  n_boot=BOOTSTRAP_RESAMPLES, seed=seed) for a, b in pairs}
 for label, result in paired.items():
     display(Markdown(f"**{label}**"))
@@ -190,7 +201,7 @@ for label, result in paired.items():
         display(Markdown("No image where both models' heatmaps have mass (a heatmap that is zero everywhere has no "
                          "measures): nothing to compare."))
         continue
-    table = pd.DataFrame(result).T
+    table = pd.DataFrame(result).T.rename(index=gradcam.MEASURE_LABELS)
     display(pd.DataFrame({
         "images": table["n"], "non-zero differences": table["n_nonzero"],
         "median difference": table["median_difference"].map("{:+.3f}".format),
@@ -213,8 +224,9 @@ if shortcut is not None:
     evidence = {}
     for n in names:
         evidence[(n, "heatmap mass on the spot")] = gradcam.compare_groups(
-            measures[n]["mass_in_shortcut_spot"].to_numpy(), shortcut)
-        evidence[(n, "P(PNEUMONIA)")] = gradcam.compare_groups(measures[n]["probability"].to_numpy(), shortcut)
+            measures[n, first_seed]["mass_in_shortcut_spot"].to_numpy(), shortcut)
+        evidence[(n, "P(PNEUMONIA)")] = gradcam.compare_groups(measures[n, first_seed]["probability"].to_numpy(),
+                                                                shortcut)
         evidence[(n, "accuracy")] = gradcam.compare_groups((pred[n] == y).astype(float), shortcut)
     shortcut_table = pd.DataFrame(evidence).T.rename(columns={"mean_in": "tag present", "mean_out": "tag absent"})
     display(shortcut_table[["n_in", "n_out", "tag present", "tag absent", "difference"]].astype(float).round(3)
@@ -231,87 +243,76 @@ else:
 # %% [markdown]
 # ## 7. Are the maps checked, not only measured?
 #
-# Two checks of the maps themselves, on a seeded sample of PNEUMONIA test images (the class explained):
+# Two checks of the maps themselves, on a seeded sample of test images of both classes:
 #
-# * **Randomization** (Adebayo et al. 2018): the classifier's head is re-initialised, then successively deeper blocks
-#   (each weight redrawn with its trained mean and SD); the maps are recomputed and compared with the trained model's
-#   by Spearman rank correlation. A map that stays the same when the weights behind the decision are destroyed
-#   shows the image, not the model: correlations should fall towards 0.
-# * **Deletion and insertion** (Petsiuk et al. 2018): the most salient pixels of the model's input are replaced by the
-#   image's mean (deletion) or revealed on a flat image (insertion) in ten steps; the area under P(pneumonia) is
-#   compared with the same curves for a random order of the pixels. A faithful map deletes faster (smaller area) and
-#   inserts faster (larger area) than random.
+# * **Randomization** (Adebayo et al. 2018), first seed, PNEUMONIA explained: the classifier's head is
+#   re-initialised, then successively deeper blocks (each weight redrawn with its trained mean and SD); the maps are
+#   recomputed and compared with the trained model's by Spearman rank correlation. A map that stays the same when
+#   the weights behind the decision are destroyed shows the image, not the model: correlations should fall towards 0.
+# * **Deletion and insertion** (Petsiuk et al. 2018), every seed: the most salient pixels of the model's input are
+#   replaced by one grey level (the mean of the arm's training inputs; deletion), or revealed on an image of that
+#   grey level (insertion), in equal steps, and the **logit** of the explained class is followed (the probability
+#   saturates near 1 and barely moves). The area under the curve is compared, image by image, with a random order
+#   of the pixels: a faithful map deletes faster and inserts faster than random. The verdict is read from the
+#   interval of that gain (over patients and seeds): **faithful** when it lies above 0, **worse than random** when
+#   below, **not shown** otherwise; deletion and insertion each get their own.
 
 # %%
-pneumonia = test[test["label"] == "PNEUMONIA"]
-check_rows = pneumonia.sample(n=min(audit_gradcam_images, len(pneumonia)), random_state=seed).index.to_numpy()
-randomization, faithfulness = {}, {}
+check = audit.audit_sample(test, audit_gradcam_images, seed=seed)
+check_rows = np.flatnonzero(test["filename"].isin(check["filename"]).to_numpy())  # positions, in test order
+train_rows = run.processed("train")
+randomization, faithfulness, curves = {}, {}, {}
 for arm in study_arms:
-    model = models[arm.name]
-    images = read_images(test.loc[check_rows, arm.column], size=model.input_shape[1], progress=False)
-    randomization[arm.name] = gradcam.randomization_check(model, images, layer_name=layers[arm.name], seed=seed)
-    maps = heatmaps[arm.name][check_rows]
-    faithfulness[arm.name] = gradcam.deletion_insertion(model, images, maps, steps=10, seed=seed)
-display(Markdown(f"{len(check_rows)} PNEUMONIA test images; Spearman correlation of the maps with the trained model's, "
-                 "after randomizing the head and then each deeper block in turn (mean over images):"))
+    size = models[arm.name, first_seed].input_shape[1]
+    images = read_images(test.iloc[check_rows][arm.column], size=size, progress=False)
+    fill = audit.input_fill(train_rows[arm.column], size=size, seed=seed)
+    first_pneumonia = [i for i, r in enumerate(check_rows) if y[r] == 1][:RANDOMIZATION_IMAGES]
+    randomization[arm.name] = gradcam.randomization_check(models[arm.name, first_seed], images[first_pneumonia],
+                                                          layer_name=layers[arm.name], seed=seed)
+    curves[arm.name] = [gradcam.deletion_insertion(
+        models[arm.name, s], images, heatmaps[arm.name, s][check_rows],
+        explained=measures[arm.name, s]["explained_class"].to_numpy()[check_rows], fill=fill, steps=DELETION_STEPS,
+        seed=seed) for s in seeds]
+    faithfulness[arm.name] = gradcam.faithfulness_summary(curves[arm.name], groups=groups[check_rows],
+                                                          n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+display(Markdown(f"Randomization: {len(first_pneumonia)} PNEUMONIA test images; Spearman correlation of the maps with "
+                 "the trained model's after randomizing the head and then each deeper block in turn (mean over images):"))
 display(pd.DataFrame({a: r.set_index("stage")["spearman_mean"] for a, r in randomization.items()}).round(3))
-faith_table = pd.DataFrame({a: f.mean() for a, f in faithfulness.items()}).T.round(3)
-display(Markdown("Area under P(pneumonia) as the most salient pixels are deleted or inserted (mean over images); "
-                 "`random_*`: the same with a random pixel order."))
-display(faith_table)
+display(Markdown(f"Deletion and insertion: {len(check_rows)} test images ({int(y[check_rows].sum())} PNEUMONIA), "
+                 f"{len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'}, {DELETION_STEPS} steps; areas under the "
+                 "explained class's logit (mean over seeds and images), and how much the map beats the random order "
+                 "(95% interval over patients and seeds):"))
+display(gradcam.faithfulness_table(faithfulness))
 run.show(gradcam.plot_faithfulness(randomization, faithfulness), "checks")
 
 # %% [markdown]
 # ## 8. metrics.json and conclusion
 
 # %%
-updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seed": first_seed, "frame_size": FRAME_SIZE,
+updates = {"gradcam": {n: {**summary[n], "layer": layers[n], "seeds": [int(x) for x in seeds],
+                           "frame": "the ROI box" if next(a.roi for a in study_arms if a.name == n) else "the whole image",
+                           "frame_size": FRAME_SIZE,
                            "randomization_spearman": dict(zip(randomization[n]["stage"],
                                                               randomization[n]["spearman_mean"])),
-                           "deletion_auc": float(faithfulness[n]["deletion_auc"].mean()),
-                           "insertion_auc": float(faithfulness[n]["insertion_auc"].mean()),
-                           "random_map_deletion_auc": float(faithfulness[n]["random_deletion_auc"].mean()),
-                           "random_map_insertion_auc": float(faithfulness[n]["random_insertion_auc"].mean()),
-                           "checked_images": int(len(check_rows))}
+                           "faithfulness": faithfulness[n]}
                        for n in names},
            "gradcam_comparisons": paired}
 if shortcut_table is not None:
     updates["gradcam_shortcut"] = {f"{arm} | {what}": row for (arm, what), row in evidence.items()}
 _ = metrics.update_json(run.dir / "metrics.json", updates)
 
-text = [("**SYNTHETIC data.** " if run.is_synthetic else "") + f"Over {len(test)} test images:"]
+text = [("**SYNTHETIC data.** " if run.is_synthetic else "")
+        + f"Over {len(test)} test images, each heatmap in its own network's frame:"]
 for arm in study_arms:
-    s = summary[arm.name]
-    if arm.roi:
-        text.append(f"- **{arm.name}** sees only the box: 100% of its heatmap mass is inside it by construction.")
-    else:
-        text.append(
-            f"- **{arm.name}** puts **{s['mass_in_roi_mean']:.1%}** of its heatmap mass inside the thorax box (95% "
-            f"interval {s['mass_in_roi_ci'][0]:.1%}–{s['mass_in_roi_ci'][1]:.1%}) where a heatmap spread evenly would "
-            f"put {s['roi_area_share_mean']:.1%}: {s['mass_minus_roi_area_mean']:+.1%} over chance "
-            f"({s['mass_minus_roi_area_ci'][0]:+.1%} to {s['mass_minus_roi_area_ci'][1]:+.1%}); its maximum lies in "
-            f"the box for **{s['pointing_hit_rate']:.1%}** of the images.")
-    if "mass_minus_mask_area_mean" in s:
-        lo, hi = s["mass_minus_mask_area_ci"]
-        text.append(f"  On the lung fields: {s['mass_in_mask_mean']:.1%} of its mass against {s['mask_area_share_mean']:.1%} "
-                    f"of the frame, {s['mass_minus_mask_area_mean']:+.1%} over chance ({lo:+.1%} to {hi:+.1%}).")
-    r = randomization[arm.name]
-    f = faithfulness[arm.name].mean()
-    text.append(f"  Checks: with the head and {len(r) - 1} deeper blocks randomized, the maps' Spearman correlation with "
-                f"the trained ones is {r['spearman_mean'].iloc[-1]:.2f} "
-                + ("(they change: the maps depend on the trained weights)" if r["spearman_mean"].iloc[-1] < 0.5 else
-                   "(**they barely change: these maps do not explain the model**)")
-                + f"; deletion area {f['deletion_auc']:.3f} against {f['random_deletion_auc']:.3f} for a random map "
-                + ("(faster than random: faithful)." if f["deletion_auc"] < f["random_deletion_auc"] else
-                   "(**not faster than random**)."))
+    text.append(f"- **{arm.name}**: {gradcam.gradcam_sentence(summary[arm.name], faithfulness[arm.name], randomization[arm.name], cropped=arm.roi)}")
 for label, result in paired.items():
-    share = result.get("mask_share_in_roi")
-    if share:
-        lo, hi = share["mean_difference_ci"]
-        text.append(f"- Inside the box, share of mass on the lung fields, {label}: {share['mean_difference']:+.1%} "
-                    f"(95% interval {lo:+.1%} to {hi:+.1%}): "
-                    + ("the first arm concentrates more on the lungs." if lo > 0 else
-                       "the second arm concentrates more on the lungs." if hi < 0 else "no difference shown."))
+    lung = result.get("lung_mass_over_chance")
+    if lung:
+        lo, hi = lung["mean_difference_ci"]
+        text.append(f"- Lung mass over chance, {label}: {lung['mean_difference']:+.3f} (95% interval {lo:+.3f} to "
+                    f"{hi:+.3f}): " + ("the first arm concentrates more on the lungs." if lo > 0 else
+                                       "the second arm concentrates more on the lungs." if hi < 0 else
+                                       "no difference detected."))
 if shortcut_table is not None:
     for n in names:
         mass, prob = evidence[(n, "heatmap mass on the spot")], evidence[(n, "P(PNEUMONIA)")]

@@ -106,7 +106,7 @@ def test_heatmap_follows_the_planted_signal(nested):
     for h, (y, x) in zip(heat, [(2, 2), (20, 22), (4, 20)]):
         inside = h[y:y + 8, x:x + 8].sum() / h.sum()
         assert inside > 0.8  # the square is 6% of the image
-        assert gradcam.heatmap_measures(h, (y / SIZE, x / SIZE, (y + 8) / SIZE, (x + 8) / SIZE))["pointing_hit"] == 1
+        assert gradcam.heatmap_measures(h, (y / SIZE, x / SIZE, (y + 8) / SIZE, (x + 8) / SIZE))["thorax_pointing"] == 1
 
 
 def test_class_without_support_gives_a_zero_map():
@@ -176,28 +176,40 @@ def test_mass_and_pointing_on_constructed_heatmaps():
     mask = np.zeros((100, 100), bool)
     mask[40:45, 30:70] = True  # half of the inner blob is on the mask
     m = gradcam.heatmap_measures(heat, box, mask=mask)
-    assert m["mass_in_roi"] == pytest.approx(50 / 150)
-    assert m["mass_in_mask"] == pytest.approx(25 / 150)
-    assert m["mask_share_in_roi"] == pytest.approx(0.5)
-    assert m["pointing_hit"] == 0 and m["pointing_hit_mask"] == 0  # the maximum is the corner marker
-    assert m["roi_area_share"] == pytest.approx(0.16)
-    assert m["mask_area_share"] == pytest.approx(0.02)
-    assert m["mass_minus_roi_area"] == pytest.approx(m["mass_in_roi"] - 0.16)
-    assert m["mass_minus_mask_area"] == pytest.approx(m["mass_in_mask"] - 0.02)
-    assert m["mask_share_in_roi_chance"] == pytest.approx(200 / 1600)
+    assert m["thorax_mass"] == pytest.approx(50 / 150)
+    assert m["lung_mass"] == pytest.approx(25 / 150)
+    assert m["thorax_pointing"] == 0 and m["lung_pointing"] == 0  # the maximum is the corner marker
+    assert m["thorax_chance"] == pytest.approx(0.16)
+    assert m["lung_chance"] == pytest.approx(0.02)
+    assert m["thorax_mass_over_chance"] == pytest.approx(m["thorax_mass"] - 0.16)
+    assert m["lung_mass_over_chance"] == pytest.approx(m["lung_mass"] - 0.02)
     heat[45, 45] = 2.0
-    assert gradcam.heatmap_measures(heat, box, mask=mask)["pointing_hit"] == 1
+    assert gradcam.heatmap_measures(heat, box, mask=mask)["thorax_pointing"] == 1
     empty = gradcam.heatmap_measures(np.zeros((10, 10)), box)
-    assert np.isnan(empty["mass_in_roi"]) and np.isnan(empty["mass_in_mask"])
+    assert np.isnan(empty["thorax_mass"]) and np.isnan(empty["lung_mass"]) and empty["thorax_chance"] > 0
+    cropped = gradcam.heatmap_measures(heat, None, mask=mask)  # a cropped arm's frame is its box: no thorax measure
+    assert np.isnan(cropped["thorax_mass"]) and np.isnan(cropped["thorax_chance"]) and cropped["lung_mass"] > 0
     with pytest.raises(ValueError, match="mask must have"):
         gradcam.heatmap_measures(heat, box, mask=mask[:50])
 
 
-def test_crop_model_has_all_its_mass_in_the_roi_by_construction():
-    rng = np.random.default_rng(0)
-    box = (0.1, 0.2, 0.9, 0.8)
-    full = gradcam.to_frame(rng.random((7, 7)).astype(np.float32), (128, 128), box=box)
-    assert gradcam.heatmap_measures(full, box)["mass_in_roi"] == pytest.approx(1.0)
+def test_a_uniform_map_is_at_chance_in_either_frame():
+    """The gain a cropped arm got for free in the whole-image frame: a map spread evenly over its box put the box's
+    share of lung on the lungs, above the lungs' share of the whole image. In its own frame it is exactly chance."""
+    mask = np.zeros((200, 200), bool)
+    mask[60:140, 40:90] = mask[60:140, 110:160] = True  # two lungs, 20% of the image
+    box = (0.25, 0.15, 0.75, 0.85)  # the thorax box around them, 35% of the image
+    uniform = np.ones((7, 7), np.float32)
+    whole, whole_mask = gradcam.frame_of(uniform, 100, mask=mask)
+    in_box, box_mask = gradcam.frame_of(uniform, 100, box=box, mask=mask)
+    for heat, frame_mask, frame_box in ((whole, whole_mask, box), (in_box, box_mask, None)):
+        m = gradcam.heatmap_measures(heat, frame_box, mask=frame_mask)
+        assert m["lung_mass_over_chance"] == pytest.approx(0, abs=1e-6)
+    assert gradcam.heatmap_measures(in_box, None, mask=box_mask)["lung_chance"] == pytest.approx(0.2 / 0.35, abs=0.02)
+    # measured in the whole image, the same crop map would have gained the difference of the two chance levels
+    placed = gradcam.to_frame(uniform, (100, 100), box=box)
+    whole_frame_mass = gradcam.heatmap_measures(placed, box, mask=whole_mask)["lung_mass_over_chance"]
+    assert whole_frame_mass == pytest.approx(0.2 / 0.35 - 0.2, abs=0.02)
 
 
 def test_measure_gradcam_end_to_end(tmp_path):
@@ -217,23 +229,27 @@ def test_measure_gradcam_end_to_end(tmp_path):
         table, model, image_column="path", crop=False, frame_size=64, regions={"marker": marker},
         to_input=to_input, progress=False)
     assert heat.shape == (3, SIZE, SIZE)
-    assert measures["mass_in_roi"].iloc[1] > 0.8 > measures["mass_in_roi"].iloc[0]
+    assert measures["thorax_mass"].iloc[1] > 0.8 > measures["thorax_mass"].iloc[0]
     assert measures["mass_in_marker"].iloc[0] > 0.7 and measures["mass_in_marker"].isna().tolist() == [
         False, True, True]
     assert measures["explained_class"].tolist() == [1, 1, 1]
-    summary = gradcam.summarize_measures(measures, groups=table["patient_id"], n_boot=50)
-    assert summary["n"] == 3 and 0 <= summary["pointing_hit_rate"] <= 1 and "pointing_hit_rate_ci" in summary
-    assert summary["mass_in_roi_ci"][0] <= summary["mass_in_roi_mean"] <= summary["mass_in_roi_ci"][1]
+    summary = gradcam.summarize_measures([measures, measures], groups=table["patient_id"], n_boot=50)
+    assert summary["n"] == 3 and summary["seeds"] == 2
+    assert 0 <= summary["lung_pointing_rate"] <= 1 and "lung_pointing_rate_ci" in summary
+    assert summary["thorax_mass_ci"][0] <= summary["thorax_mass_mean"] <= summary["thorax_mass_ci"][1]
     shown = gradcam.summary_table({"a": summary, "b": {"n": 0}})
-    assert shown.loc["mass_in_roi_mean", "a"].startswith(f"{summary['mass_in_roi_mean']:.3f} (")
-    assert "pointing_hit_rate" in shown.index and shown.loc["mass_in_roi_mean", "b"] == "-"
-    # the same images as ROI crops: all mass in the box
+    label = gradcam.MEASURE_LABELS["thorax_mass"]
+    assert shown.loc[label, "a"].startswith(f"{summary['thorax_mass_mean']:.3f} (") and shown.loc[label, "b"] == "-"
+    # the same images as ROI crops: measured in the box, the lung mask cut to it; no thorax measure
     cropped, _ = gradcam.measure_gradcam(table, model, image_column="path", crop=True, frame_size=64,
                                          to_input=to_input, progress=False)
-    assert cropped["mass_in_roi"].tolist() == pytest.approx([1, 1, 1])
+    assert cropped["thorax_mass"].isna().all()
+    assert measures["lung_chance"].tolist() == pytest.approx([0.25] * 3)  # the mask is a quarter of the image...
+    assert cropped["lung_chance"].tolist() == pytest.approx([1.0] * 3)  # ...and fills the box
     comparison = gradcam.compare_measures(cropped, measures, groups=table["patient_id"], n_boot=50)
-    assert set(comparison) == {"mass_in_roi", "mass_in_mask", "mask_share_in_roi"}
-    assert comparison["mass_in_roi"]["mean_difference"] > 0
+    assert set(comparison) == {"lung_mass_over_chance"}  # masses over each frame's own chance only
+    with pytest.raises(ValueError, match="same seeds"):
+        gradcam.compare_measures([cropped, cropped], measures)
     with pytest.raises(ValueError, match="lacks the columns"):
         gradcam.measure_gradcam(table.drop(columns="roi_x1"), model, image_column="path", crop=False)
 
@@ -251,8 +267,10 @@ def test_paired_test_on_constructed_cases():
     assert higher["mean_difference_ci"][0] > 0.1
     with_nan = gradcam.paired_test(np.r_[a, np.nan], np.r_[a + 0.1, 0.5], n_boot=20)
     assert with_nan["n"] == 40
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one shape"):
         gradcam.paired_test(a, a[:5])
+    seeds = gradcam.paired_test(np.stack([a + 0.3, a]), np.stack([a, a]), n_boot=200)  # one seed differs by 0.3
+    assert seeds["mean_difference"] == pytest.approx(0.15) and seeds["mean_difference_ci"][1] > 0.25
 
 
 def test_compare_groups():
@@ -302,7 +320,7 @@ def test_overlay_and_figures():
                "cropped": {"paper": True, "original": False, "clahe": False}, "title": "x"}
     fig = gradcam.plot_examples([example, example])
     assert isinstance(fig, Figure) and len(fig.axes) == 2 * 4
-    frame = pd.DataFrame({"mass_in_roi": [0.2, 0.5], "mass_in_mask": [np.nan, np.nan]})
+    frame = pd.DataFrame({"thorax_mass_over_chance": [0.2, 0.5], "lung_mass_over_chance": [np.nan, np.nan]})
     fig = gradcam.plot_measure_distributions({"a": frame, "b": frame})
     assert isinstance(fig, Figure) and len(fig.axes) == 1
 

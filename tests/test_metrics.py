@@ -439,3 +439,81 @@ def test_calibration_plot_shows_each_bins_count_interval_and_the_bin_rule():
     assert all(int(t.get_text()[2:]) >= 20 for ax in fig.axes for t in ax.texts)
     assert any(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers)
     assert "under 20 images" in fig._suptitle.get_text()
+
+
+# --------------------------------------------------------------------------- seeds in the intervals, headline, verdicts
+
+
+def _seeds_that_disagree(n=2000, specificities=(0.6, 0.9), seed=0):
+    """Perfectly ranked scores whose threshold rule lands differently per seed: large n, so patients barely matter."""
+    rng = np.random.default_rng(seed)
+    y = np.tile([0, 1], n // 2)
+    scores = []
+    for specificity in specificities:
+        s = np.where(y == 1, 0.9, 0.1)
+        false_alarms = (y == 0) & (rng.random(n) > specificity)
+        s[false_alarms] = 0.6
+        scores.append(s)
+    return y, scores
+
+
+def test_seed_averaged_interval_resamples_the_seeds_too():
+    """Specificity 60% under one seed and 90% under the other, on 1000 NORMAL images each: a patient-only interval of
+    the mean would be about 75% +- 2; resampling the seeds, it must reach towards both."""
+    y, scores = _seeds_that_disagree()
+    out = metrics.evaluate_seeds(y, scores, [0.5, 0.5], n_boot=400, seed=0)
+    assert out["specificity"] == pytest.approx(0.75, abs=0.02)
+    low, high = out["ci"]["specificity"]
+    assert low < 0.65 and high > 0.85
+    assert "seeds together" in out["ci_method"]
+    single = metrics.evaluate_seeds(y, scores[:1], [0.5], n_boot=200, seed=0)
+    assert single["ci"]["specificity"][1] - single["ci"]["specificity"][0] < 0.08  # one seed: patients only
+
+
+def test_bootstrap_mean_of_seed_rows_holds_their_spread():
+    values = np.stack([np.full(500, 0.2), np.full(500, 0.8)])
+    mean, (low, high) = metrics.bootstrap_mean(values, n_boot=400, seed=0)
+    assert mean == pytest.approx(0.5) and low < 0.3 and high > 0.7
+    with pytest.raises(ValueError, match="seeds, N"):
+        metrics.bootstrap_mean(np.zeros((2, 2, 2)))
+
+
+def test_compare_seeds_gives_a_verdict_and_the_smallest_detectable_difference():
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 300)
+    strong = [1 / (1 + np.exp(-(3 * (2 * y - 1) + rng.normal(0, 1, y.size)))) for _ in range(3)]
+    weak = [1 / (1 + np.exp(-(0.5 * (2 * y - 1) + rng.normal(0, 1, y.size)))) for _ in range(3)]
+    better = metrics.compare_seeds(y, strong, weak, [0.5] * 3, [0.5] * 3, n_boot=300)
+    assert better["verdict"] == "a higher" and better["auc_difference_ci"][0] > 0
+    assert better["minimal_detectable_difference"] == pytest.approx(2.8016 * better["auc_difference_se"], rel=1e-3)
+    same = metrics.compare_seeds(y, strong, strong, [0.5] * 3, [0.5] * 3, n_boot=100)
+    assert same["verdict"] == "equivalent" and same["auc_difference"] == 0
+    twins = [s + rng.normal(0, 0.02, y.size).clip(-s, 1 - s) for s in strong]  # the same model, slightly noisier
+    close = metrics.compare_seeds(y, strong, twins, [0.5] * 3, [0.5] * 3, n_boot=300)
+    assert close["verdict"] in ("equivalent", "not shown")
+    assert "no difference detected" in metrics.comparison_sentence({**close, "a": "x", "b": "y", "verdict": "not shown"})
+
+
+def test_difference_verdict_and_detectable_difference_by_hand():
+    assert metrics.difference_verdict([0.01, 0.03], 0.02) == "a higher"
+    assert metrics.difference_verdict([-0.03, -0.01], 0.02) == "b higher"
+    assert metrics.difference_verdict([-0.01, 0.015], 0.02) == "equivalent"
+    assert metrics.difference_verdict([-0.03, 0.01], 0.02) == "not shown"
+    assert metrics.minimal_detectable_difference(0.01) == pytest.approx(0.0280, abs=1e-4)
+    assert metrics.minimal_detectable_difference(0.01, power=0.9) == pytest.approx(0.0324, abs=1e-4)
+
+
+def test_headline_is_threshold_free_when_every_rule_moves_between_seeds():
+    y, scores = _seeds_that_disagree(n=400)
+    rows = [pd.DataFrame({"arm": "a", "seed": seed, "filename": [f"f{i}" for i in range(y.size)],
+                          "patient_id": [f"p{i}" for i in range(y.size)], "y_true": y, "score": s, "fallback": False})
+            for seed, s in enumerate(scores)]
+    unstable = metrics.evaluate_arms(pd.concat(rows), {"a": {0: _POINTS, 1: _POINTS}}, n_boot=50)
+    assert unstable["headline"]["point"] is None
+    assert unstable["operating_point_stability"]["fixed_0.5"]["a"]["specificity_sd"] > 0.2
+    steady = [r.assign(score=scores[0]) for r in rows]  # both seeds as the first: no spread at all
+    stable = metrics.evaluate_arms(pd.concat(steady), {"a": {0: _POINTS, 1: _POINTS}}, n_boot=50)
+    assert stable["headline"]["point"] == "fixed_0.5"
+
+
+_POINTS = {"fixed_0.5": 0.5, "youden": 0.5, "sensitivity_0.95": 0.5}

@@ -102,7 +102,9 @@ def test_arms_seeds_backbone_and_default_comparisons(tmp_path):
     assert list(params.arms) == ["original", "clahe", "roi", "paper"]
     assert params.arms["paper"].clahe and params.arms["paper"].roi and not params.arms["clahe"].roi
     assert params.seeds == [0, 1, 2]
-    assert params.comparisons() == [("clahe", "original"), ("roi", "original"), ("paper", "original")]
+    # every arm against original, then each step's own effect: the crop on equalized images, CLAHE on crops
+    assert params.comparisons() == [("clahe", "original"), ("roi", "original"), ("paper", "original"),
+                                    ("paper", "clahe"), ("paper", "roi")]
     dumped = params.model_dump()["arms"]
     assert dumped["roi"] == {"clahe": False, "roi": True}  # papermill receives plain dicts
     explicit = StudyParams(arms={"a": {}, "b": {"roi": True}}, compare=[["b", "a"]])
