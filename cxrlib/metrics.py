@@ -1221,7 +1221,8 @@ def comparisons_table(comparisons):
         rows[f"{c['a']} − {c['b']}"] = {
             "AUC difference (mean over seeds)": f"{c['auc_difference']:+.4f}",
             "95% interval (patients and seeds)": f"{lo:+.4f} to {hi:+.4f}",
-            "SD between seeds": f"{c['auc_difference_sd']:.4f}" if np.isfinite(c["auc_difference_sd"]) else "-",
+            "SD between seeds": "-" if c["auc_difference_sd"] is None or not np.isfinite(c["auc_difference_sd"])
+                                else f"{c['auc_difference_sd']:.4f}",
             "verdict": {"a higher": f"{c['a']} higher", "b higher": f"{c['b']} higher",
                         "equivalent": f"equivalent (±{c['equivalence_margin']:.2f})",
                         "not shown": "no difference detected"}[c["verdict"]],

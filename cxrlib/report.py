@@ -430,10 +430,13 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
     lead = headline.get("point")
     text = (f"<h3>Test metrics per arm: mean over {len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'} ± SD between "
             "seeds (95% interval resampling patients and seeds)</h3>")
-    spread = ", ".join(f"{_esc(p)} up to {100 * v:.1f}" for p, v in headline.get("max_specificity_sd", {}).items())
+    spreads = {p: v for p, v in headline.get("max_specificity_sd", {}).items() if v is not None}
+    spread = (f"between-seed SD of specificity, in points: "
+              + ", ".join(f"{_esc(p)} up to {100 * v:.1f}" for p, v in spreads.items()) if spreads else
+              "one seed, so no between-seed spread is measured")
     text += (f"<p>Headline: {_esc(OPERATING_POINTS[lead])}. " if lead else
              "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
-        f"Between-seed SD of specificity, in points: {spread}; the rule: {_esc(headline.get('rule', ''))}.</p>")
+        f"{spread.capitalize()}; the rule: {_esc(headline.get('rule', ''))}.</p>")
     for point, meaning in OPERATING_POINTS.items():
         text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
     if any(m.get("fallback_images") for m in arms.values()):

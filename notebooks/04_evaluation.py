@@ -115,9 +115,11 @@ display(pd.DataFrame({(point, arm): {
 display(Markdown(
     f"**Headline:** the {metrics.OPERATING_POINTS[headline_point]} (its specificity moves at most "
     f"{100 * evaluation['headline']['max_specificity_sd'][headline_point]:.1f} points between seeds)." if headline_point
-    else "**Headline: threshold-free.** No threshold rule keeps its specificity within 3 points between seeds ("
-    + ", ".join(f"{p}: up to {100 * v:.1f}" for p, v in evaluation["headline"]["max_specificity_sd"].items())
-    + "), so the ranking figures (ROC AUC, average precision) lead and every thresholded figure is read with its spread."))
+    else "**Headline: threshold-free.** " + (
+        "With one seed no between-seed spread is measured, so no threshold rule can be shown stable"
+        if len(seeds) == 1 else "No threshold rule keeps its specificity within 3 points between seeds ("
+        + ", ".join(f"{p}: up to {100 * v:.1f}" for p, v in evaluation["headline"]["max_specificity_sd"].items()) + ")")
+    + ": the ranking figures (ROC AUC, average precision) lead and every thresholded figure is read with its spread."))
 display(metrics.arms_table(records, point=headline_point or "youden"))
 
 # %% [markdown]

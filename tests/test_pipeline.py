@@ -186,8 +186,12 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tiny_study):
         assert "follows_thorax_rate" in metrics["perturbations"][arm]["swap"]
         assert metrics["evaluation_sets"]["more_normals"][arm]["n"] == 5
         g = metrics["gradcam"][arm]
-        assert {"roi_area_share_mean", "mass_minus_roi_area_mean", "deletion_auc", "insertion_auc",
-                "random_map_deletion_auc", "randomization_spearman"} <= set(g)
+        assert {"lung_mass_over_chance_mean", "lung_chance_mean", "randomization_spearman", "faithfulness"} <= set(g)
+        assert ("thorax_mass_mean" in g) != arms[arm].get("roi", False)  # in-frame: a cropped arm has no thorax measure
+        assert g["faithfulness"]["seeds"] == 2 and {"deletion", "insertion"} <= set(g["faithfulness"])
+        assert g["faithfulness"]["deletion"]["verdict"] in ("faithful", "not shown", "worse than random")
+        if arms[arm].get("roi"):  # its whole input blanked with a fill that knows no image: chance exactly
+            assert metrics["perturbations"][arm]["thorax_blanked"]["roc_auc"] == 0.5
     assert metrics["shortcut_decisions"] is not None  # synthetic data: the tag's effect under blanking
     assert "Shortcut audit" in index and "In brief" in index
     assert (run_dir / "figures" / "00_at_a_glance.png").is_file()

@@ -48,7 +48,8 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
         "seeds": [0, 1, 2],
         "arms": {"original": arm(0.958, [0.94, 0.97]), "paper": arm(0.962, [0.95, 0.975])},
         "comparisons": [{"a": "paper", "b": "original", "auc_difference": 0.004,
-                         "auc_difference_ci": [-0.008, 0.016], "mcnemar_p_values": [0.01]}],
+                         "auc_difference_ci": [-0.008, 0.016], "mcnemar_p_values": [0.01],
+                         "minimal_detectable_difference": 0.017, "verdict": "not shown"}],
         "baselines": {"trivial": {"roc_auc": 0.937, "ci": {"roc_auc": [0.92, 0.95]}}},
         "gain_over_trivial": {"original": {"auc_difference": 0.021, "auc_difference_ci": [0.01, 0.03]},
                               "paper": {"auc_difference": 0.025, "auc_difference_ci": [0.01, 0.04]}},
@@ -62,6 +63,7 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
     summary = _plain_summary(run, data, metrics)
     assert "each 3 times with different random starts" in summary and "624" in summary
     assert "0.96" in summary and "include zero" in summary and "0.94" in summary  # the floor, rounded
+    assert "not equality" in summary and "±0.017" in summary  # absence of evidence is not stated as equality
     assert "original still ranks the images better than chance" in summary
     assert "12.0% to 30.0%" in summary
     figure = plot_at_a_glance(run, metrics)
