@@ -35,6 +35,7 @@ __all__ = [
     "OPERATING_POINTS",
     "evaluate_arms",
     "operating_point_stability",
+    "stability_table",
     "headline_operating_point",
     "minimal_detectable_difference",
     "difference_verdict",
@@ -899,6 +900,19 @@ def operating_point_stability(records):
                                "threshold_min": float(cuts.min()), "threshold_max": float(cuts.max()),
                                "specificity_sd": entry["sd"]["specificity"], "sensitivity_sd": entry["sd"]["sensitivity"]}
     return out
+
+
+def stability_table(stability):
+    """:func:`operating_point_stability` as a display table: one row per rule and arm, SDs in points."""
+    def points(v):
+        return "-" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
+
+    rows = {(point, arm): {"threshold (mean over seeds)": f"{r['threshold_mean']:.3f}",
+                           "threshold range": f"{r['threshold_min']:.3f}–{r['threshold_max']:.3f}",
+                           "specificity SD between seeds (points)": points(r["specificity_sd"]),
+                           "sensitivity SD between seeds (points)": points(r["sensitivity_sd"])}
+            for point, by_arm in stability.items() for arm, r in by_arm.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["threshold rule", "arm"])
 
 
 def headline_operating_point(stability, *, max_sd=STABLE_SPECIFICITY_SD):

@@ -437,6 +437,10 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
     text += (f"<p>Headline: {_esc(OPERATING_POINTS[lead])}. " if lead else
              "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
         f"{spread.capitalize()}; the rule: {_esc(headline.get('rule', ''))}.</p>")
+    if metrics.get("operating_point_stability"):
+        from .metrics import stability_table
+
+        text += _frame(stability_table(metrics["operating_point_stability"]))
     for point, meaning in OPERATING_POINTS.items():
         text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
     if any(m.get("fallback_images") for m in arms.values()):

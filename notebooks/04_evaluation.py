@@ -108,10 +108,7 @@ display(Markdown(
 evaluation = metrics.evaluate_arms(predictions, thresholds, pairs=pairs, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
 records = evaluation["arms"]
 headline_point = evaluation["headline"]["point"]
-display(pd.DataFrame({(point, arm): {
-    "threshold (mean)": f"{r['threshold_mean']:.3f}", "threshold range": f"{r['threshold_min']:.3f}–{r['threshold_max']:.3f}",
-    "specificity SD (points)": f"{100 * r['specificity_sd']:.1f}", "sensitivity SD (points)": f"{100 * r['sensitivity_sd']:.1f}"}
-    for point, by_arm in evaluation["operating_point_stability"].items() for arm, r in by_arm.items()}).T)
+display(metrics.stability_table(evaluation["operating_point_stability"]))
 display(Markdown(
     f"**Headline:** the {metrics.OPERATING_POINTS[headline_point]} (its specificity moves at most "
     f"{100 * evaluation['headline']['max_specificity_sd'][headline_point]:.1f} points between seeds)." if headline_point

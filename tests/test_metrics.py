@@ -517,3 +517,14 @@ def test_headline_is_threshold_free_when_every_rule_moves_between_seeds():
 
 
 _POINTS = {"fixed_0.5": 0.5, "youden": 0.5, "sensitivity_0.95": 0.5}
+
+
+def test_stability_table_shows_each_rule_and_arm_without_nan():
+    y, scores = _seeds_that_disagree(n=200)
+    rows = [pd.DataFrame({"arm": "a", "seed": 0, "filename": [f"f{i}" for i in range(y.size)],
+                          "patient_id": [f"p{i}" for i in range(y.size)], "y_true": y, "score": scores[0],
+                          "fallback": False})]
+    out = metrics.evaluate_arms(pd.concat(rows), {"a": {0: _POINTS}}, n_boot=20)
+    table = metrics.stability_table(out["operating_point_stability"])
+    assert list(table.index) == [(p, "a") for p in metrics.OPERATING_POINTS]
+    assert (table["specificity SD between seeds (points)"] == "-").all()  # one seed: no spread, not 'nan'
