@@ -244,17 +244,14 @@ def neutral_fill(paths, config, *, n=200, seed=0):
     dict
         ``raw`` and ``equalized`` grey levels (floats in [0, 255]) and ``n``.
     """
-    paths = list(paths)
-    if not paths:
-        raise ValueError("paths is empty: the fill is pooled over training radiographs, give at least one")
-    chosen = np.random.default_rng(seed).choice(len(paths), size=min(n, len(paths)), replace=False)
+    chosen = _training_sample(paths, n, seed)
     raw, equalized = [], []
-    for i in sorted(chosen):
-        image = resize_image(read_radiograph(paths[i]), config.preprocess_size)
+    for path in chosen:
+        image = resize_image(read_radiograph(path), config.preprocess_size)
         raw.append(image.mean())
         equalized.append(apply_clahe(image, clip_limit=config.clahe_clip_limit,
                                      tile_grid=config.clahe_tile_grid).mean())
-    return {"raw": float(np.mean(raw)), "equalized": float(np.mean(equalized)), "n": int(len(chosen))}
+    return {"raw": float(np.mean(raw)), "equalized": float(np.mean(equalized)), "n": len(chosen)}
 
 
 def input_fill(paths, *, size, n=200, seed=0):
@@ -269,11 +266,16 @@ def input_fill(paths, *, size, n=200, seed=0):
     """
     from .inputs import read_images
 
+    return float(read_images(_training_sample(paths, n, seed), size=size, progress=False).mean())
+
+
+def _training_sample(paths, n, seed):
+    """A seeded sample of ``n`` training paths (all when fewer), in their order: what a run's fill is pooled over."""
     paths = list(paths)
     if not paths:
-        raise ValueError("paths is empty: the fill is pooled over training inputs, give at least one")
+        raise ValueError("paths is empty: a fill is pooled over training images, give at least one")
     chosen = np.random.default_rng(seed).choice(len(paths), size=min(n, len(paths)), replace=False)
-    return float(read_images([paths[i] for i in sorted(chosen)], size=size, progress=False).mean())
+    return [paths[i] for i in sorted(chosen)]
 
 
 def _removed_region(shape, box, condition, mask, mask_margin):
