@@ -245,10 +245,11 @@ def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
                  + f", and tested {'them' if len(arms) > 1 or len(seeds) > 1 else 'it'} on {n} {what} that "
                    "were never seen during training."]
     best = max(arms, key=lambda arm: arms[arm]["roc_auc"])
-    m = _lead(metrics)[0][best]
+    lead, named = _lead(metrics)
+    m = lead[best]
     sentences.append(f"The best at ranking, {_esc(best)}, separated pneumonia from normal with an area under the ROC "
-                     f"curve of {m['roc_auc']:.2f} (1 is perfect, 0.5 is chance); at the threshold chosen beforehand "
-                     f"on validation images (which moves between training runs) it found {_pct(m['sensitivity'])} of pneumonias and cleared "
+                     f"curve of {m['roc_auc']:.2f} (1 is perfect, 0.5 is chance); at the {_esc(named)} (chosen "
+                     f"beforehand on validation images) it found {_pct(m['sensitivity'])} of pneumonias and cleared "
                      f"{_pct(m['specificity'])} of normal images"
                      + ("." if synthetic else f" (the paper reports {_paper_printed()['sensitivity']:.0%} and "
                                               f"{_paper_printed()['specificity']:.0%})."))
@@ -258,7 +259,13 @@ def _plain_summary(run: dict, data: dict, metrics: dict) -> str:
         worse = [c for c in comparisons if c["auc_difference_ci"][1] < 0]
         lows = [c["auc_difference_ci"][0] for c in comparisons]
         highs = [c["auc_difference_ci"][1] for c in comparisons]
-        if not better and not worse:
+        equivalent = [c for c in comparisons if c.get("verdict") == "equivalent"]
+        if not better and not worse and len(equivalent) == len(comparisons):
+            margin = max(c["equivalence_margin"] for c in comparisons)
+            sentences.append("No preparation step changed how well the images are ranked: every pair compared is "
+                             f"equivalent within ±{margin:.2f} in AUC (the 95% intervals of the differences run from "
+                             f"{min(lows):+.3f} to {max(highs):+.3f}).")
+        elif not better and not worse:
             detectable = max(c["minimal_detectable_difference"] for c in comparisons)
             sentences.append("No preparation step was shown to rank the images better or worse than its comparison "
                              f"(the 95% intervals of the AUC differences, from {min(lows):+.3f} to {max(highs):+.3f}, "

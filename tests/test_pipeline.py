@@ -171,7 +171,10 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tiny_study):
         assert set(m["operating_points"]) == {"fixed_0.5", "youden", "sensitivity_0.95"}
         assert all(0 <= m[k] <= 1 for k in keys)
         assert m["without_fallback"] is None or keys <= set(m["without_fallback"])
-    assert [(c["a"], c["b"]) for c in metrics["comparisons"]] == [("roi", "original"), ("paper", "original")]
+    # by default every arm against original, then CLAHE on cropped images (paper and roi differ in that step only)
+    assert [(c["a"], c["b"]) for c in metrics["comparisons"]] == [("roi", "original"), ("paper", "original"),
+                                                                  ("paper", "roi")]
+    assert all(c["verdict"] in ("a higher", "b higher", "equivalent", "not shown") for c in metrics["comparisons"])
     assert all(len(c["mcnemar_p_values"]) == 2 for c in metrics["comparisons"])
     assert set(metrics["gradcam"]) == set(arms)
     predictions = pd.read_csv(run_dir / "test_predictions.csv")

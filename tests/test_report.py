@@ -64,6 +64,8 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
     assert "each 3 times with different random starts" in summary and "624" in summary
     assert "0.96" in summary and "include zero" in summary and "0.94" in summary  # the floor, rounded
     assert "not equality" in summary and "±0.017" in summary  # absence of evidence is not stated as equality
+    metrics["comparisons"][0].update(verdict="equivalent", equivalence_margin=0.02)
+    assert "equivalent within ±0.02" in _plain_summary(run, data, metrics)
     assert "original still ranks the images better than chance" in summary
     assert "12.0% to 30.0%" in summary
     figure = plot_at_a_glance(run, metrics)
