@@ -43,7 +43,8 @@ def _course(args: argparse.Namespace) -> int:
         return 0
     from .course.grade import grade_submissions
 
-    gradebook = grade_submissions(args.autograder_dir, args.submissions_dir, args.out, timeout=args.timeout)
+    gradebook = grade_submissions(args.autograder_dir, args.submissions_dir, args.out, timeout=args.timeout,
+                                  workers=args.workers)
     print(f"Graded {len(gradebook)} notebooks: {args.out}")
     return 0
 
@@ -104,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions_dir", help="folder of submitted notebooks (searched recursively)")
     grade.add_argument("--out", required=True, help="gradebook CSV to write")
     grade.add_argument("--timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
+    grade.add_argument("--workers", type=int, default=1,
+                       help="notebooks graded at the same time, one kernel each (default 1)")
     grade.set_defaults(handler=_course)
 
     gpu = commands.add_parser("gpu", help="the prepared GPU run: pack what travels, run there, check the report size")

@@ -19,6 +19,8 @@ import multiprocessing
 import os
 import re
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -226,7 +228,7 @@ def _grade_one(path, root, course, autograder_dir, worker):
     return row
 
 
-def grade_submissions(autograder_dir, submissions_dir, out_csv, *, timeout=DEFAULT_TIMEOUT, progress=True):
+def grade_submissions(autograder_dir, submissions_dir, out_csv, *, timeout=DEFAULT_TIMEOUT, workers=1, progress=True):
     """Grade every ``.ipynb`` under a folder and write the gradebook CSV.
 
     Parameters
@@ -241,6 +243,9 @@ def grade_submissions(autograder_dir, submissions_dir, out_csv, *, timeout=DEFAU
         ``feedback``.
     timeout : int, optional
         Seconds one notebook may run.
+    workers : int, optional
+        Notebooks graded at the same time, each in its own child process (one kernel each); the gradebook does
+        not depend on it.
     progress : bool, optional
 
     Returns
@@ -252,14 +257,25 @@ def grade_submissions(autograder_dir, submissions_dir, out_csv, *, timeout=DEFAU
     course = _load_course(autograder_dir)
     if not root.is_dir():
         raise CourseGradeError(f"SUBMISSIONS_DIR {root} is not a folder")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     paths = sorted(p for p in root.rglob("*.ipynb")
                    if not any(part.startswith(".") for part in p.relative_to(root).parts))
-    worker = _Worker(timeout)
+    pool, local = [], threading.local()
+
+    def grade_one(path):
+        if not hasattr(local, "worker"):
+            local.worker = _Worker(timeout)
+            pool.append(local.worker)
+        return _grade_one(path, root, course, autograder_dir, local.worker)
+
     try:
-        rows = [_grade_one(path, root, course, autograder_dir, worker)
-                for path in tqdm(paths, desc="grading", unit="notebook", disable=not progress)]
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+            rows = list(tqdm(executor.map(grade_one, paths), total=len(paths), desc="grading", unit="notebook",
+                             disable=not progress))
     finally:
-        worker.stop()
+        for worker in pool:
+            worker.stop()
     questions = [q for entry in course["exercises"].values() for q in entry["questions"]]
     columns = ["submission", "exercise", "student_id", "score", "max_score", *questions, "feedback"]
     gradebook = pd.DataFrame(rows, columns=columns)
