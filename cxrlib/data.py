@@ -34,6 +34,7 @@ __all__ = [
     "parse_subtype",
     "sha256_file",
     "build_manifest",
+    "pair_images_and_masks",
     "read_radiograph",
     "check_images",
     "split_train_validation",
@@ -47,6 +48,8 @@ __all__ = [
 CLASSES = ("NORMAL", "PNEUMONIA")
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+#: Files paired by pair_images_and_masks (lung-mask sets come as PNG, JPEG, TIFF or BMP).
+_PAIR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 _EXPECTED_LAYOUT = "<root>/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
 _UNZIP_HINT = "if you unzipped ChestXRay2017.zip (or Kaggle's chest-xray-pneumonia), point data_dir at the chest_xray folder"
@@ -287,6 +290,36 @@ def _group_column(manifest: pd.DataFrame, by: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- images
+
+
+def pair_images_and_masks(images_dir, masks_dir):
+    """Radiographs and lung masks with the same file stem in two folders.
+
+    Returns
+    -------
+    pairs : list of (str, Path, Path)
+        ``(stem, image, mask)`` in sorted order of the stems.
+    images_without_mask, masks_without_image : int
+    """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    for name, folder in (("images_dir", images_dir), ("masks_dir", masks_dir)):
+        if not folder.is_dir():
+            raise ValueError(f"{name} {str(folder)!r} is not a folder; give the folder of the images / of their masks")
+
+    def index(folder):
+        files = {}
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in _PAIR_SUFFIXES and not path.name.startswith("."):
+                files.setdefault(path.stem, path)
+        return files
+
+    images, masks = index(images_dir), index(masks_dir)
+    stems = sorted(set(images) & set(masks))
+    if not stems:
+        raise ValueError(f"no image in {str(images_dir)!r} has a mask with the same stem in {str(masks_dir)!r} "
+                         f"({len(images)} images, {len(masks)} masks; e.g. image {next(iter(images), None)!r}, "
+                         f"mask {next(iter(masks), None)!r})")
+    return [(stem, images[stem], masks[stem]) for stem in stems], len(images) - len(stems), len(masks) - len(stems)
 
 
 def read_radiograph(path) -> np.ndarray:

@@ -34,7 +34,7 @@ from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_
                                   morphological_geodesic_active_contour)
 
 from . import roi as _roi
-from .data import ImageReadError, read_radiograph
+from .data import ImageReadError, pair_images_and_masks, read_radiograph
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -67,7 +67,6 @@ ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
 BOTH_LUNGS_LEVEL = 0.9
 #: Wider cuts (factors of ``split_radius``) that free a lung joined to the outside air by a wide neck.
 _WIDER_CUTS = (2, 3)
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
 PREPROCESS_RANGES = {
     "preprocess_size": (16, 8192), "clahe_tile_grid": (1, 256), "roi_mean_filter": (1, 1001),
@@ -640,28 +639,6 @@ def compare_to_reference(paths, config=None, *, workers=None, progress=True):
 # --------------------------------------------------------------------------- evaluation on lung masks
 
 
-def _pair_images_and_masks(images_dir, masks_dir):
-    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    for name, folder in (("images_dir", images_dir), ("masks_dir", masks_dir)):
-        if not folder.is_dir():
-            raise ValueError(f"{name} {str(folder)!r} is not a folder; give the folder of the images / of their masks")
-
-    def index(folder):
-        files = {}
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() in _IMAGE_SUFFIXES and not path.name.startswith("."):
-                files.setdefault(path.stem, path)
-        return files
-
-    images, masks = index(images_dir), index(masks_dir)
-    stems = sorted(set(images) & set(masks))
-    if not stems:
-        raise ValueError(f"no image in {str(images_dir)!r} has a mask with the same stem in {str(masks_dir)!r} "
-                         f"({len(images)} images, {len(masks)} masks; e.g. image {next(iter(images), None)!r}, "
-                         f"mask {next(iter(masks), None)!r})")
-    return [(stem, images[stem], masks[stem]) for stem in stems], len(images) - len(stems), len(masks) - len(stems)
-
-
 def _two_lungs(mask):
     """The two largest connected components of a lung mask, ordered by column: (image left, image right).
 
@@ -740,7 +717,7 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     goals = ROI_GOALS if goals is None else goals
     if not isinstance(goals, dict) or not set(goals) <= set(ROI_GOALS):
         raise ValueError(f"goals must be a dict with keys among {sorted(ROI_GOALS)}, got {goals!r}")
-    pairs, unmatched_images, unmatched_masks = _pair_images_and_masks(images_dir, masks_dir)
+    pairs, unmatched_images, unmatched_masks = pair_images_and_masks(images_dir, masks_dir)
     rows = map_parallel(_evaluate_one, [(*pair, config) for pair in pairs], workers=workers,
                         progress=progress, desc="roi-eval")
     per_image = pd.DataFrame(rows)
@@ -771,13 +748,19 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     return summary, per_image
 
 
-def roi_eval_main(argv):
-    """``python -m cxrlib roi-eval --images DIR --masks DIR [--stress OUT [--seed N]] [--json] [--workers N]
-    [--per-image CSV]``.
+def _set_name(images_dir):
+    """A set's name in roi-eval's report: the images folder's name, or its parent's when it is called 'images'."""
+    folder = Path(images_dir).resolve()
+    return folder.parent.name if folder.name == "images" else folder.name
 
-    With ``--stress OUT`` the pairs are first cropped into a stress set in ``OUT``
-    (:func:`cxrlib.stress.build_stress_set`) and the ROI is measured there; the goal on the median box area
-    is left out, as it holds for uncropped radiographs only.
+
+def roi_eval_main(argv):
+    """``python -m cxrlib roi-eval --images DIR --masks DIR [--stress OUT [--transforms T,...] [--seed N]] [--json]
+    [--workers N] [--per-image CSV]``.
+
+    Measures the ROI on the given set and, with ``--stress OUT``, on each stress transform of it
+    (:data:`cxrlib.stress.STRESS_TRANSFORMS`), built into ``OUT/<transform>/`` first; the goal on the median box
+    area is checked only on sets that keep the film's framing.
 
     Parameters
     ----------
@@ -790,52 +773,78 @@ def roi_eval_main(argv):
         0 on success, 2 on an input error (printed as one line on stderr).
     """
     from .atomic import write_csv
-    from .stress import STRESS_CROP, build_stress_set
+    from .stress import FRAMING_KEPT, STRESS_CROP, STRESS_TRANSFORMS, build_stress_set
 
     parser = argparse.ArgumentParser(
         prog="python -m cxrlib roi-eval",
         description="Measure how much of manual lung masks the thorax ROI box keeps (coverage, per lung) and how large "
-                    "the box is (area, and area over the tightest box around the mask). Images and masks are paired "
-                    "by file stem; nonzero mask pixels are lung.")
+                    "the box is (area, and area over the tightest box around the mask), on the given set and on stress "
+                    "transforms of it. Images and masks are paired by file stem; nonzero mask pixels are lung.")
     parser.add_argument("--images", required=True, help="folder of radiographs")
     parser.add_argument("--masks", required=True, help="folder of lung masks with the same stems")
     parser.add_argument("--stress", metavar="OUT",
-                        help="first crop every pair so that the lungs touch the bottom and one side (cut "
-                             f"{STRESS_CROP['bottom_cut']} of the lungs' height at the bottom, {STRESS_CROP['side_cut']} "
-                             "of their width on one side), write the set to this folder (outside git) and measure there")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the stress crops (default 0)")
+                        help="also build stress sets of the pairs into OUT/<transform>/ (outside git) and measure each: "
+                             f"{', '.join(STRESS_TRANSFORMS)} (see cxrlib.stress); 'crop' cuts "
+                             f"{STRESS_CROP['bottom_cut']} of the lungs' height at the bottom and "
+                             f"{STRESS_CROP['side_cut']} of their width on one side")
+    parser.add_argument("--transforms", default=",".join(STRESS_TRANSFORMS),
+                        help="comma-separated stress transforms to build with --stress (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stress transforms (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--per-image", metavar="CSV", help="also write the per-image table to this CSV file")
+    parser.add_argument("--per-image", metavar="CSV", help="also write the per-image table (all sets) to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     progress = not args.no_progress and not args.json
-    images, masks, goals = args.images, args.masks, ROI_GOALS
+    transforms = [t.strip() for t in args.transforms.split(",") if t.strip()] if args.stress else []
+    unknown = sorted(set(transforms) - set(STRESS_TRANSFORMS))
+    if unknown:
+        print(f"error: --transforms {', '.join(unknown)} unknown; choose among {', '.join(STRESS_TRANSFORMS)}",
+              file=sys.stderr)
+        return 2
+    name = _set_name(args.images)
+    sets = {name: (Path(args.images), Path(args.masks), ROI_GOALS)}
+    summaries, tables = {}, []
     try:
-        if args.stress:
-            build_stress_set(images, masks, args.stress, seed=args.seed, progress=progress)
-            images, masks = Path(args.stress) / "images", Path(args.stress) / "masks"
-            goals = {name: goal for name, goal in ROI_GOALS.items() if name != "area_median"}
-        summary, per_image = evaluate_roi(images, masks, workers=args.workers, progress=progress, goals=goals)
+        for transform in transforms:
+            folder = Path(args.stress) / transform
+            build_stress_set(args.images, args.masks, folder, transform=transform, seed=args.seed, progress=progress)
+            goals = ROI_GOALS if transform in FRAMING_KEPT else {k: v for k, v in ROI_GOALS.items()
+                                                                 if k != "area_median"}
+            sets[f"{name}/{transform}"] = (folder / "images", folder / "masks", goals)
+        for set_name, (images, masks, goals) in sets.items():
+            summary, per_image = evaluate_roi(images, masks, workers=args.workers, progress=progress, goals=goals)
+            summaries[set_name] = summary
+            tables.append(per_image.assign(set=set_name))
     except (ValueError, ImageReadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.stress:
-        summary["stress"] = {"folder": str(args.stress), "seed": args.seed, **STRESS_CROP}
+    config = summaries[name].pop("config")
+    for summary in summaries.values():
+        summary.pop("config", None)
     if args.per_image:
-        write_csv(per_image, args.per_image)
+        write_csv(pd.concat(tables, ignore_index=True), args.per_image)
+    report = {"sets": summaries, "config": config,
+              "stress": {"folder": str(args.stress), "seed": args.seed, "transforms": transforms, **STRESS_CROP}
+              if args.stress else None}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(report))
         return 0
-    print(f"ROI on lung masks: {summary['n']} image/mask pairs from {images}")
-    print(f"{'metric':<18}{'value':>10}  {'goal':<10}{'met':>5}")
-    for name in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate",
-                 "both_lungs_rate", "area_ratio_median"):
-        goal = summary["goals"].get(name)
-        met = ("yes" if goal["met"] else "NO") if goal else ""
-        print(f"{name:<18}{summary[name]:>10.4f}  {goal['goal'] if goal else '':<10}{met:>5}")
-    if summary["images_without_mask"] or summary["masks_without_image"] or summary["n_empty_masks"]:
-        print(f"unpaired: {summary['images_without_mask']} images, {summary['masks_without_image']} masks; "
-              f"empty masks: {summary['n_empty_masks']}")
-    print(f"config key {summary['config']['key']}")
+    print(f"ROI on lung masks: {summaries[name]['n']} image/mask pairs from {args.images}")
+    labels = ["as given", *transforms]
+    width = max(12, *(len(label) + 2 for label in labels))
+    print(f"{'metric':<18}{'goal':<10}" + "".join(f"{label:>{width}}" for label in labels))
+    for metric in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate",
+                   "both_lungs_rate", "area_ratio_median"):
+        goal = ROI_GOALS.get(metric)
+        cells = []
+        for summary in summaries.values():
+            met = summary["goals"].get(metric)
+            cells.append(f"{summary[metric]:.4f}{'' if met is None or met['met'] else ' NO'}")
+        print(f"{metric:<18}{(f'{goal[0]} {goal[1]}' if goal else ''):<10}" + "".join(f"{c:>{width}}" for c in cells))
+    for set_name, summary in summaries.items():
+        if summary["images_without_mask"] or summary["masks_without_image"] or summary["n_empty_masks"]:
+            print(f"{set_name}: unpaired {summary['images_without_mask']} images, {summary['masks_without_image']} "
+                  f"masks; empty masks: {summary['n_empty_masks']}")
+    print(f"config key {config['key']}")
     return 0

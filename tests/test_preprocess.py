@@ -350,8 +350,10 @@ def test_evaluate_roi_refuses_folders_without_pairs(tmp_path):
 def test_roi_eval_main_json_and_table(tmp_path, capsys):
     images, masks = _mask_folder(tmp_path, count=2)
     assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--json", "--workers", "1"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert {"n", "coverage_median", "coverage_p05", "area_median", "fallback_rate"} <= set(summary)
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["sets"]) == [tmp_path.name] and report["stress"] is None and "key" in report["config"]
+    assert {"n", "coverage_median", "coverage_p05", "area_median", "fallback_rate",
+            "both_lungs_rate"} <= set(report["sets"][tmp_path.name])
     per_image = tmp_path / "per_image.csv"
     assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--workers", "1", "--no-progress",
                           "--per-image", str(per_image)]) == 0

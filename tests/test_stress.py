@@ -1,4 +1,4 @@
-"""Stress set (lungs cut by the lower and one side edge) and the ROI goals of issue 10 on real radiographs."""
+"""Stress sets (crops, rotation, a burned-in label, low contrast, inverted polarity) and the ROI goals on real radiographs."""
 
 import json
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cxrlib.preprocess import ROI_GOALS, agreement_sample, compare_to_reference, evaluate_roi, roi_eval_main
-from cxrlib.stress import build_stress_set, stress_crop
+from cxrlib.stress import STRESS_TRANSFORMS, build_stress_set, stress_crop, stress_transform
 from conftest import shared_path
 
 
@@ -58,12 +58,12 @@ def test_build_stress_set_is_seeded_and_the_lungs_touch_the_edges(tmp_path):
         image = cv2.imread(str(tmp_path / "a" / "images" / f"{row.stem}.png"), cv2.IMREAD_GRAYSCALE)
         assert image.shape == mask.shape == (row.r1 - row.r0, row.c1 - row.c0)
         assert mask[-1].any() and mask[:, 0 if row.side == "left" else -1].any()
-    assert pd.read_csv(tmp_path / "a" / "crops.csv")["stem"].tolist() == crops["stem"].tolist()
+    assert pd.read_csv(tmp_path / "a" / "transforms.csv")["stem"].tolist() == crops["stem"].tolist()
     assert not list((tmp_path / "a" / "images").glob(".*"))          # no temporary files left
 
 
 @pytest.mark.parametrize("kwargs", [{"bottom_cut": (0.1, 0.05)}, {"side_cut": (0, 0.7)}, {"seed": -1},
-                                    {"bottom_cut": 0.1}])
+                                    {"bottom_cut": 0.1}, {"transform": "blur"}])
 def test_build_stress_set_refuses(tmp_path, kwargs):
     images, masks = _lung_folder(tmp_path, count=1)
     with pytest.raises(ValueError):
@@ -72,14 +72,71 @@ def test_build_stress_set_refuses(tmp_path, kwargs):
         build_stress_set(images, masks, images.parent, progress=False)
 
 
-def test_roi_eval_stress_option_builds_and_measures(tmp_path, capsys):
+def _radiograph(seed=0):
+    """A 200 x 160 film: bright body, two dark lungs, a bright mediastinum between them; and the lung mask."""
+    rng = np.random.default_rng(seed)
+    image = np.full((200, 160), 40, np.uint8)
+    image[20:190, 15:145] = 190
+    mask = np.zeros((200, 160), bool)
+    mask[50:160, 30:72] = True
+    mask[50:160, 88:130] = True
+    image[mask] = 70
+    image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+    return image, mask
+
+
+def test_every_transform_is_seeded_and_keeps_the_mask_with_the_lungs():
+    image, mask = _radiograph()
+    for transform in STRESS_TRANSFORMS:
+        out, out_mask, record = stress_transform(image, mask, transform, np.random.default_rng(1))
+        again = stress_transform(image, mask, transform, np.random.default_rng(1))
+        np.testing.assert_array_equal(out, again[0])
+        assert out.dtype == np.uint8 and out.shape == out_mask.shape and out_mask.any(), transform
+        # the mask still lies on the dark lungs (for 'inverted', on the bright ones)
+        inside, outside = out[out_mask].mean(), out[~out_mask].mean()
+        assert (inside > outside) if transform == "inverted" else (inside < outside), transform
+
+
+def test_each_transform_does_what_it_says():
+    image, mask = _radiograph()
+    rng = np.random.default_rng(2)
+    tight, tight_mask, _ = stress_transform(image, mask, "tight", rng)
+    rows, cols = np.flatnonzero(tight_mask.any(1)), np.flatnonzero(tight_mask.any(0))
+    height, width = tight_mask.shape
+    assert rows[0] <= 0.06 * 110 and height - 1 - rows[-1] <= 0.06 * 110 + 1       # lungs within 6 % of each edge
+    assert cols[0] <= 0.06 * 100 and width - 1 - cols[-1] <= 0.06 * 100 + 1
+    turned, turned_mask, record = stress_transform(image, mask, "rotate", rng)
+    assert -10 <= record["angle"] <= 10 and abs(turned_mask.sum() / mask.sum() - 1) < 0.05
+    labelled, labelled_mask, record = stress_transform(image, mask, "label", rng)
+    np.testing.assert_array_equal(labelled_mask, mask)
+    box = (slice(record["label_r0"], record["label_r0"] + record["label_height"]),
+           slice(record["label_c0"], record["label_c0"] + record["label_width"]))
+    assert np.median(labelled[box]) >= 215 and mask[box].any()                        # bright, over a lung
+    squeezed, _, record = stress_transform(image, mask, "low_contrast", rng)
+    assert np.percentile(squeezed, 99) - np.percentile(squeezed, 1) <= record["band"] + 15
+    inverted, _, _ = stress_transform(image, mask, "inverted", rng)
+    np.testing.assert_array_equal(inverted, 255 - image)
+    with pytest.raises(ValueError, match="unknown"):
+        stress_transform(image, mask, "blur", rng)
+    with pytest.raises(ValueError, match="empty"):
+        stress_transform(image, np.zeros_like(mask), "rotate", rng)
+
+
+def test_roi_eval_stress_option_builds_and_measures_every_set(tmp_path, capsys):
     images, masks = _lung_folder(tmp_path, count=2)
     out = tmp_path / "stress"
     assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--stress", str(out), "--json",
-                          "--workers", "1"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["n"] == 2 and summary["stress"]["seed"] == 0 and (out / "crops.csv").exists()
-    assert "area_median" not in summary["goals"] and {"both_lungs_rate", "area_ratio_median"} <= set(summary)
+                          "--transforms", "crop,rotate", "--workers", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["sets"]) == ["src", "src/crop", "src/rotate"] and report["stress"]["seed"] == 0
+    assert (out / "crop" / "transforms.csv").exists() and (out / "rotate" / "images").is_dir()
+    assert "area_median" not in report["sets"]["src/crop"]["goals"]        # the crop changes the framing
+    assert "area_median" in report["sets"]["src/rotate"]["goals"]
+    for summary in report["sets"].values():
+        assert summary["n"] == 2 and {"both_lungs_rate", "area_median", "fallback_rate"} <= set(summary)
+    assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--stress", str(out),
+                          "--transforms", "blur"]) == 2
+    assert "unknown" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- goals on real radiographs (../shared)
