@@ -54,6 +54,8 @@ __all__ = [
     "agreement_sample",
     "compare_to_reference",
     "evaluate_roi",
+    "evaluate_roi_on_boxes",
+    "PAEDIATRIC_BOXES",
     "roi_eval_main",
 ]
 
@@ -745,6 +747,83 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
                                "met": bool(summary[name] >= value if op == ">=" else summary[name] <= value)}
                         for name, (op, value) in goals.items()}
     summary["config"] = {"key": config.key(), **config.to_dict()}
+    return summary, per_image
+
+
+#: Manual lung-field boxes on 40 paediatric Kermany test radiographs (how they were made: annotations/README.md).
+PAEDIATRIC_BOXES = Path(__file__).parent / "annotations" / "kermany_test_lung_boxes.csv"
+
+
+def _box_one(task):
+    path, box, config = task
+    resized = resize_image(read_radiograph(path), config.preprocess_size)
+    result = extract_roi(apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid),
+                         config)
+    y0, x0, y1, x1 = box
+    r0, c0, r1, c1 = result.box
+    inside = max(0.0, min(y1, r1) - max(y0, r0)) * max(0.0, min(x1, c1) - max(x0, c0))
+    area = (r1 - r0) * (c1 - c0)
+    return {"coverage": inside / ((y1 - y0) * (x1 - x0)), "area": area, "area_ratio": area / ((y1 - y0) * (x1 - x0)),
+            "fallback": result.fallback, "roi_y0": r0, "roi_x0": c0, "roi_y1": r1, "roi_x1": c1}
+
+
+def evaluate_roi_on_boxes(manifest, boxes=PAEDIATRIC_BOXES, config=None, *, workers=None, progress=True):
+    """Measure the ROI box against manually drawn lung-field boxes (for images without lung masks).
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        :func:`cxrlib.data.build_manifest` of a Kermany release (``path``, ``split``, ``label``, ``filename``);
+        the annotated images are found in it by split, class and file name.
+    boxes : str or Path, optional
+        CSV with ``split``, ``class``, ``filename`` and the box ``y0, x0, y1, x1`` as fractions of the image
+        (default: :data:`PAEDIATRIC_BOXES`).
+    config : PreprocessConfig, optional
+    workers : int, optional
+    progress : bool, optional
+
+    Returns
+    -------
+    summary : dict or None
+        None when the manifest holds none of the annotated images. Otherwise ``n``, ``coverage_median``,
+        ``coverage_p05``, ``coverage_min`` (share of the drawn box inside the ROI box), ``area_median`` (the ROI
+        box's share of the image), ``area_ratio_median`` (ROI box over drawn box), ``fallback_rate``, and the
+        same per class under ``by_class``.
+    per_image : pandas.DataFrame or None
+        The CSV's rows with ``coverage``, ``area``, ``area_ratio``, ``fallback`` and the ROI box.
+
+    Raises
+    ------
+    ValueError
+        When the manifest holds some of the annotated images but not all.
+    """
+    from .cache import map_parallel
+
+    config = _check_config(config)
+    table = pd.read_csv(boxes)
+    missing = {"split", "class", "filename", "y0", "x0", "y1", "x1"} - set(table.columns)
+    if missing:
+        raise ValueError(f"boxes {str(boxes)!r} lacks the columns {sorted(missing)}")
+    found = table.merge(manifest[["split", "label", "filename", "path"]].drop_duplicates(["split", "label", "filename"]),
+                        left_on=["split", "class", "filename"], right_on=["split", "label", "filename"], how="left")
+    absent = found["path"].isna()
+    if absent.all():
+        return None, None
+    if absent.any():
+        raise ValueError(f"{int(absent.sum())} of the {len(found)} annotated images are not in the manifest "
+                         f"(e.g. {found.loc[absent, 'filename'].iloc[0]}); the boxes are measured on the whole sample")
+    tasks = [(path, tuple(box), config) for path, box in zip(found["path"], table[["y0", "x0", "y1", "x1"]].to_numpy())]
+    per_image = pd.concat([table, pd.DataFrame(map_parallel(_box_one, tasks, workers=workers, progress=progress,
+                                                            desc="roi vs boxes"))], axis=1)
+
+    def summarize(rows):
+        return {"n": int(len(rows)), "coverage_median": float(rows["coverage"].median()),
+                "coverage_p05": float(np.percentile(rows["coverage"], 5)), "coverage_min": float(rows["coverage"].min()),
+                "area_median": float(rows["area"].median()), "area_ratio_median": float(rows["area_ratio"].median()),
+                "fallback_rate": float(rows["fallback"].mean())}
+
+    summary = summarize(per_image)
+    summary["by_class"] = {str(label): summarize(rows) for label, rows in per_image.groupby("class")}
     return summary, per_image
 
 

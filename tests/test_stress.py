@@ -175,3 +175,20 @@ def test_fast_path_agrees_with_the_full_size_reference():
     assert (agreement["fallback_fast"] == agreement["fallback_reference"]).all()
     assert agreement["box_iou"].median() >= 0.95
     assert np.percentile(agreement["box_iou"], 5) >= 0.90
+
+
+def test_roi_against_the_manual_paediatric_boxes():
+    """The 40 manually boxed Kermany test radiographs (cxrlib/annotations): the ROI keeps the drawn lung fields."""
+    from cxrlib.data import build_manifest
+    from cxrlib.preprocess import evaluate_roi_on_boxes
+
+    manifest = build_manifest(shared_path("data", "kermany224"), progress=False)
+    summary, per_image = evaluate_roi_on_boxes(manifest, workers=1, progress=False)
+    assert summary["n"] == 40 and set(summary["by_class"]) == {"NORMAL", "PNEUMONIA"}
+    assert per_image["coverage"].between(0, 1).all() and summary["fallback_rate"] == 0
+    assert summary["coverage_median"] >= 0.99 and summary["coverage_p05"] >= 0.9
+    # a manifest without those images measures nothing; one with part of them is refused
+    assert evaluate_roi_on_boxes(manifest[manifest["split"] == "train"], progress=False) == (None, None)
+    partial = manifest.drop(manifest.index[manifest["filename"] == per_image["filename"].iloc[0]])
+    with pytest.raises(ValueError, match="not in the manifest"):
+        evaluate_roi_on_boxes(partial, progress=False)
