@@ -35,15 +35,17 @@ from tqdm.auto import tqdm
 from .atomic import write_bytes, write_csv, write_json
 from .data import read_radiograph, sha256_file
 from .arms import Arm
+from .plausibility import lung_side_ratio
 from .preprocess import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
                          resize_image)
 
 __all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "preprocess_manifest"]
 
 #: Columns that :func:`preprocess_manifest` adds to the manifest besides one ``image_<arm>`` per arm.
-ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "mask_path"]
+ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "mask_path"]
 #: Columns of the cache's table.csv.
-TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "fallback", "reason", "threshold",
+TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "reason",
+                 "threshold",
                  "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
 
 
@@ -153,7 +155,8 @@ def _process_one(task):
     written = time.perf_counter()
     y0, x0, y1, x1 = result.box
     return {"sha256": sha, "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1,
-            "mask_area": result.mask_area, "fallback": result.fallback, "reason": result.reason,
+            "mask_area": result.mask_area, "lung_side_ratio": lung_side_ratio(result.lung_mask, result.box),
+            "fallback": result.fallback, "reason": result.reason,
             "threshold": result.threshold, "height": image.shape[0], "width": image.shape[1],
             "t_decode_s": decoded - start, "t_clahe_s": equalized_at - decoded,
             "t_contour_s": contoured - equalized_at, "t_write_s": written - contoured,
@@ -192,7 +195,8 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
         The manifest's columns plus ``image_<arm>`` per arm (the path of the image that arm's network
         reads), ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
         (box as fractions of the original image's height / width), ``mask_area`` (lung mask's share of
-        the image), ``fallback`` (bool) and ``mask_path``.
+        the image), ``lung_side_ratio`` (:func:`cxrlib.plausibility.lung_side_ratio`), ``fallback`` (bool) and
+        ``mask_path``.
 
     Warns
     -----
@@ -249,7 +253,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
     out["sha256"] = hashes
     for arm in arms:
         out[arm.column] = [str(_variant_path(folder, arm.variant, sha).resolve()) for sha in hashes]
-    for column in ("roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area"):
+    for column in ("roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio"):
         out[column] = rows[column].astype(float).to_numpy()
     out["fallback"] = rows["fallback"].astype(bool).to_numpy()
     out["mask_path"] = [str((folder / "masks" / f"{sha}.png").resolve()) for sha in hashes]

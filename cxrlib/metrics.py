@@ -786,14 +786,14 @@ def difference_verdict(ci, margin):
 
 
 def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=0.95, seed=0):
-    """The study's evaluation records: every arm at three operating points, without fallbacks, compared.
+    """The study's evaluation records: every arm at three operating points, without the ROI's failures, compared.
 
     Parameters
     ----------
     predictions : pandas.DataFrame
         One row per image, arm and seed: ``arm``, ``seed``, ``filename``, ``patient_id``, ``y_true`` (0/1),
-        ``score`` (P(pneumonia)) and ``fallback`` (bool: the image's ROI fell back to the whole image).
-        Every arm must hold the same images for the same seeds.
+        ``score`` (P(pneumonia)), ``fallback`` (bool: the image's ROI fell back to the whole image) and, optionally,
+        ``implausible`` (bool: its box was flagged, :func:`cxrlib.plausibility.flag_boxes`). Every arm must hold the same images for the same seeds.
     thresholds : dict
         ``{arm: {seed: {operating point: threshold}}}`` with the keys of :data:`OPERATING_POINTS`.
     pairs : sequence of (str, str)
@@ -806,8 +806,9 @@ def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=
     dict
         ``arms``: arm -> the metrics at ``youden`` (means over seeds), ``sd``, ``ci``, ``per_seed``
         (``seed`` plus the metrics), ``operating_points`` (point -> the same keys and ``thresholds``),
-        ``without_fallback`` (the same, at ``youden``, on the images whose ROI did not fall back: the same
-        images for every arm, so comparisons stay paired), ``n``; ``comparisons``: a list of ``a``, ``b``,
+        ``without_fallback`` (the same, at ``youden``, on the images whose ROI neither fell back nor was flagged
+        implausible: the same images for every arm, so comparisons stay paired), ``fallback_images`` (how many were
+        left out), ``n``; ``comparisons``: a list of ``a``, ``b``,
         :func:`compare_seeds` at ``youden``; ``operating_point_definitions``; ``operating_point_stability``
         (:func:`operating_point_stability`) and ``headline`` (:func:`headline_operating_point`).
     """
@@ -829,7 +830,10 @@ def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=
     order = first.index
     y = first["y_true"].to_numpy(np.int64)
     groups = first["patient_id"].astype(str).to_numpy()
-    kept = ~first["fallback"].astype(bool).to_numpy()
+    failed = first["fallback"].astype(bool).to_numpy()
+    if "implausible" in first.columns:
+        failed = failed | first["implausible"].astype(bool).to_numpy()
+    kept = ~failed
     scores = {arm: matrix(arm).loc[order] for arm in arms}
 
     def seed_list(arm, mask=slice(None)):

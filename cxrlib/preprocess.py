@@ -24,7 +24,6 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
-from numbers import Real
 from pathlib import Path
 
 import cv2
@@ -35,6 +34,7 @@ from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_
 
 from . import roi as _roi
 from .data import ImageReadError, pair_images_and_masks, read_radiograph
+from .plausibility import flag_boxes, lung_side_ratio
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -49,7 +49,6 @@ __all__ = [
     "extract_roi",
     "preprocess_image",
     "network_image",
-    "fallback_rates",
     "box_iou",
     "agreement_sample",
     "compare_to_reference",
@@ -59,11 +58,12 @@ __all__ = [
     "roi_eval_main",
 ]
 
-#: Bumped whenever the algorithm changes in a way the parameters do not show; part of the cache key.
-ALGORITHM_VERSION = 5
-#: The goals of issues 3 and 10 for the ROI on manual lung masks (``area_median`` only on uncropped images).
+#: Bumped whenever the algorithm or what the cache records changes in a way the parameters do not show; part of
+#: the cache key (version 6: the boxes of version 5, with the lung fields' side ratio recorded).
+ALGORITHM_VERSION = 6
+#: The goals of issues 3, 10 and 21 for the ROI on manual lung masks (``area_median`` only on uncropped images).
 ROI_GOALS = {"coverage_median": (">=", 0.995), "coverage_p05": (">=", 0.97),
-             "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01),
+             "area_median": ("<=", 0.60), "fallback_rate": ("<=", 0.01), "fallback_or_implausible_rate": ("<=", 0.01),
              "both_lungs_rate": (">=", 0.99), "area_ratio_median": ("<=", 1.3)}
 #: A lung counts as kept (``both_lungs_rate``) when the box holds at least this share of its pixels.
 BOTH_LUNGS_LEVEL = 0.9
@@ -482,68 +482,6 @@ def network_image(resized, equalized, box, *, clahe, roi, output_size):
     return _roi.crop_box(source, box if roi else (0.0, 0.0, 1.0, 1.0), output_size=output_size)
 
 
-# --------------------------------------------------------------------------- fallback rates by class
-
-
-def fallback_rates(processed, *, label_column="label", confidence=0.95):
-    """Fallback rate overall and per class with Wilson intervals, and the ratio of the highest to the lowest.
-
-    A fallback image is the whole radiograph; when one class falls back more often, the framing alone tells
-    the classes apart. The ratio's interval is Katz's log interval; when a class has no fallback (or only
-    fallbacks) every count gets 0.5 added (Haldane), for the estimate as well, so the ratio stays finite.
-
-    Parameters
-    ----------
-    processed : pandas.DataFrame
-        With a boolean ``fallback`` column and ``label_column`` (e.g. :func:`cxrlib.cache.preprocess_manifest`'s
-        output).
-    label_column : str, optional
-    confidence : float, optional
-        Level of the intervals, in (0, 1).
-
-    Returns
-    -------
-    rates : dict
-        ``n``, ``fallbacks``, ``rate``, ``ci`` (overall); ``by_label``: the same per class; ``ratio``,
-        ``ratio_ci`` (highest class rate over lowest; NaN with fewer than two classes, None when no image fell
-        back), ``ratio_corrected`` (whether 0.5 was added), ``confidence``.
-    """
-    from scipy.stats import norm
-    from statsmodels.stats.proportion import proportion_confint
-
-    if not isinstance(processed, pd.DataFrame):
-        raise TypeError(f"processed must be a pandas DataFrame, got {type(processed).__name__}")
-    for column in ("fallback", label_column):
-        if column not in processed.columns:
-            raise ValueError(f"processed has no {column!r} column (columns: {list(processed.columns)})")
-    if isinstance(confidence, bool) or not isinstance(confidence, Real) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    fallback = processed["fallback"].astype(bool)
-
-    def entry(flags):
-        n, k = int(len(flags)), int(flags.sum())
-        ci = proportion_confint(k, n, alpha=1 - confidence, method="wilson") if n else (float("nan"),) * 2
-        return {"n": n, "fallbacks": k, "rate": k / n if n else float("nan"), "ci": [float(v) for v in ci]}
-
-    result = {**entry(fallback), "by_label": {str(label): entry(group) for label, group
-                                              in fallback.groupby(processed[label_column])},
-              "confidence": confidence}
-    if result["fallbacks"] == 0:
-        return {**result, "ratio": None, "ratio_ci": None, "ratio_corrected": False}
-    counts = [(v["fallbacks"], v["n"]) for v in result["by_label"].values()]
-    if len(counts) < 2:
-        return {**result, "ratio": float("nan"), "ratio_ci": [float("nan"), float("nan")], "ratio_corrected": False}
-    high = max(counts, key=lambda c: c[0] / c[1])
-    low = min(counts, key=lambda c: c[0] / c[1])
-    corrected = any(k in (0, n) for k, n in (high, low))
-    (k1, n1), (k0, n0) = [(k + 0.5, n + 1.0) if corrected else (k, n) for k, n in (high, low)]
-    ratio = (k1 / n1) / (k0 / n0)
-    spread = z * math.sqrt(1 / k1 - 1 / n1 + 1 / k0 - 1 / n0)
-    return {**result, "ratio": ratio, "ratio_ci": [ratio * math.exp(-spread), ratio * math.exp(spread)],
-            "ratio_corrected": corrected}
-
-
 # --------------------------------------------------------------------------- fast path against the reference
 
 
@@ -677,6 +615,7 @@ def _evaluate_one(task):
     return {"stem": stem, "image_path": str(image_path), "mask_path": str(mask_path),
             "coverage": coverage(mask), "coverage_left": coverage(left), "coverage_right": coverage(right),
             "area": area, "area_ratio": area / tight, "fallback": result.fallback, "reason": result.reason,
+            "lung_side_ratio": lung_side_ratio(result.lung_mask, result.box),
             "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1, "mask_area": result.mask_area,
             "lung_fraction": float(mask.mean()), "height": image.shape[0], "width": image.shape[1]}
 
@@ -705,13 +644,15 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     -------
     summary : dict
         ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
-        ``area_median``, ``fallback_rate``, ``both_lungs_rate`` (share of images where each lung keeps at
+        ``area_median``, ``fallback_rate``, ``implausible_rate`` (boxes flagged by
+        :func:`cxrlib.plausibility.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of images where each lung keeps at
         least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``, ``n_empty_masks``,
         ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of :data:`ROI_GOALS` and
         whether it is met), ``config``.
     per_image : pandas.DataFrame
         One row per pair: stem, paths, coverage, coverage_left, coverage_right (image left / right, i.e.
-        the patient's right / left lung), area, area_ratio, fallback, reason, box, mask_area, lung_fraction.
+        the patient's right / left lung), area, area_ratio, fallback, reason, lung_side_ratio, box, mask_area,
+        lung_fraction, roi_flags, implausible.
     """
     from .cache import map_parallel
 
@@ -722,7 +663,7 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     pairs, unmatched_images, unmatched_masks = pair_images_and_masks(images_dir, masks_dir)
     rows = map_parallel(_evaluate_one, [(*pair, config) for pair in pairs], workers=workers,
                         progress=progress, desc="roi-eval")
-    per_image = pd.DataFrame(rows)
+    per_image = flag_boxes(pd.DataFrame(rows))
     empty = int(per_image["coverage"].isna().sum())
     if empty:
         warnings.warn(f"{empty} lung masks are empty; they are left out of the coverage statistics", stacklevel=2)
@@ -737,6 +678,8 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
         "coverage_min": float(coverage.min()) if len(coverage) else float("nan"),
         "area_median": float(per_image["area"].median()),
         "fallback_rate": float(per_image["fallback"].mean()),
+        "implausible_rate": float(per_image["implausible"].mean()),
+        "fallback_or_implausible_rate": float((per_image["fallback"] | per_image["implausible"]).mean()),
         "both_lungs_rate": float(both.mean()) if len(lungs) else float("nan"),
         "area_ratio_median": float(lungs["area_ratio"].median()) if len(lungs) else float("nan"),
         "n_empty_masks": empty,
@@ -912,15 +855,15 @@ def roi_eval_main(argv):
     print(f"ROI on lung masks: {summaries[name]['n']} image/mask pairs from {args.images}")
     labels = ["as given", *transforms]
     width = max(12, *(len(label) + 2 for label in labels))
-    print(f"{'metric':<18}{'goal':<10}" + "".join(f"{label:>{width}}" for label in labels))
+    print(f"{'metric':<30}{'goal':<10}" + "".join(f"{label:>{width}}" for label in labels))
     for metric in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate",
-                   "both_lungs_rate", "area_ratio_median"):
+                   "implausible_rate", "fallback_or_implausible_rate", "both_lungs_rate", "area_ratio_median"):
         goal = ROI_GOALS.get(metric)
         cells = []
         for summary in summaries.values():
             met = summary["goals"].get(metric)
             cells.append(f"{summary[metric]:.4f}{'' if met is None or met['met'] else ' NO'}")
-        print(f"{metric:<18}{(f'{goal[0]} {goal[1]}' if goal else ''):<10}" + "".join(f"{c:>{width}}" for c in cells))
+        print(f"{metric:<30}{(f'{goal[0]} {goal[1]}' if goal else ''):<10}" + "".join(f"{c:>{width}}" for c in cells))
     for set_name, summary in summaries.items():
         if summary["images_without_mask"] or summary["masks_without_image"] or summary["n_empty_masks"]:
             print(f"{set_name}: unpaired {summary['images_without_mask']} images, {summary['masks_without_image']} "

@@ -452,8 +452,8 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
         text += f"<h4>Operating point {_esc(point)}: {_esc(meaning)}</h4>" + _frame(arms_table(arms, point=point))
     if any(m.get("fallback_images") for m in arms.values()):
         n = next(iter(arms.values()))["fallback_images"]
-        text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image (same images left out for "
-                 "every arm)</h4>" + _frame(arms_table(arms, point="without_fallback")))
+        text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image or gave an implausible box "
+                 "(same images left out for every arm)</h4>" + _frame(arms_table(arms, point="without_fallback")))
     if metrics.get("comparisons"):
         from .metrics import comparisons_table
 
@@ -605,13 +605,16 @@ def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict
         items.append(f"Only Xception's layers from <code>{_esc(settings[0]['finetune_from_block'])}</code> on are "
                      f"trained, for {settings[0].get('epochs')} epochs, on a CPU; the paper's regime (all layers, 400 px, "
                      "100 epochs, <code>params/paper.yaml</code>) needs a GPU and was not run here.")
-    dataset = roi.get("dataset", {})
-    by_label = dataset.get("by_label", {})
-    if by_label:
-        rates = ", ".join(f"{label} {_pct(v.get('fallback_rate'))}" for label, v in by_label.items())
-        items.append(f"The thorax crop fell back to the whole image for {_pct(dataset.get('fallback_rate'))} of "
-                     f"images ({rates}); a fallback that is more common in one class frames that class differently, "
-                     "a cue the network could learn. Results without the fallback images are given above.")
+    failures = [(roi[key], what) for key, what in (("fallback", "fell back to the whole image"),
+                                                    ("implausible", "gave a box flagged implausible"))
+                if roi.get(key)]
+    if failures:
+        said = "; ".join(f"{what} for {f['count']} of {f['n']} of the study's images ("
+                         + ", ".join(f"{label} {_pct(v['rate'])}" for label, v in f["by_label"].items()) + ")"
+                         for f, what in failures)
+        shown = any(f["count"] for f, _ in failures)
+        items.append(f"The thorax crop {said}. A failure more common in one class frames that class differently, a cue "
+                     "the network could learn" + ("; results without those images are given above." if shown else "."))
     agreement = roi.get("fast_vs_reference", {})
     if agreement:
         items.append(f"The ROI is computed on a reduced-size fast path; on {agreement['images']} images checked in this "

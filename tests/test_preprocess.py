@@ -499,39 +499,6 @@ def test_two_lungs_splits_by_column_and_handles_joined_masks():
     assert left.sum() == right.sum() == joined.sum()
 
 
-def test_fallback_rates_wilson_intervals_and_ratio():
-    import pandas as pd
-
-    from cxrlib.preprocess import fallback_rates
-
-    table = pd.DataFrame({"label": ["A"] * 100 + ["B"] * 200,
-                          "fallback": [True] * 10 + [False] * 90 + [True] * 5 + [False] * 195})
-    rates = fallback_rates(table)
-    assert rates["n"] == 300 and rates["fallbacks"] == 15 and rates["rate"] == pytest.approx(0.05)
-    a = rates["by_label"]["A"]
-    assert a["rate"] == pytest.approx(0.1) and a["ci"][0] < 0.1 < a["ci"][1]
-    assert a["ci"] == pytest.approx([0.0552, 0.1744], abs=1e-3)     # Wilson 95 % for 10 / 100
-    assert rates["ratio"] == pytest.approx(4.0) and rates["ratio_ci"][0] < 4 < rates["ratio_ci"][1]
-    assert not rates["ratio_corrected"]
-    none = fallback_rates(table.assign(fallback=[False] * 299 + [True]))
-    assert none["by_label"]["A"]["ci"][0] == pytest.approx(0.0, abs=1e-12) and none["ratio_corrected"]
-    assert np.isfinite(none["ratio"])
-    nothing = fallback_rates(table.assign(fallback=False))           # no fallback: no ratio to speak of
-    assert nothing["rate"] == 0 and nothing["ci"][1] > 0 and nothing["ratio"] is None and nothing["ratio_ci"] is None
-
-
-@pytest.mark.parametrize("kwargs, error", [({"confidence": 1.0}, ValueError), ({"label_column": "class"}, ValueError)])
-def test_fallback_rates_refuses(kwargs, error):
-    import pandas as pd
-
-    from cxrlib.preprocess import fallback_rates
-
-    with pytest.raises(error):
-        fallback_rates(pd.DataFrame({"label": ["A"], "fallback": [False]}), **kwargs)
-    with pytest.raises(TypeError):
-        fallback_rates([("A", False)])
-
-
 def test_worst_case_plots_return_figures(tmp_path):
     import matplotlib
 
