@@ -392,6 +392,12 @@ def test_evaluate_arms_records_operating_points_fallbacks_and_comparisons():
     # without fallbacks: the same images are left out for both arms (paired), n drops by the fallback count
     assert good["fallback_images"] == weak["fallback_images"] == 12
     assert good["without_fallback"]["n"] == weak["without_fallback"]["n"] == 108
+    # boxes flagged implausible are left out with the fallbacks (the first 6 images, none of them a fallback)
+    first = predictions.drop_duplicates("filename")["filename"]
+    flagged_names = set(first[~predictions.drop_duplicates("filename")["fallback"]].head(6))
+    flagged = metrics.evaluate_arms(predictions.assign(implausible=predictions["filename"].isin(flagged_names)),
+                                    _thresholds(), n_boot=50, seed=0)["arms"]["good"]
+    assert flagged["fallback_images"] == 18 and flagged["without_fallback"]["n"] == 102
     [comparison] = out["comparisons"]
     assert comparison["a"] == "good" and comparison["auc_difference"] > 0 and comparison["auc_difference_ci"][0] > 0
     assert len(comparison["mcnemar_p_values"]) == 2 and all(p < 0.05 for p in comparison["mcnemar_p_values"])
