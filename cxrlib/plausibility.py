@@ -166,8 +166,6 @@ def failure_rates(processed, column="fallback", *, label_column="label", confide
             "ratio_corrected": corrected}
 
 
-
-
 def rates_sentence(rates, what):
     """:func:`failure_rates` as one sentence: overall and per class with intervals, and the class ratio.
 

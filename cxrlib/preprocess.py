@@ -280,6 +280,12 @@ def apply_clahe(image, *, clip_limit=2.0, tile_grid=8):
     return clahe.apply(image)
 
 
+def _resized_and_equalized(image, config):
+    """The radiograph at ``preprocess_size`` and its CLAHE: the start of every chain that reads one."""
+    resized = resize_image(image, config.preprocess_size)
+    return resized, apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+
+
 def _odd(value):
     return max(1, int(round(value)) // 2 * 2 + 1) if value >= 1 else 1
 
@@ -452,8 +458,7 @@ def preprocess_image(image, config=None):
     """
     config = _check_config(config)
     _check_gray("image", image)
-    resized = resize_image(image, config.preprocess_size)
-    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    resized, equalized = _resized_and_equalized(image, config)
     result = extract_roi(equalized, config)
     if result.fallback:
         warnings.warn(f"thorax ROI fell back to the whole image: {result.reason}", stacklevel=2)
@@ -485,6 +490,11 @@ def network_image(resized, equalized, box, *, clahe, roi, output_size):
 # --------------------------------------------------------------------------- fast path against the reference
 
 
+def _box_intersection(a, b):
+    """Area of the overlap of two boxes ``(y0, x0, y1, x1)``."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def box_iou(a, b):
     """Intersection over union of two boxes ``(y0, x0, y1, x1)`` (fractions or pixels, end-exclusive).
 
@@ -497,15 +507,14 @@ def box_iou(a, b):
     float
         In [0, 1]; NaN when both boxes are empty.
     """
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = _box_intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else float("nan")
 
 
 def _compare_one(task):
     path, config = task
-    equalized = apply_clahe(resize_image(read_radiograph(path), config.preprocess_size),
-                            clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    _, equalized = _resized_and_equalized(read_radiograph(path), config)
     fast, reference = extract_roi(equalized, config), extract_roi(equalized, config, reference=True)
     union = (fast.lung_mask | reference.lung_mask).sum()
     return {"path": str(path), "fallback_fast": fast.fallback, "fallback_reference": reference.fallback,
@@ -598,9 +607,7 @@ def _evaluate_one(task):
     stem, image_path, mask_path, config = task
     image = read_radiograph(image_path)
     mask = read_radiograph(mask_path) > 0
-    resized = resize_image(image, config.preprocess_size)
-    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
-    result = extract_roi(equalized, config)
+    result = extract_roi(_resized_and_equalized(image, config)[1], config)
     r0, c0, r1, c1 = _roi._box_pixels(result.box, mask.shape)
 
     def coverage(part):
@@ -645,10 +652,10 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     summary : dict
         ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
         ``area_median``, ``fallback_rate``, ``implausible_rate`` (boxes flagged by
-        :func:`cxrlib.plausibility.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of images where each lung keeps at
-        least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``, ``n_empty_masks``,
-        ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of :data:`ROI_GOALS` and
-        whether it is met), ``config``.
+        :func:`cxrlib.plausibility.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of
+        images where each lung keeps at least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``,
+        ``n_empty_masks``, ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of
+        :data:`ROI_GOALS` and whether it is met), ``config``.
     per_image : pandas.DataFrame
         One row per pair: stem, paths, coverage, coverage_left, coverage_right (image left / right, i.e.
         the patient's right / left lung), area, area_ratio, fallback, reason, lung_side_ratio, box, mask_area,
@@ -699,14 +706,10 @@ PAEDIATRIC_BOXES = Path(__file__).parent / "annotations" / "kermany_test_lung_bo
 
 def _box_one(task):
     path, box, config = task
-    resized = resize_image(read_radiograph(path), config.preprocess_size)
-    result = extract_roi(apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid),
-                         config)
-    y0, x0, y1, x1 = box
+    result = extract_roi(_resized_and_equalized(read_radiograph(path), config)[1], config)
     r0, c0, r1, c1 = result.box
-    inside = max(0.0, min(y1, r1) - max(y0, r0)) * max(0.0, min(x1, c1) - max(x0, c0))
-    area = (r1 - r0) * (c1 - c0)
-    return {"coverage": inside / ((y1 - y0) * (x1 - x0)), "area": area, "area_ratio": area / ((y1 - y0) * (x1 - x0)),
+    drawn, area = (box[2] - box[0]) * (box[3] - box[1]), (r1 - r0) * (c1 - c0)
+    return {"coverage": _box_intersection(box, result.box) / drawn, "area": area, "area_ratio": area / drawn,
             "fallback": result.fallback, "roi_y0": r0, "roi_x0": c0, "roi_y1": r1, "roi_x1": c1}
 
 
@@ -747,21 +750,24 @@ def evaluate_roi_on_boxes(manifest, boxes=PAEDIATRIC_BOXES, config=None, *, work
     missing = {"split", "class", "filename", "y0", "x0", "y1", "x1"} - set(table.columns)
     if missing:
         raise ValueError(f"boxes {str(boxes)!r} lacks the columns {sorted(missing)}")
-    found = table.merge(manifest[["split", "label", "filename", "path"]].drop_duplicates(["split", "label", "filename"]),
-                        left_on=["split", "class", "filename"], right_on=["split", "label", "filename"], how="left")
+    keys = ["split", "label", "filename"]
+    found = table.merge(manifest[[*keys, "path"]].drop_duplicates(keys), left_on=["split", "class", "filename"],
+                        right_on=keys, how="left")
     absent = found["path"].isna()
     if absent.all():
         return None, None
     if absent.any():
         raise ValueError(f"{int(absent.sum())} of the {len(found)} annotated images are not in the manifest "
                          f"(e.g. {found.loc[absent, 'filename'].iloc[0]}); the boxes are measured on the whole sample")
-    tasks = [(path, tuple(box), config) for path, box in zip(found["path"], table[["y0", "x0", "y1", "x1"]].to_numpy())]
+    drawn = table[["y0", "x0", "y1", "x1"]].to_numpy()
+    tasks = [(path, tuple(box), config) for path, box in zip(found["path"], drawn)]
     per_image = pd.concat([table, pd.DataFrame(map_parallel(_box_one, tasks, workers=workers, progress=progress,
                                                             desc="roi vs boxes"))], axis=1)
 
     def summarize(rows):
         return {"n": int(len(rows)), "coverage_median": float(rows["coverage"].median()),
-                "coverage_p05": float(np.percentile(rows["coverage"], 5)), "coverage_min": float(rows["coverage"].min()),
+                "coverage_p05": float(np.percentile(rows["coverage"], 5)),
+                "coverage_min": float(rows["coverage"].min()),
                 "area_median": float(rows["area"].median()), "area_ratio_median": float(rows["area_ratio"].median()),
                 "fallback_rate": float(rows["fallback"].mean())}
 
@@ -814,7 +820,8 @@ def roi_eval_main(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed of the stress transforms (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--per-image", metavar="CSV", help="also write the per-image table (all sets) to this CSV file")
+    parser.add_argument("--per-image", metavar="CSV",
+                        help="also write the per-image table (all sets) to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     progress = not args.no_progress and not args.json

@@ -1,4 +1,5 @@
-"""Stress sets (crops, rotation, a burned-in label, low contrast, inverted polarity) and the ROI goals on real radiographs."""
+"""Stress sets (crops, rotation, a burned-in label, low contrast, inverted polarity) and the ROI goals on real
+radiographs."""
 
 import json
 
