@@ -45,8 +45,7 @@ __all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "prep
 ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "mask_path"]
 #: Columns of the cache's table.csv.
 TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "reason",
-                 "threshold",
-                 "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
+                 "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
 
 
 def _init_worker():

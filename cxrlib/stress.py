@@ -129,10 +129,9 @@ def _rotate(image, mask, rng):
 
 
 def _label(image, mask, rng):
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    lung = 1 + int(rng.integers(min(2, count - 1))) if count > 2 else 1
-    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])
-    lung = int(order[min(lung - 1, len(order) - 1)])
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    lungs = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:2]  # the two largest components, a lung drawn among them
+    lung = int(lungs[rng.integers(2)] if len(lungs) == 2 else lungs[0])
     top, left = stats[lung, cv2.CC_STAT_TOP], stats[lung, cv2.CC_STAT_LEFT]
     lung_width = stats[lung, cv2.CC_STAT_WIDTH]
     height, width = image.shape
