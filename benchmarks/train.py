@@ -8,6 +8,9 @@ Modes (cxrlib.model / cxrlib.training):
   block14  fine-tuning from block14 on cached block13 outputs (the CPU fine-tuning path)
   full     end-to-end fine-tuning on images (the paper's, GPU path; mixed precision on a GPU)
 "inference img/s" is the whole classifier on images (cxrlib.model.predict_proba), what steps 04/05 pay.
+"train GFLOP/s" counts a training step as 3 forward passes of the part that trains (convolutions and dense
+layers, 2 FLOPs per multiply-add); "% of peak" divides it by the measured rate of a 4096x4096 matrix product in
+the policy's compute dtype (bfloat16 under mixed_bfloat16), the most this machine reaches on that arithmetic.
 Weights are random (speed does not depend on their values); data is random noise.
   fit      (with --fit) cxrlib.training.train_classifier end to end with augmentation on synthetic
            radiographs (cxrlib.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
@@ -61,6 +64,49 @@ def _peak_memory_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "CPU RSS"
 
 
+def forward_flops(model):
+    """Floating-point operations of one image's forward pass (2 per multiply-add of every convolution and dense
+    layer; normalization, activations and pooling are left out, a few percent)."""
+    import keras
+
+    macs = 0
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a nested model (the backbone)
+            macs += forward_flops(layer) // 2
+            continue
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
+                                  keras.layers.Dense)):
+            continue
+        c_in = layer.input.shape[-1]
+        out = layer.output.shape
+        positions = out[1] * out[2] if len(out) == 4 else 1
+        if isinstance(layer, keras.layers.Dense):
+            macs += c_in * out[-1]
+        elif isinstance(layer, keras.layers.SeparableConv2D):
+            kh, kw = layer.kernel_size
+            macs += positions * c_in * layer.depth_multiplier * (kh * kw + out[-1])
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            kh, kw = layer.kernel_size
+            macs += positions * out[-1] * kh * kw
+        else:
+            kh, kw = layer.kernel_size
+            macs += positions * out[-1] * kh * kw * c_in // layer.groups
+    return 2 * macs
+
+
+def matmul_peak(policy, n=4096, steps=5):
+    """Measured GFLOP/s of an n x n matrix product in the policy's compute dtype: the peak this machine reaches
+    on the arithmetic that training runs on (the denominator of the table's '% of peak')."""
+    import numpy as np
+
+    import keras
+
+    dtype = keras.mixed_precision.Policy(policy).compute_dtype
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype=dtype)
+    product = lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, a)[0, 0])  # noqa: E731  (forces the product)
+    return 2 * n**3 * _rate(product, 1, steps) / 1e9
+
+
 def _rate(step, n_images, steps, warmup=2):
     for _ in range(warmup):
         step()
@@ -103,6 +149,10 @@ def run_one(mode, size, batch_size, steps, policy=None):
     else:
         x_train, train_steps = x_images, steps
     result["train img/s"] = _rate(lambda: trained.train_on_batch(x_train, labels), batch_size, train_steps)
+    # a training step costs about 3 forward passes of what trains (forward, gradients of activations and weights)
+    result["train GFLOP/s"] = result["train img/s"] * 3 * forward_flops(trained) / 1e9
+    result["peak GFLOP/s"] = matmul_peak(policy)
+    result["% of peak"] = 100 * result["train GFLOP/s"] / result["peak GFLOP/s"]
     result["inference img/s"] = _rate(lambda: classifier.predict_on_batch(x_images), batch_size, steps)
     result["peak MiB"], result["memory"] = _peak_memory_mib()
     return result
@@ -136,8 +186,8 @@ def run_fit(size, batch_size, per_class=64):
 
 
 def _table(rows):
-    columns = ["mode", "size", "batch", "prefix img/s", "train img/s", "inference img/s", "first epoch s",
-               "peak MiB", "memory"]
+    columns = ["mode", "size", "batch", "prefix img/s", "train img/s", "train GFLOP/s", "% of peak",
+               "inference img/s", "first epoch s", "peak MiB", "memory"]
     lines = [" | ".join(columns), " | ".join("---" for _ in columns)]
     for row in rows:
         cells = []

@@ -601,10 +601,13 @@ def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict
     if any(x.get("train_mode") == "frozen" for x in settings):
         items.append("Training mode <em>frozen</em>: the ImageNet Xception base is not fine-tuned (CPU budget); the "
                      "paper fine-tuned for 100 epochs on a GPU (params/paper.yaml).")
-    elif settings and settings[0].get("finetune_from_block"):
-        items.append(f"Only Xception's layers from <code>{_esc(settings[0]['finetune_from_block'])}</code> on are "
-                     f"trained, for {settings[0].get('epochs')} epochs, on a CPU; the paper's regime (all layers, 400 px, "
-                     "100 epochs, <code>params/paper.yaml</code>) needs a GPU and was not run here.")
+    elif settings and settings[0].get("train_mode") == "finetune":
+        first = settings[0]
+        trained = (f"Only Xception's layers from <code>{_esc(first['finetune_from_block'])}</code> on are"
+                   if first.get("finetune_from_block") else "All of Xception's layers are")
+        items.append(f"{trained} trained, for {first.get('epochs')} epochs at {first.get('model_input_size')} px, on a "
+                     f"{_esc(str(models[0][1].get('device', 'CPU')))}; the paper's regime (all layers, 400 px, 100 epochs, "
+                     "<code>params/paper.yaml</code>) needs a GPU and was not run here.")
     failures = [(roi[key], what) for key, what in (("fallback", "fell back to the whole image"),
                                                     ("implausible", "gave a box flagged implausible"))
                 if roi.get(key)]

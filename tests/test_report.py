@@ -88,3 +88,18 @@ def test_the_committed_report_passes_the_reader_s_checks():
     from pathlib import Path
 
     assert check_run(Path(__file__).resolve().parents[1] / "reports" / "kermany224") == []
+
+
+def test_the_limitations_name_the_training_regime_of_the_run():
+    from cxrlib.report import _limitations
+
+    def training(**settings):
+        seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, **settings},
+                "val_auc": 0.99, "best_epoch": 3, "epochs_run": 3, "device": "CPU (2 cores)"}
+        return {"arms": {"paper": {"seeds": {"0": seed}}}}
+
+    data = {"source": "kermany", "description": "Kermany 2018, 224x224 third-party copies"}
+    whole = _limitations({}, data, {}, training(finetune_from_block=None), {})
+    assert "All of Xception's layers are trained, for 3 epochs at 112 px, on a CPU (2 cores)" in whole
+    part = _limitations({}, data, {}, training(finetune_from_block="block14"), {})
+    assert "Only Xception's layers from <code>block14</code> on are trained" in part
