@@ -115,3 +115,15 @@ def test_image_batches_are_the_backend_neutral_twin():
     np.testing.assert_array_equal(fixed[0][1].ravel(), [0, 1, 2, 3])
     augmented = inputs.ImageBatches(images, labels, batch_size=4, training=True, augment=True)[0][0]
     assert augmented.shape == (4, 32, 32, 3) and augmented.min() >= 0 and augmented.max() <= 255
+
+
+def test_augmenting_the_grey_channel_then_copying_it_equals_augmenting_three_channels():
+    from cxrlib.model import to_model_input
+
+    images = _images(4, 40)
+    batches = inputs.ImageBatches(images, np.zeros(4), batch_size=4, training=True, augment=True, seed=3)
+    one = batches[0][0]
+    three = keras.ops.convert_to_numpy(
+        inputs.make_augmenter(seed=3)(to_model_input(images[batches.order]), training=True))
+    assert not np.allclose(one, to_model_input(images[batches.order]))  # it did augment
+    np.testing.assert_allclose(one, three, atol=1e-3)
