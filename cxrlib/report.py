@@ -605,7 +605,9 @@ def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict
         first = settings[0]
         trained = (f"Only Xception's layers from <code>{_esc(first['finetune_from_block'])}</code> on are"
                    if first.get("finetune_from_block") else "All of Xception's layers are")
-        items.append(f"{trained} trained, for {first.get('epochs')} epochs at {first.get('model_input_size')} px, on a "
+        epochs = first.get("epochs")
+        items.append(f"{trained} trained, for {epochs} epoch{'' if epochs == 1 else 's'} at "
+                     f"{first.get('model_input_size')} px, on a "
                      f"{_esc(str(models[0][1].get('device', 'CPU')))}; the paper's regime (all layers, 400 px, 100 epochs, "
                      "<code>params/paper.yaml</code>) needs a GPU and was not run here.")
     failures = [(roi[key], what) for key, what in (("fallback", "fell back to the whole image"),
