@@ -7,8 +7,8 @@ loss of the kept epoch, the epoch kept, each epoch's validation AUC, and the sec
 validation passes), so a regime can be chosen against its time on this machine.
 
 A candidate is SIZE:EPOCHS[:LEARNING_RATE[:FROM_BLOCK]]; FROM_BLOCK is the first Xception block that trains
-(default: all). Every candidate trains end to end on images with augmentation, Eq. 10 and the profile's other
-training keys. Usage (a kermany224 run folder made by `python -m cxrlib run params/kermany224.yaml`):
+(default: all). Every candidate trains Xception on images with augmentation, Adam on Eq. 10 and the settings of
+FIXED. Usage (a kermany224 run folder made by `python -m cxrlib run params/kermany224.yaml`):
 
     nice -n 10 .venv/bin/python benchmarks/regime.py reports/kermany224 --work-dir data/work \\
         --arm paper --candidates 96:4 112:3 128:2
@@ -23,6 +23,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+#: What every candidate shares (the rest of cxrlib.training.TrainSettings at its defaults).
+FIXED = {"backbone": "xception", "train_mode": "finetune", "augment": True, "feature_cache": False, "batch_size": 32,
+         "lr_decay_rate": 0.9, "lr_decay_steps": 100}
 
 
 def parse_candidate(text):
@@ -65,10 +70,8 @@ def main(argv=None):
     column = f"image_{args.arm}"
     rows = []
     for candidate in args.candidates:
-        settings = TrainSettings(**{"backbone": "xception", "train_mode": "finetune", "weights": args.weights,
-                                    "augment": True, "feature_cache": False, "precision": args.precision,
-                                    "batch_size": 32, "lr_decay_rate": 0.9, "lr_decay_steps": 100,
-                                    "learning_rate": args.learning_rate, "seed": args.seed, **candidate})
+        settings = TrainSettings(**FIXED, weights=args.weights, precision=args.precision, seed=args.seed,
+                                 **{"learning_rate": args.learning_rate, **candidate})
         started = time.perf_counter()
         result = train_classifier(table, image_column=column, settings=settings, work_dir=None,
                                   name=f"regime-{args.arm}", progress=False)
@@ -82,7 +85,7 @@ def main(argv=None):
         })
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     print(f"\narm {args.arm}, seed {args.seed}, {len(table)} train+val images, validation only; "
-          f"{args.precision}, augmentation on, Eq. 10 (D 0.9, ds 100), batch 32")
+          f"{args.precision}; " + ", ".join(f"{key} {value}" for key, value in FIXED.items()))
     print(pd.DataFrame(rows).to_string(index=False))
 
 

@@ -605,11 +605,13 @@ def _limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict
         first = settings[0]
         trained = (f"Only Xception's layers from <code>{_esc(first['finetune_from_block'])}</code> on are"
                    if first.get("finetune_from_block") else "All of Xception's layers are")
-        epochs = first.get("epochs")
-        items.append(f"{trained} trained, for {epochs} epoch{'' if epochs == 1 else 's'} at "
-                     f"{first.get('model_input_size')} px, on a "
-                     f"{_esc(str(models[0][1].get('device', 'CPU')))}; the paper's regime (all layers, 400 px, 100 epochs, "
-                     "<code>params/paper.yaml</code>) needs a GPU and was not run here.")
+        epochs, size = first.get("epochs"), first.get("model_input_size")
+        device = str(models[0][1].get("device", "CPU"))
+        text = f"{trained} trained, for {epochs} epoch{'' if epochs == 1 else 's'} at {size} px, on a {_esc(device)}"
+        if (first.get("finetune_from_block"), size, epochs) != (None, 400, 100):
+            text += ("; the paper's regime (all layers, 400 px, 100 epochs, <code>params/paper.yaml</code>) "
+                     + ("was" if "GPU" in device else "needs a GPU and was") + " not run here")
+        items.append(text + ".")
     failures = [(roi[key], what) for key, what in (("fallback", "fell back to the whole image"),
                                                     ("implausible", "gave a box flagged implausible"))
                 if roi.get(key)]

@@ -101,5 +101,8 @@ def test_the_limitations_name_the_training_regime_of_the_run():
     data = {"source": "kermany", "description": "Kermany 2018, 224x224 third-party copies"}
     whole = _limitations({}, data, {}, training(finetune_from_block=None), {})
     assert "All of Xception's layers are trained, for 3 epochs at 112 px, on a CPU (2 cores)" in whole
+    assert "needs a GPU and was not run here" in whole
     part = _limitations({}, data, {}, training(finetune_from_block="block14"), {})
     assert "Only Xception's layers from <code>block14</code> on are trained" in part
+    paper = _limitations({}, data, {}, training(finetune_from_block=None, model_input_size=400, epochs=100), {})
+    assert "for 100 epochs at 400 px" in paper and "not run here" not in paper  # the paper's regime, run
