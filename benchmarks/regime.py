@@ -56,8 +56,8 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import pandas as pd
 
-    from cxrlib.study import StudyRun
-    from cxrlib.training import TrainSettings, train_classifier
+    from cxrlib.run.study import StudyRun
+    from cxrlib.models.training import TrainSettings, train_classifier
 
     run = StudyRun(args.run_dir, step="regime", work_dir=args.work_dir)
     table = run.processed()

@@ -37,8 +37,11 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import audit, data, eda, synthetic
-from cxrlib.study import StudyRun
+from cxrlib.audit import perturbations as audit
+from cxrlib.data import manifest as data
+from cxrlib.data import figures as eda
+from cxrlib.data import synthetic
+from cxrlib.run.study import StudyRun
 
 run_dir = Path(run_dir)
 run = StudyRun(run_dir, step="01")

@@ -39,11 +39,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import audit, metrics, synthetic, training
-from cxrlib.inputs import read_images
-from cxrlib.model import load_classifier
-from cxrlib.preprocess import PreprocessConfig
-from cxrlib.study import SYNTHETIC_NOTE, StudyRun, interval, percent
+from cxrlib.audit import perturbations as audit
+from cxrlib.evaluation import intervals as metrics
+from cxrlib.data import synthetic
+from cxrlib.models import training
+from cxrlib.models.inputs import read_images
+from cxrlib.models.model import load_classifier
+from cxrlib.preprocess.roi import PreprocessConfig
+from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
 BOOTSTRAP_RESAMPLES = 2000  # patient-level resamples behind every interval
 KERMANY_TEST_COUNTS = {"n_positive": 390, "n_negative": 234}  # the release's test folder: the paper's 624 images

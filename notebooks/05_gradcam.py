@@ -40,11 +40,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib import audit, gradcam, metrics, synthetic, training
-from cxrlib.inputs import read_images
-from cxrlib.data import read_radiograph
-from cxrlib.model import load_classifier
-from cxrlib.study import SYNTHETIC_NOTE, StudyRun
+from cxrlib.audit import perturbations as audit
+from cxrlib.audit import gradcam
+from cxrlib.evaluation import intervals as metrics
+from cxrlib.data import synthetic
+from cxrlib.models import training
+from cxrlib.models.inputs import read_images
+from cxrlib.data.manifest import read_radiograph
+from cxrlib.models.model import load_classifier
+from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun
 
 BOOTSTRAP_RESAMPLES = 2000
 FRAME_SIZE = 256  # side of the frame the measures are taken in

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib import audit, gradcam
-from cxrlib.arms import Arm
-from cxrlib.model import build_classifier, to_model_input
-from cxrlib.preprocess import PreprocessConfig
+from cxrlib.audit import perturbations as audit
+from cxrlib.audit import gradcam
+from cxrlib.preprocess.arms import Arm
+from cxrlib.models.model import build_classifier, to_model_input
+from cxrlib.preprocess.roi import PreprocessConfig
 
 SIZE = 64
 BOX = (0.25, 0.25, 0.75, 0.75)

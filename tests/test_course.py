@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from cxrlib.course import build, checks, grade, variants
-from cxrlib.pipeline import discover_steps
+from cxrlib.run.pipeline import discover_steps
 
 STUDENTS = ("s1000001", "ana.garcia", "X-42")
 # Plausible wrong answers: one cell edit each, and the one question it must cost.
@@ -152,7 +152,7 @@ def test_box_checks_tell_a_whole_image_box_from_a_thorax_box():
 
 
 def checks_solution_box(image):
-    from cxrlib.preprocess import PreprocessConfig, apply_clahe, extract_roi
+    from cxrlib.preprocess.roi import PreprocessConfig, apply_clahe, extract_roi
 
     return extract_roi(apply_clahe(image), PreprocessConfig(preprocess_size=image.shape[0])).box
 
@@ -169,8 +169,8 @@ def test_shortcut_marker_sits_in_a_corner_outside_the_thorax_and_differs_between
 
 
 def test_shortcut_dataset_plants_the_marker_with_the_label_except_in_test(tmp_path):
-    from cxrlib.gradcam import box_pixels
-    from cxrlib.inputs import read_images
+    from cxrlib.audit.gradcam import box_pixels
+    from cxrlib.models.inputs import read_images
 
     table = variants.shortcut_dataset("s1", tmp_path)
     plan = variants._shortcut_plan("s1")

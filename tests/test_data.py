@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.data import (
+from cxrlib.data.manifest import (
     CLASSES,
     DatasetLayoutError,
     ImageReadError,

@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cxrlib import gradcam  # noqa: E402
+from cxrlib.audit import gradcam  # noqa: E402
 
 SIZE = 32
 
@@ -327,8 +327,8 @@ def test_overlay_and_figures():
 
 @pytest.mark.parametrize("backbone", ["xception", "small_cnn"])
 def test_default_layer_is_the_backbone_s_last_convolution(backbone):
-    model_module = pytest.importorskip("cxrlib.model")
-    from cxrlib.backbones import BACKBONES
+    model_module = pytest.importorskip("cxrlib.models.model")
+    from cxrlib.models.backbones import BACKBONES
 
     model = model_module.build_classifier(backbone=backbone, input_size=96, weights="none")
     layer = gradcam.find_layer(model)

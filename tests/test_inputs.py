@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from cxrlib import inputs
+from cxrlib.models import inputs
 
 tf_data = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                              reason="tf.data is the TensorFlow backend's path; ImageBatches is the other backends'")

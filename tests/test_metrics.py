@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from cxrlib import metrics
+from cxrlib.evaluation import intervals as metrics
 from cxrlib.atomic import write_csv
 
 # 10 images: 6 PNEUMONIA, 4 NORMAL. At threshold 0.5: tp=4 (0.9 0.8 0.7 0.6), fn=2 (0.4 0.2),

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import shared_path
-from cxrlib import model as cm
-from cxrlib.backbones import BACKBONES
-from cxrlib import training as ct
-from cxrlib.metrics import choose_threshold, operating_thresholds, threshold_for_sensitivity
-from cxrlib.training import TrainSettings, train_classifier
+from cxrlib.models import model as cm
+from cxrlib.models.backbones import BACKBONES
+from cxrlib.models import training as ct
+from cxrlib.evaluation.intervals import choose_threshold, operating_thresholds, threshold_for_sensitivity
+from cxrlib.models.training import TrainSettings, train_classifier
 
 SIZE = 72
 
@@ -394,7 +394,7 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
 
 
 def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
-    from cxrlib import gradcam
+    from cxrlib.audit import gradcam
 
     weights = tmp_path / "fixed_notop.weights.h5"
     keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)).save_weights(weights)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cxrlib.params import ProfileError, StudyParams, load_profile, parse_overrides
+from cxrlib.run.params import ProfileError, StudyParams, load_profile, parse_overrides
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
 
@@ -132,7 +132,7 @@ def test_arm_and_shape_refusals_name_the_key(tmp_path, text, expected):
 
 
 def test_preprocessing_ranges_are_declared_once():
-    from cxrlib.preprocess import PREPROCESS_RANGES, PreprocessConfig
+    from cxrlib.preprocess.roi import PREPROCESS_RANGES, PreprocessConfig
 
     for key in ("preprocess_size", "clahe_clip_limit", "clahe_tile_grid", "roi_margin", "roi_mean_filter"):
         low, high = PREPROCESS_RANGES[key]
@@ -142,5 +142,5 @@ def test_preprocessing_ranges_are_declared_once():
         with pytest.raises(ValueError):
             PreprocessConfig(**{key: high + 1 if isinstance(high, int) else high * 2})
     assert StudyParams().augment is False
-    from cxrlib.training import TrainSettings
+    from cxrlib.models.training import TrainSettings
     assert TrainSettings().augment is StudyParams().augment

@@ -11,11 +11,11 @@ import pytest
 from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_vese,
                                   morphological_geodesic_active_contour)
 
-from cxrlib import roi
-from cxrlib.data import read_radiograph
-from cxrlib.preprocess import (PreprocessConfig, agreement_sample, apply_clahe, evaluate_roi, extract_roi,
+from cxrlib.preprocess import contours as roi
+from cxrlib.data.manifest import read_radiograph
+from cxrlib.preprocess.roi import (PreprocessConfig, agreement_sample, apply_clahe, evaluate_roi, extract_roi,
                                preprocess_image, resize_image, roi_eval_main)
-from cxrlib.synthetic import synthetic_radiograph
+from cxrlib.data.synthetic import synthetic_radiograph
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -485,7 +485,7 @@ def test_evaluate_roi_reports_each_lung_and_the_area_ratio(tmp_path):
 
 
 def test_two_lungs_splits_by_column_and_handles_joined_masks():
-    from cxrlib.preprocess import _two_lungs
+    from cxrlib.preprocess.roi import _two_lungs
 
     mask = np.zeros((20, 30), bool)
     mask[2:18, 20:28] = True
@@ -505,7 +505,7 @@ def test_worst_case_plots_return_figures(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from cxrlib.plots_preprocess import plot_lungmask_worst_cases, plot_roi_extremes
+    from cxrlib.preprocess.figures import plot_lungmask_worst_cases, plot_roi_extremes
 
     images, masks = _mask_folder(tmp_path)
     config = PreprocessConfig(preprocess_size=160, output_size=64)
@@ -524,7 +524,7 @@ def test_clahe_example_titles_are_wrapped_to_their_panels(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cxrlib.plots_preprocess import plot_clahe_examples
+    from cxrlib.preprocess.figures import plot_clahe_examples
 
     paths = []
     for i in range(2):

@@ -1,6 +1,6 @@
 """The reader's checks on a rendered run folder (cxrlib.report.check_run), on constructed pages."""
 
-from cxrlib.report import check_run
+from cxrlib.report.index import check_run
 
 CLEAN = '<html><body><a href="01_eda.html">EDA</a><img src="figures/a.png"><a href="https://doi.org/x">doi</a></body></html>'
 
@@ -38,7 +38,7 @@ def test_records_with_machine_paths_are_named(tmp_path):
 
 
 def test_the_plain_summary_and_the_figure_are_built_from_the_records():
-    from cxrlib.report import _plain_summary, plot_at_a_glance
+    from cxrlib.report.index import _plain_summary, plot_at_a_glance
 
     def arm(auc, ci):
         return {"roc_auc": auc, "sensitivity": 0.9, "specificity": 0.8, "accuracy": 0.85, "n": 624,
@@ -76,7 +76,7 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
 def test_the_readme_headline_is_the_committed_report_s():
     from pathlib import Path
 
-    from cxrlib.report import readme_headline
+    from cxrlib.report.index import readme_headline
 
     repo = Path(__file__).resolve().parents[1]
     readme = (repo / "README.md").read_text()
@@ -91,7 +91,7 @@ def test_the_committed_report_passes_the_reader_s_checks():
 
 
 def test_the_limitations_name_the_training_regime_of_the_run():
-    from cxrlib.report import _limitations
+    from cxrlib.report.index import _limitations
 
     def training(**settings):
         seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, **settings},

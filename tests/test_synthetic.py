@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrlib.synthetic import (
+from cxrlib.data.synthetic import (
     SHORTCUT_RATES,
     Anatomy,
     make_synthetic_dataset,

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cxrlib import data, synthetic
-from cxrlib.arms import Arm
-from cxrlib.cache import preprocess_manifest
-from cxrlib.inputs import read_images
-from cxrlib.preprocess import PreprocessConfig
-from cxrlib.training import TrainSettings, predict_scores, train_classifier
+from cxrlib.data import manifest as data
+from cxrlib.data import synthetic
+from cxrlib.preprocess.arms import Arm
+from cxrlib.preprocess.cache import preprocess_manifest
+from cxrlib.models.inputs import read_images
+from cxrlib.preprocess.roi import PreprocessConfig
+from cxrlib.models.training import TrainSettings, predict_scores, train_classifier
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from .. import metrics
+from ..evaluation import intervals as metrics
 from . import variants
 
 __all__ = [
@@ -316,7 +316,7 @@ def check_marker_box(marker_box):
 
 def grade_marker_box(marker_box, student_id):
     """Hidden: intersection over union of `marker_box` with the planted marker's box."""
-    from ..preprocess import box_iou
+    from ..preprocess.roi import box_iou
 
     _defined(marker_box, "marker_box")
     box = _as_box(marker_box, "marker_box")
@@ -370,8 +370,8 @@ def check_shortcut_auc(auc):
 
 def _reference_aucs(model, table, column, name):
     """ROC AUC of a student's model on its arm's images of the validation and test subsets."""
-    from ..inputs import read_images
-    from ..model import predict_proba
+    from ..models.inputs import read_images
+    from ..models.model import predict_proba
 
     _defined(model, name)
     out = {}
@@ -471,7 +471,7 @@ def reference_optimism(validation, test, *, n_resamples=2000, seed=0):
     mean, sd : float
         Mean and standard deviation of the per-resample optimism.
     """
-    from ..metrics import choose_threshold
+    from ..evaluation.intervals import choose_threshold
 
     threshold = choose_threshold(validation["label"], validation["score"])
     codes, patients = pd.factorize(test["patient_id"])
@@ -518,7 +518,7 @@ def check_optimism(optimism, n_resamples):
 
 def grade_threshold(threshold, student_id):
     """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.metrics.choose_threshold`)."""
-    from ..metrics import choose_threshold
+    from ..evaluation.intervals import choose_threshold
 
     value = _as_number(threshold, "threshold")
     validation, test = variants.operating_point_tables(_student(student_id))

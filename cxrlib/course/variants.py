@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .. import synthetic
-from ..gradcam import box_pixels
+from ..data import synthetic
+from ..audit.gradcam import box_pixels
 
 __all__ = [
     "VARIANT_VERSION",

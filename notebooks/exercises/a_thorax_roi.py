@@ -47,9 +47,9 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cxrlib import roi
+from cxrlib.preprocess import contours as roi
 from cxrlib.course import checks, variants
-from cxrlib.preprocess import apply_clahe
+from cxrlib.preprocess.roi import apply_clahe
 
 cases = variants.roi_cases(STUDENT_ID)
 print(f"{len(cases)} synthetic radiographs of {cases[0].image.shape[0]} px for student {STUDENT_ID!r}")

@@ -52,14 +52,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.arms import Arm
-from cxrlib.cache import preprocess_manifest
+from cxrlib.preprocess.arms import Arm
+from cxrlib.preprocess.cache import preprocess_manifest
 from cxrlib.course import variants
-from cxrlib.gradcam import box_pixels, gradcam, overlay, upsample
-from cxrlib.inputs import read_images
-from cxrlib.model import predict_proba
-from cxrlib.preprocess import PreprocessConfig
-from cxrlib.training import TrainSettings, train_classifier
+from cxrlib.audit.gradcam import box_pixels, gradcam, overlay, upsample
+from cxrlib.models.inputs import read_images
+from cxrlib.models.model import predict_proba
+from cxrlib.preprocess.roi import PreprocessConfig
+from cxrlib.models.training import TrainSettings, train_classifier
 
 SIZE = 64  # the network's input side (the radiographs are 96 px)
 # Your images, crops and trained models (safe to delete): a rerun with the same settings reuses the trainings.

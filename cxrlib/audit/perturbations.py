@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import roi as _roi
-from .data import read_radiograph
-from .preprocess import PreprocessConfig, apply_clahe, network_image, resize_image
+from ..preprocess import contours as _roi
+from ..data.manifest import read_radiograph
+from ..preprocess.roi import PreprocessConfig, apply_clahe, network_image, resize_image
 
 __all__ = [
     "STATISTICS",
@@ -143,7 +143,7 @@ def trivial_floor(table, *, seed=0, n_boot=2000):
     """
     from sklearn.metrics import roc_auc_score
 
-    from .metrics import evaluate_seeds, operating_thresholds
+    from ..evaluation.intervals import evaluate_seeds, operating_thresholds
 
     parts = {name: table[table["subset"] == name].reset_index(drop=True) for name in ("train", "val", "test")}
     statistics = {name: image_statistics(rows["path"]) for name, rows in parts.items()}
@@ -264,7 +264,7 @@ def input_fill(paths, *, size, n=200, seed=0):
     -------
     float
     """
-    from .inputs import read_images
+    from ..models.inputs import read_images
 
     return float(read_images(_training_sample(paths, n, seed), size=size, progress=False).mean())
 
@@ -428,7 +428,7 @@ def score_perturbations(table, arms, score, config, *, seeds, fill, seed=0, cond
     """
     from tqdm.auto import tqdm
 
-    from .inputs import read_images  # Keras: imported when scoring, not with the module
+    from ..models.inputs import read_images  # Keras: imported when scoring, not with the module
 
     y = (table["label"] == "PNEUMONIA").to_numpy(int)
     donors = swap_donors(y, seed=seed)
@@ -470,7 +470,7 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
         shown (the donor's under ``swap``); ``swap`` adds ``follows_thorax_rate`` and its ``follows_thorax_ci``
         (share of images whose prediction at the Youden threshold is the donor's label, mean over seeds).
     """
-    from .metrics import bootstrap_mean, evaluate_seeds
+    from ..evaluation.intervals import bootstrap_mean, evaluate_seeds
 
     out = {}
     for (arm, condition), rows in scores.groupby(["arm", "condition"], sort=False):
@@ -512,7 +512,7 @@ def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0)
     dict
         ``false_positive_rate``, ``ci``, ``per_seed``, ``sd`` (between seeds; nan for one), ``n``.
     """
-    from .metrics import bootstrap_mean
+    from ..evaluation.intervals import bootstrap_mean
 
     calls = np.array([np.asarray(s) >= t for s, t in zip(scores, thresholds)], dtype=float)
     rate, ci = bootstrap_mean(calls, groups=groups, n_boot=n_boot, seed=seed)
@@ -539,7 +539,7 @@ def evaluation_set_manifest(name, spec):
         ``path``, ``filename``, ``split``, ``subset``, ``label``, ``patient_id`` (the file stem: one image per patient
         unless the set says otherwise), ``subtype`` (empty).
     """
-    from .data import DatasetLayoutError, _is_image
+    from ..data.manifest import DatasetLayoutError, _is_image
 
     spec = dict(spec)
     kinds = [k for k in ("kermany", "csv", "images") if spec.get(k)]

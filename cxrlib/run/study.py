@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .arms import arms_from
-from .atomic import write_csv, write_json
-from .report import FIGURE_METADATA, save_figure
-from .training import model_name
+from ..preprocess.arms import arms_from
+from ..atomic import write_csv, write_json
+from ..report.index import FIGURE_METADATA, save_figure
+from ..models.training import model_name
 
 __all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
 

@@ -32,8 +32,8 @@ import pandas as pd
 from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_vese,
                                   morphological_geodesic_active_contour)
 
-from . import roi as _roi
-from .data import ImageReadError, pair_images_and_masks, read_radiograph
+from . import contours as _roi
+from ..data.manifest import ImageReadError, pair_images_and_masks, read_radiograph
 from .plausibility import flag_boxes, lung_side_ratio
 
 __all__ = [
@@ -701,7 +701,7 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
 
 
 #: Manual lung-field boxes on 40 paediatric Kermany test radiographs (how they were made: annotations/README.md).
-PAEDIATRIC_BOXES = Path(__file__).parent / "annotations" / "kermany_test_lung_boxes.csv"
+PAEDIATRIC_BOXES = Path(__file__).parents[1] / "annotations" / "kermany_test_lung_boxes.csv"
 
 
 def _box_one(task):
@@ -800,7 +800,7 @@ def roi_eval_main(argv):
     status : int
         0 on success, 2 on an input error (printed as one line on stderr).
     """
-    from .atomic import write_csv
+    from ..atomic import write_csv
     from .stress import FRAMING_KEPT, STRESS_CROP, STRESS_TRANSFORMS, build_stress_set
 
     parser = argparse.ArgumentParser(

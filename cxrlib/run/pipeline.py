@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .atomic import write_json, write_text
-from .backend import BackendError, backend_versions, package_versions, require_backend
+from ..atomic import write_json, write_text
+from ..models.backend import BackendError, backend_versions, package_versions, require_backend
 from .params import StudyParams
-from .report import FIGURE_METADATA
+from ..report.index import FIGURE_METADATA
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -40,7 +40,7 @@ __all__ = [
     "run_study",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 _PACKAGES = ("cxrlib", "tensorflow", "jax", "jaxlib", "keras", "numpy", "pandas", "opencv-python", "scikit-image",
              "scikit-learn", "scipy", "statsmodels", "seaborn", "matplotlib", "papermill", "jupytext", "nbconvert")
@@ -101,7 +101,7 @@ def _check_inputs(steps: list[Step], run_dir: Path, params: StudyParams) -> None
         raise StudyRunError(f"{run_dir} lacks {listed}: run the study from the start (python -m cxrlib run PROFILE) "
                             f"or with --only {missing[0][1]} first")
     if "01" in numbers and params.data_dir is not None:
-        from .data import DatasetLayoutError, find_dataset_root
+        from ..data.manifest import DatasetLayoutError, find_dataset_root
 
         try:
             find_dataset_root(params.data_dir)
@@ -157,7 +157,7 @@ def _package_versions() -> dict:
 
 def _device(backend: str) -> str:
     """CPU, or the GPU names the backend sees (asked in a subprocess under that backend, so the runner stays light)."""
-    code = "from cxrlib.backend import device_name; print(device_name())"
+    code = "from cxrlib.models.backend import device_name; print(device_name())"
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": _with_repository(os.environ.get("PYTHONPATH"))}
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
@@ -321,7 +321,7 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from .report import REMOTE_SCRIPT
+    from ..report.index import REMOTE_SCRIPT
 
     notebook = nbformat.read(executed, as_version=4)
     _reader_view(notebook)
@@ -355,7 +355,7 @@ def _shared_stylesheet(page: str, path: Path) -> str:
 
 def render_run(run_dir: str | os.PathLike) -> Path:
     """Render an existing run folder again (each executed notebook's HTML and index.html), executing nothing."""
-    from .report import write_index
+    from ..report.index import write_index
 
     run_dir = Path(run_dir)
     executed = sorted(run_dir.glob("[0-9][0-9]_*.ipynb"))
@@ -393,7 +393,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     Path
         The run folder, ``<reports_dir>/<run_name>``.
     """
-    from .report import write_index
+    from ..report.index import write_index
 
     steps = _select_steps(discover_steps(notebooks_dir), only)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # kernels inherit it: no C++ log noise on the console

@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .atomic import write_bytes, write_csv, write_json
-from .data import read_radiograph, sha256_file
+from ..atomic import write_bytes, write_csv, write_json
+from ..data.manifest import read_radiograph, sha256_file
 from .arms import Arm
 from .plausibility import lung_side_ratio
-from .preprocess import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
+from .roi import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
                          resize_image)
 
 __all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "preprocess_manifest"]
@@ -58,7 +58,7 @@ def _pool_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["cxrlib.cache"])
+    context.set_forkserver_preload(["cxrlib.preprocess.cache"])
     return context
 
 

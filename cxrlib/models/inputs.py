@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 
 import keras
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .backend import require_tensorflow
-from .data import read_radiograph
+from ..data.manifest import read_radiograph
 from .model import to_model_input
 
 __all__ = [

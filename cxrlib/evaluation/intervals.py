@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from .atomic import write_text
+from ..atomic import write_text
 
 __all__ = [
     "METRIC_NAMES",

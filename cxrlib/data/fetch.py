@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .data import DatasetLayoutError, find_dataset_root, sha256_file
+from .manifest import DatasetLayoutError, find_dataset_root, sha256_file
 
 __all__ = ["FetchError", "fetch_dataset"]
 

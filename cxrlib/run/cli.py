@@ -26,7 +26,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from .fetch import fetch_dataset
+    from ..data.fetch import fetch_dataset
 
     record = fetch_dataset(args.source, args.dest, sha256=args.sha256, expected_size=args.size)
     print(json.dumps(record, indent=2, default=str))
@@ -35,13 +35,13 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _course(args: argparse.Namespace) -> int:
     if args.course_command == "build":
-        from .course.build import build_course
+        from ..course.build import build_course
 
         record = build_course(args.out_dir, with_solutions=args.with_solutions)
         print(f"Built {len(record['exercises'])} exercises in {args.out_dir}: student/, autograder/"
               f"{', solutions/' if args.with_solutions else ''} and instructor-guide.html")
         return 0
-    from .course.grade import grade_submissions
+    from ..course.grade import grade_submissions
 
     gradebook = grade_submissions(args.autograder_dir, args.submissions_dir, args.out, timeout=args.timeout,
                                   workers=args.workers)
@@ -145,16 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         except GpuPackError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    from .course.build import CourseBuildError
-    from .course.grade import CourseGradeError
-    from .data import DatasetLayoutError, ImageReadError
-    from .fetch import FetchError
+    from ..course.build import CourseBuildError
+    from ..course.grade import CourseGradeError
+    from ..data.manifest import DatasetLayoutError, ImageReadError
+    from ..data.fetch import FetchError
     from .params import ProfileError
     from .pipeline import StudyRunError
 
     try:
         if argv[:1] == ["roi-eval"]:
-            from .preprocess import roi_eval_main
+            from ..preprocess.roi import roi_eval_main
 
             return roi_eval_main(argv[1:])
         args = _parser().parse_args(argv)

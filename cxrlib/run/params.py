@@ -20,9 +20,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .backbones import BACKBONES, PRECISIONS, TRAIN_RANGES
-from .backend import BACKENDS, resolve_backend
-from .preprocess import PREPROCESS_RANGES
+from ..models.backbones import BACKBONES, PRECISIONS, TRAIN_RANGES
+from ..models.backend import BACKENDS, resolve_backend
+from ..preprocess.roi import PREPROCESS_RANGES
 
 __all__ = ["ArmSpec", "EvaluationSetSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
 

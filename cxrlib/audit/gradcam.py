@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .backbones import BACKBONES
+from ..models.backbones import BACKBONES
 
 __all__ = [
     "MEASURES",
@@ -256,7 +256,7 @@ def _recorded_once(recorded, layer):
 
 def _layer_gradient_tensorflow(model, layer, x, hook, class_score):
     """TensorFlow: ``tf.GradientTape`` watches the layer's output as the forward pass makes it."""
-    from .backend import require_tensorflow
+    from ..models.backend import require_tensorflow
 
     tf = require_tensorflow("Grad-CAM's tf.GradientTape")
     recorded = []
@@ -310,7 +310,7 @@ _LAYER_GRADIENTS = {"tensorflow": _layer_gradient_tensorflow, "jax": _layer_grad
 
 
 def _default_to_input(images):
-    from cxrlib.model import to_model_input
+    from ..models.model import to_model_input
 
     return to_model_input(np.stack(images))
 
@@ -591,8 +591,8 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
     for name, boxes in regions.items():
         if len(boxes) != len(table):
             raise ValueError(f"regions[{name!r}] must hold one box (or None) per row ({len(table)}), got {len(boxes)}")
-    from cxrlib.data import read_radiograph
-    from cxrlib.inputs import read_images
+    from ..data.manifest import read_radiograph
+    from ..models.inputs import read_images
 
     if inputs is None:
         images = read_images(table[image_column], size=model.input_shape[1], progress=progress)
@@ -664,7 +664,7 @@ def summarize_measures(measures, *, groups=None, n_boot=2000, confidence=0.95, s
         ``<name>_rate`` (with ``<name>_rate_ci``). Measures that are nan for every row (no mask, or the thorax
         of a cropped arm) are left out.
     """
-    from cxrlib.metrics import bootstrap_mean
+    from ..evaluation.intervals import bootstrap_mean
 
     tables = _by_seed(measures)
     out = {"n": int(len(tables[0])), "seeds": len(tables)}
@@ -737,7 +737,7 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
     """
     from scipy.stats import wilcoxon
 
-    from cxrlib.metrics import bootstrap_mean
+    from ..evaluation.intervals import bootstrap_mean
 
     a = np.atleast_2d(np.asarray(values_a, dtype=float))
     b = np.atleast_2d(np.asarray(values_b, dtype=float))
@@ -1219,7 +1219,7 @@ def faithfulness_summary(tables, *, groups=None, n_boot=2000, confidence=0.95, s
         interval of the gain lies above 0, ``"worse than random"`` when it lies below, ``"not shown"``
         otherwise; ``n`` (images) and ``seeds``.
     """
-    from cxrlib.metrics import bootstrap_mean
+    from ..evaluation.intervals import bootstrap_mean
 
     if not tables or any(len(t) != len(tables[0]) for t in tables):
         raise ValueError("tables must hold one deletion_insertion result per seed, over the same images")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .atomic import write_text
+from ..atomic import write_text
 
 __all__ = ["CHROMIUM_ARGS", "LAB_OVERRIDES", "browser_missing", "check_pages", "chromium", "write_lab_overrides"]
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from .data import read_radiograph
-from .preprocess import ROI_GOALS, PreprocessConfig, preprocess_image
+from ..data.manifest import read_radiograph
+from .roi import ROI_GOALS, PreprocessConfig, preprocess_image
 
 __all__ = [
     "plot_clahe_examples",

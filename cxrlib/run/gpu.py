@@ -34,7 +34,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import atomic_path, write_json
+from ..atomic import atomic_path, write_json
 
 __all__ = [
     "GPU_IMAGE_PACKAGES",
@@ -50,7 +50,7 @@ __all__ = [
     "run_there",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAVEL_LIMIT = 64 * 2**20
 """Bytes of working tree one device call may carry (repository, data and wheels)."""
 FILE_BACK_LIMIT = 16 * 10**6
@@ -295,7 +295,7 @@ def hide_tensorflow(folder):
     package = Path(folder) / "tensorflow"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(
-        'raise ModuleNotFoundError("No module named \'tensorflow\' (hidden by cxrlib.gpu.hide_tensorflow: '
+        'raise ModuleNotFoundError("No module named \'tensorflow\' (hidden by cxrlib.run.gpu.hide_tensorflow: '
         'a dry run of the GPU machine, which has no TensorFlow)", name="tensorflow")\n')
     return Path(folder)
 
