@@ -162,7 +162,7 @@ def run_fit(size, batch_size, per_class=64):
     import tempfile
     import warnings
 
-    from cxrlib.data import manifest as data
+    from cxrlib import data
     from cxrlib.data import synthetic
     from cxrlib.models.backend import device_name
     from cxrlib.models.training import TrainSettings, train_classifier

@@ -37,8 +37,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib.audit import perturbations as audit
-from cxrlib.data import manifest as data
+from cxrlib import data
 from cxrlib.data import figures as eda
 from cxrlib.data import synthetic
 from cxrlib.run.study import StudyRun
@@ -186,7 +185,7 @@ if len(cross):
 # trained or tuned on.
 
 # %%
-extra_sets = {name: audit.evaluation_set_manifest(name, spec) for name, spec in evaluation_sets.items()}
+extra_sets = {name: data.evaluation_set_manifest(name, spec) for name, spec in evaluation_sets.items()}
 if extra_sets:
     manifest = pd.concat([manifest, *extra_sets.values()], ignore_index=True)
 run.write_csv(manifest, "manifest.csv")

@@ -186,23 +186,6 @@ def test_false_positive_rate_interval_holds_the_spread_between_seeds():
     out = audit.false_positive_rate(scores, [0.5, 0.5], n_boot=400)
     assert out["ci"][0] < 0.15 and out["ci"][1] > 0.55
     assert out["sd"] == pytest.approx(np.std(out["per_seed"], ddof=1))
-
-
-def test_evaluation_set_manifest_forms(tmp_path):
-    (tmp_path / "imgs").mkdir()
-    for name in ("a_0.png", "b_0.png", "c_1.png"):
-        cv2.imwrite(str(tmp_path / "imgs" / name), np.zeros((8, 8), np.uint8))
-    rows = audit.evaluation_set_manifest("adults", {"images": tmp_path / "imgs", "glob": "*_0.*", "label": "NORMAL"})
-    assert list(rows["filename"]) == ["a_0.png", "b_0.png"] and set(rows["subset"]) == {"adults"}
-    csv = tmp_path / "set.csv"
-    pd.DataFrame({"path": ["imgs/c_1.png"], "label": ["PNEUMONIA"]}).to_csv(csv, index=False)
-    assert list(audit.evaluation_set_manifest("c", {"csv": csv})["label"]) == ["PNEUMONIA"]
-    with pytest.raises(ValueError, match="exactly one"):
-        audit.evaluation_set_manifest("x", {"csv": csv, "images": tmp_path})
-    with pytest.raises(ValueError, match="label"):
-        audit.evaluation_set_manifest("x", {"images": tmp_path / "imgs"})
-
-
 # --------------------------------------------------------------------------- Grad-CAM checks
 
 

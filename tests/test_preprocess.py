@@ -12,7 +12,7 @@ from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_
                                   morphological_geodesic_active_contour)
 
 from cxrlib.preprocess import contours as roi
-from cxrlib.data.manifest import read_radiograph
+from cxrlib.data.images import read_radiograph
 from cxrlib.preprocess.roi import (PreprocessConfig, agreement_sample, apply_clahe, evaluate_roi, extract_roi,
                                preprocess_image, resize_image, roi_eval_main)
 from cxrlib.data.synthetic import synthetic_radiograph

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.data import manifest as data
+from cxrlib import data
 from cxrlib.data import synthetic
 from cxrlib.preprocess.arms import Arm
 from cxrlib.preprocess.cache import preprocess_manifest

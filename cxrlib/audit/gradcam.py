@@ -591,7 +591,7 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
     for name, boxes in regions.items():
         if len(boxes) != len(table):
             raise ValueError(f"regions[{name!r}] must hold one box (or None) per row ({len(table)}), got {len(boxes)}")
-    from ..data.manifest import read_radiograph
+    from ..data.images import read_radiograph
     from ..models.inputs import read_images
 
     if inputs is None:

@@ -7,8 +7,6 @@
 * :func:`perturbed_images`: the test images with the thorax taken away or kept alone, or swapped between images of
   the two classes, then put through each arm's own preprocessing. A model whose AUC stays well above 0.5 with the
   thorax blanked uses signal outside it.
-* :func:`evaluation_set_manifest`: further evaluation sets (a Kermany-layout folder, a CSV of ``path,label``, or a
-  folder of images of one label) as manifest rows, so that every arm is scored on them with the same thresholds.
 
 Perturbations are made on the radiograph resized to ``preprocess_size`` (before CLAHE), inside the ROI box found on
 the unperturbed image, so that every arm sees the same change through its own steps. A removed region is filled
@@ -24,14 +22,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
 from ..preprocess import contours as _roi
-from ..data.manifest import read_radiograph
+from ..data.images import read_radiograph
 from ..preprocess.roi import PreprocessConfig, apply_clahe, network_image, resize_image
 
 __all__ = [
@@ -50,7 +47,6 @@ __all__ = [
     "score_perturbations",
     "summarize_perturbations",
     "false_positive_rate",
-    "evaluation_set_manifest",
 ]
 
 #: The global image statistics of the trivial floor (``source_*`` and ``aspect`` vary only where the data does).
@@ -519,62 +515,3 @@ def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0)
     per_seed = calls.mean(axis=1)
     return {"false_positive_rate": rate, "ci": ci, "per_seed": [float(r) for r in per_seed],
             "sd": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan"), "n": int(calls.shape[1])}
-
-
-def evaluation_set_manifest(name, spec):
-    """Manifest rows of one extra evaluation set, in the columns of :func:`cxrlib.data.build_manifest`.
-
-    Parameters
-    ----------
-    name : str
-        The set's name; it becomes the rows' ``split`` and ``subset``.
-    spec : dict
-        One of: ``{"kermany": folder}`` (a folder laid out as ``<folder>/{NORMAL,PNEUMONIA}/*`` or a Kermany root
-        whose ``test`` split is used); ``{"csv": path}`` (columns ``path,label``; relative paths are read from the
-        CSV's folder); ``{"images": folder, "glob": "*", "label": "NORMAL"}`` (every matching image has one label).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``path``, ``filename``, ``split``, ``subset``, ``label``, ``patient_id`` (the file stem: one image per patient
-        unless the set says otherwise), ``subtype`` (empty).
-    """
-    from ..data.manifest import DatasetLayoutError, _is_image
-
-    spec = dict(spec)
-    kinds = [k for k in ("kermany", "csv", "images") if spec.get(k)]
-    if len(kinds) != 1:
-        raise ValueError(f"evaluation set {name!r}: give exactly one of 'kermany', 'csv' or 'images', got {spec}")
-    kind = kinds[0]
-    if kind == "images":
-        folder = Path(spec["images"]).expanduser()
-        label = spec.get("label")
-        if label not in ("NORMAL", "PNEUMONIA"):
-            raise ValueError(f"evaluation set {name!r}: 'images' needs label: NORMAL or PNEUMONIA, got {label!r}")
-        paths = sorted(p for p in folder.glob(spec.get("glob") or "*") if p.is_file() and _is_image(p))
-        rows = [(p, label) for p in paths]
-    elif kind == "csv":
-        table = pd.read_csv(Path(spec["csv"]).expanduser())
-        if not {"path", "label"} <= set(table.columns):
-            raise ValueError(f"evaluation set {name!r}: the CSV needs columns path,label, got {list(table.columns)}")
-        base = Path(spec["csv"]).expanduser().parent
-        rows = [((base / p) if not Path(p).is_absolute() else Path(p), label) for p, label in
-                zip(table["path"], table["label"])]
-    else:
-        folder = Path(spec["kermany"]).expanduser()
-        if (folder / "test").is_dir():
-            folder = folder / "test"
-        rows = [(p, label) for label in ("NORMAL", "PNEUMONIA") if (folder / label).is_dir()
-                for p in sorted((folder / label).iterdir()) if _is_image(p)]
-    bad = sorted({str(label) for _, label in rows} - {"NORMAL", "PNEUMONIA"})
-    if bad:
-        raise ValueError(f"evaluation set {name!r}: labels {bad} are refused; use NORMAL or PNEUMONIA")
-    missing = [str(p) for p, _ in rows if not Path(p).is_file()]
-    if not rows or missing:
-        raise DatasetLayoutError(f"evaluation set {name!r} ({kind}: {spec[kind]}) has "
-                                 + (f"missing files, e.g. {missing[0]}" if missing else "no images")
-                                 + "; check the path and the glob")
-    return pd.DataFrame({"path": [str(Path(p).resolve()) for p, _ in rows],
-                         "filename": [Path(p).name for p, _ in rows], "split": name, "subset": name,
-                         "label": [label for _, label in rows], "patient_id": [Path(p).stem for p, _ in rows],
-                         "subtype": ""})

@@ -36,7 +36,8 @@ def real_images(data_dir, *, n=4, size=256, seed=0):
     -------
     list of (size, size) uint8 ndarray
     """
-    from ..data.manifest import build_manifest, read_radiograph
+    from ..data.manifest import build_manifest
+    from ..data.images import read_radiograph
     from ..preprocess.roi import resize_image
 
     manifest = build_manifest(data_dir, progress=False, required_splits=("test",))

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .manifest import CLASSES, read_radiograph
+from .manifest import CLASSES
+from .images import read_radiograph
 
 __all__ = ["plot_class_counts", "plot_image_sizes", "plot_intensity_histograms", "plot_sample_grid"]
 

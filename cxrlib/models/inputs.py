@@ -29,7 +29,7 @@ import keras
 
 from ..atomic import atomic_path
 from .backend import require_tensorflow
-from ..data.manifest import read_radiograph
+from ..data.images import read_radiograph
 from .model import to_model_input
 
 __all__ = [

@@ -33,7 +33,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..atomic import write_bytes, write_csv, write_json
-from ..data.manifest import read_radiograph, sha256_file
+from ..data.images import read_radiograph
+from ..data.manifest import sha256_file
 from .arms import Arm
 from .plausibility import lung_side_ratio
 from .roi import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from ..data.manifest import read_radiograph
+from ..data.images import read_radiograph
 from .roi import ROI_GOALS, PreprocessConfig, preprocess_image
 
 __all__ = [

@@ -33,7 +33,7 @@ from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_
                                   morphological_geodesic_active_contour)
 
 from . import contours as _roi
-from ..data.manifest import ImageReadError, pair_images_and_masks, read_radiograph
+from ..data.images import ImageReadError, pair_images_and_masks, read_radiograph
 from .plausibility import flag_boxes, lung_side_ratio
 
 __all__ = [

@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..atomic import write_bytes, write_csv
-from ..data.manifest import pair_images_and_masks, read_radiograph
+from ..data.images import pair_images_and_masks, read_radiograph
 
 __all__ = ["STRESS_CROP", "STRESS_TRANSFORMS", "stress_crop", "stress_transform", "build_stress_set"]
 

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     from ..course.build import CourseBuildError
     from ..course.grade import CourseGradeError
-    from ..data.manifest import DatasetLayoutError, ImageReadError
+    from ..data.manifest import DatasetLayoutError
+    from ..data.images import ImageReadError
     from ..data.fetch import FetchError
     from .params import ProfileError
     from .pipeline import StudyRunError
