@@ -43,11 +43,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib.preprocess import figures as plots
-from cxrlib.preprocess.cache import cache_folder, preprocess_manifest
-from cxrlib.data.manifest import SPLITS
+from cxrlib.preprocess import (PreprocessConfig, ROI_GOALS, cache_folder, compare_to_reference, evaluate_roi,
+                               evaluate_roi_on_boxes, failure_rates, flag_boxes, preprocess_manifest, rates_sentence)
+from cxrlib.data import SPLITS
 from cxrlib.run.study import StudyRun
-from cxrlib.preprocess.plausibility import failure_rates, flag_boxes, rates_sentence
-from cxrlib.preprocess.roi import ROI_GOALS, PreprocessConfig, compare_to_reference, evaluate_roi, evaluate_roi_on_boxes
 
 run_dir = Path(run_dir)
 run = StudyRun(run_dir, step="02")

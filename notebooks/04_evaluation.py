@@ -45,7 +45,7 @@ from cxrlib.data import synthetic
 from cxrlib.models import training
 from cxrlib.models.inputs import read_images
 from cxrlib.models.model import load_classifier
-from cxrlib.preprocess.roi import PreprocessConfig
+from cxrlib.preprocess import PreprocessConfig
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
 BOOTSTRAP_RESAMPLES = 2000  # patient-level resamples behind every interval

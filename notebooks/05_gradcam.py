@@ -46,7 +46,7 @@ from cxrlib.evaluation import intervals as metrics
 from cxrlib.data import synthetic
 from cxrlib.models import training
 from cxrlib.models.inputs import read_images
-from cxrlib.data.images import read_radiograph
+from cxrlib.data import read_radiograph
 from cxrlib.models.model import load_classifier
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun
 

@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 
 from cxrlib.preprocess import cache
-from cxrlib.preprocess.arms import Arm
+from cxrlib.preprocess import Arm, PreprocessConfig, ROI_COLUMNS, cache_folder, preprocess_manifest
 from cxrlib.atomic import write_bytes
-from cxrlib.preprocess.cache import ROI_COLUMNS, cache_folder, preprocess_manifest
-from cxrlib.data.images import ImageReadError
-from cxrlib.preprocess.roi import PreprocessConfig
+from cxrlib.data import ImageReadError
 
 CONFIG = PreprocessConfig(preprocess_size=128, contour_size=64, output_size=48, roi_mean_filter=7)
 ARMS = [Arm("paper", clahe=True, roi=True)]
@@ -152,8 +150,8 @@ def test_one_image_set_per_distinct_preprocessing(manifest, tmp_path):
     images = {arm.name: cv2.imread(row[arm.column], cv2.IMREAD_UNCHANGED) for arm in arms}
     assert all(image.shape == (48, 48) for image in images.values())
     # the original arm is the resized radiograph, unchanged; CLAHE changes it; the crop differs from the whole image
-    from cxrlib.data.images import read_radiograph
-    from cxrlib.preprocess.roi import resize_image
+    from cxrlib.data import read_radiograph
+    from cxrlib.preprocess import resize_image
     expected = resize_image(resize_image(read_radiograph(row["path"]), 128), 48)
     assert np.array_equal(images["original"], expected)
     assert not np.array_equal(images["clahe"], images["original"])

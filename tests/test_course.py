@@ -152,7 +152,9 @@ def test_box_checks_tell_a_whole_image_box_from_a_thorax_box():
 
 
 def checks_solution_box(image):
-    from cxrlib.preprocess.roi import PreprocessConfig, apply_clahe, extract_roi
+    from cxrlib.preprocess import PreprocessConfig
+    from cxrlib.preprocess import apply_clahe
+    from cxrlib.preprocess import extract_roi
 
     return extract_roi(apply_clahe(image), PreprocessConfig(preprocess_size=image.shape[0])).box
 

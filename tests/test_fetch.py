@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrlib.data.fetch import FetchError, fetch_dataset
+from cxrlib.data import FetchError, fetch_dataset
 
 
 def _png(seed: int) -> bytes:

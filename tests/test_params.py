@@ -132,7 +132,7 @@ def test_arm_and_shape_refusals_name_the_key(tmp_path, text, expected):
 
 
 def test_preprocessing_ranges_are_declared_once():
-    from cxrlib.preprocess.roi import PREPROCESS_RANGES, PreprocessConfig
+    from cxrlib.preprocess import PREPROCESS_RANGES, PreprocessConfig
 
     for key in ("preprocess_size", "clahe_clip_limit", "clahe_tile_grid", "roi_margin", "roi_mean_filter"):
         low, high = PREPROCESS_RANGES[key]

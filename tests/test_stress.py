@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.preprocess.roi import ROI_GOALS, agreement_sample, compare_to_reference, evaluate_roi, roi_eval_main
-from cxrlib.preprocess.stress import STRESS_TRANSFORMS, build_stress_set, stress_crop, stress_transform
+from cxrlib.preprocess import (ROI_GOALS, STRESS_TRANSFORMS, agreement_sample, build_stress_set, compare_to_reference,
+                               evaluate_roi, stress_crop, stress_transform)
+from cxrlib.run.roi_eval import roi_eval_main
 from conftest import shared_path
 
 
@@ -180,8 +181,8 @@ def test_fast_path_agrees_with_the_full_size_reference():
 
 def test_roi_against_the_manual_paediatric_boxes():
     """The 40 manually boxed Kermany test radiographs (cxrlib/annotations): the ROI keeps the drawn lung fields."""
-    from cxrlib.data.manifest import build_manifest
-    from cxrlib.preprocess.roi import evaluate_roi_on_boxes
+    from cxrlib.data import build_manifest
+    from cxrlib.preprocess import evaluate_roi_on_boxes
 
     manifest = build_manifest(shared_path("data", "kermany224"), progress=False)
     summary, per_image = evaluate_roi_on_boxes(manifest, workers=1, progress=False)

@@ -9,13 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrlib.data.synthetic import (
-    SHORTCUT_RATES,
-    Anatomy,
-    make_synthetic_dataset,
-    sample_anatomy,
-    synthetic_radiograph,
-)
+from cxrlib.data import Anatomy, SHORTCUT_RATES, make_synthetic_dataset, sample_anatomy, synthetic_radiograph
 
 KERMANY_NAME = {
     "NORMAL": re.compile(r"^(NORMAL2-)?IM-\d{4}-\d{4}\.jpeg$"),

@@ -13,10 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from cxrlib import data
 from cxrlib.data import synthetic
-from cxrlib.preprocess.arms import Arm
-from cxrlib.preprocess.cache import preprocess_manifest
+from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
 from cxrlib.models.inputs import read_images
-from cxrlib.preprocess.roi import PreprocessConfig
 from cxrlib.models.training import TrainSettings, predict_scores, train_classifier
 
 pytestmark = pytest.mark.slow

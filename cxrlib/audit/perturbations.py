@@ -27,9 +27,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..preprocess import contours as _roi
+from ..preprocess.boxes import box_pixels
 from ..data.images import read_radiograph
-from ..preprocess.roi import PreprocessConfig, apply_clahe, network_image, resize_image
+from ..preprocess.config import PreprocessConfig
+from ..preprocess.clahe import apply_clahe, resize_image
+from ..preprocess.roi import network_image
 
 __all__ = [
     "STATISTICS",
@@ -218,7 +220,7 @@ def swap_donors(labels, *, seed=0):
 def _box_slices(box, shape):
     """Row and column slices of the pixels :func:`cxrlib.roi.crop_box` keeps for ``box``: the same pixels the
     cropped arms see, so blanking or swapping them acts on exactly that crop."""
-    r0, c0, r1, c1 = _roi._box_pixels(box, shape)
+    r0, c0, r1, c1 = box_pixels(box, shape)
     return slice(r0, r1), slice(c0, c1)
 
 

@@ -38,7 +38,7 @@ def real_images(data_dir, *, n=4, size=256, seed=0):
     """
     from ..data.manifest import build_manifest
     from ..data.images import read_radiograph
-    from ..preprocess.roi import resize_image
+    from ..preprocess.clahe import resize_image
 
     manifest = build_manifest(data_dir, progress=False, required_splits=("test",))
     test = manifest[manifest["split"] == "test"]

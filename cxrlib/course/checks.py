@@ -316,7 +316,7 @@ def check_marker_box(marker_box):
 
 def grade_marker_box(marker_box, student_id):
     """Hidden: intersection over union of `marker_box` with the planted marker's box."""
-    from ..preprocess.roi import box_iou
+    from ..preprocess.boxes import box_iou
 
     _defined(marker_box, "marker_box")
     box = _as_box(marker_box, "marker_box")

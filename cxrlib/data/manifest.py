@@ -35,12 +35,14 @@ __all__ = [
     "manifest_hash",
     "describe_source",
 ]
+
 CLASSES = ("NORMAL", "PNEUMONIA")
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 _EXPECTED_LAYOUT = "<root>/{train,test[,val]}/{NORMAL,PNEUMONIA}/*.jpeg"
 _UNZIP_HINT = "if you unzipped ChestXRay2017.zip (or Kaggle's chest-xray-pneumonia), point data_dir at the chest_xray folder"
 _IGNORED_DIRS = {"__MACOSX"}
+
 
 class DatasetLayoutError(ValueError):
     """A data folder that does not have the Kermany layout."""
@@ -244,6 +246,8 @@ def build_manifest(root, *, with_hashes: bool = False, progress: bool = True,
             sha256_file(p) for p in tqdm(manifest["path"], desc="sha256", unit="file", disable=not progress)
         ]
     return manifest
+
+
 def check_manifest(manifest, *, columns=("path", "split", "label")) -> None:
     if not isinstance(manifest, pd.DataFrame):
         raise TypeError(f"manifest: expected a pandas DataFrame from build_manifest, got {type(manifest).__name__}")
@@ -254,6 +258,8 @@ def check_manifest(manifest, *, columns=("path", "split", "label")) -> None:
 
 def has_hashes(manifest: pd.DataFrame) -> bool:
     return "sha256" in manifest.columns and bool(manifest["sha256"].notna().all())
+
+
 def manifest_hash(manifest: pd.DataFrame) -> str:
     """SHA-256 naming the data exactly: over sorted (split, label, filename, content) lines.
 

@@ -20,11 +20,8 @@ temporary name in its folder and renamed into place.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -37,75 +34,18 @@ from ..data.images import read_radiograph
 from ..data.manifest import sha256_file
 from .arms import Arm
 from .plausibility import lung_side_ratio
-from .roi import (ALGORITHM_VERSION, PreprocessConfig, apply_clahe, extract_roi, network_image,
-                         resize_image)
+from .clahe import resized_and_equalized
+from .config import ALGORITHM_VERSION, PreprocessConfig
+from .parallel import map_parallel
+from .roi import extract_roi, network_image
 
-__all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "map_parallel", "preprocess_manifest"]
+__all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "preprocess_manifest"]
 
 #: Columns that :func:`preprocess_manifest` adds to the manifest besides one ``image_<arm>`` per arm.
 ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "mask_path"]
 #: Columns of the cache's table.csv.
 TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "reason",
                  "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
-
-
-def _init_worker():
-    cv2.setNumThreads(1)
-
-
-def _pool_context():
-    """A 'forkserver' context on POSIX: workers fork from a clean server process, never from a parent whose
-    OpenCV / BLAS threads a plain fork would copy in a locked state (a hang). The server preloads cxrlib."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["cxrlib.preprocess.cache"])
-    return context
-
-
-def map_parallel(func, tasks, *, workers=None, progress=True, desc=None):
-    """``[func(t) for t in tasks]`` over a process pool, in order, with a progress bar.
-
-    Workers start from a fork server (see :func:`_pool_context`): a script that calls this needs the
-    usual ``if __name__ == "__main__":`` guard; notebooks and ``python -m cxrlib`` do not.
-
-    Parameters
-    ----------
-    func : callable
-        A module-level (picklable) function of one argument.
-    tasks : sequence
-    workers : int, optional
-        Processes (default: all cores); 1 runs in this process.
-    progress : bool, optional
-    desc : str, optional
-        Progress bar label.
-
-    Returns
-    -------
-    results : list
-    """
-    tasks = list(tasks)
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer or None (all cores), got {workers!r}")
-    workers = min(int(workers), max(1, len(tasks)))
-    bar = tqdm(total=len(tasks), desc=desc, disable=not progress, unit="img")
-    results = []
-    if workers == 1:
-        for task in tasks:
-            results.append(func(task))
-            bar.update()
-    else:
-        chunksize = max(1, min(16, len(tasks) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker) as pool:
-            for result in pool.map(func, tasks, chunksize=chunksize):
-                results.append(result)
-                bar.update()
-    bar.close()
-    return results
-
-
 #: PNG settings of the cached images: the 'up' filter with Huffman coding only encodes a 224x224 radiograph about
 #: three times faster than zlib level 1 with adaptive filters, for files about 5 % larger (lossless either way).
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
@@ -143,8 +83,7 @@ def _process_one(task):
     start = time.perf_counter()
     image = read_radiograph(path)
     decoded = time.perf_counter()
-    resized = resize_image(image, config.preprocess_size)
-    equalized = apply_clahe(resized, clip_limit=config.clahe_clip_limit, tile_grid=config.clahe_tile_grid)
+    resized, equalized = resized_and_equalized(image, config)
     equalized_at = time.perf_counter()
     result = extract_roi(equalized, config)
     contoured = time.perf_counter()

@@ -16,7 +16,9 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from ..data.images import read_radiograph
-from .roi import ROI_GOALS, PreprocessConfig, preprocess_image
+from .roi_evaluation import ROI_GOALS
+from .config import PreprocessConfig
+from .roi import preprocess_image
 
 __all__ = [
     "plot_clahe_examples",

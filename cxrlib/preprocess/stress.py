@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ..atomic import write_bytes, write_csv
 from ..data.images import pair_images_and_masks, read_radiograph
 
-__all__ = ["STRESS_CROP", "STRESS_TRANSFORMS", "stress_crop", "stress_transform", "build_stress_set"]
+__all__ = ["STRESS_CROP", "STRESS_TRANSFORMS", "FRAMING_KEPT", "stress_crop", "stress_transform", "build_stress_set"]
 
 #: Default crop fractions of the ``crop`` transform (fractions of the lungs' bounding box).
 STRESS_CROP = {"bottom_cut": (0.02, 0.10), "side_cut": (0.0, 0.05)}

@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("run_dir")
     check.set_defaults(handler=_gpu)
 
-    # roi-eval parses its own options (cxrlib.preprocess.roi_eval_main); listed here for --help
+    # roi-eval parses its own options (cxrlib.run.roi_eval.roi_eval_main); listed here for --help
     commands.add_parser("roi-eval", help="measure how well the thorax ROI keeps the lungs "
                                          "(--images DIR --masks DIR [--json]; roi-eval --help for more)")
     return parser
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if argv[:1] == ["roi-eval"]:
-            from ..preprocess.roi import roi_eval_main
+            from .roi_eval import roi_eval_main
 
             return roi_eval_main(argv[1:])
         args = _parser().parse_args(argv)

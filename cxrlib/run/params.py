@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ..models.backbones import BACKBONES, PRECISIONS, TRAIN_RANGES
 from ..models.backend import BACKENDS, resolve_backend
-from ..preprocess.roi import PREPROCESS_RANGES
+from ..preprocess.config import PREPROCESS_RANGES
 
 __all__ = ["ArmSpec", "EvaluationSetSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"]
 

@@ -52,13 +52,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.preprocess.arms import Arm
-from cxrlib.preprocess.cache import preprocess_manifest
+from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
 from cxrlib.course import variants
 from cxrlib.audit.gradcam import box_pixels, gradcam, overlay, upsample
 from cxrlib.models.inputs import read_images
 from cxrlib.models.model import predict_proba
-from cxrlib.preprocess.roi import PreprocessConfig
 from cxrlib.models.training import TrainSettings, train_classifier
 
 SIZE = 64  # the network's input side (the radiographs are 96 px)
