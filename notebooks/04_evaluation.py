@@ -40,7 +40,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from cxrlib.audit import perturbations as audit
-from cxrlib.evaluation import intervals as metrics
+from cxrlib import evaluation as metrics
 from cxrlib.data import synthetic
 from cxrlib.models import training
 from cxrlib.models.inputs import read_images
@@ -335,7 +335,7 @@ for name in evaluation_sets:
             set_records[name][arm.name] = {k: m[k] for k in ("accuracy", "sensitivity", "specificity", "roc_auc",
                                                              "ci", "n")}
         else:
-            set_records[name][arm.name] = audit.false_positive_rate(
+            set_records[name][arm.name] = metrics.false_positive_rate(
                 set_scores, cuts, groups=rows_["patient_id"].to_numpy(), n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
     about = {k: evaluation_sets[name].get(k) for k in ("source", "population", "shows")}
     display(Markdown(f"**{name}**: {len(rows_)} images ({', '.join(f'{k} {v}' for k, v in rows_.label.value_counts().items())})"

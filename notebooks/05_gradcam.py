@@ -42,7 +42,7 @@ from IPython.display import Markdown, display
 
 from cxrlib.audit import perturbations as audit
 from cxrlib.audit import gradcam
-from cxrlib.evaluation import intervals as metrics
+from cxrlib import evaluation as metrics
 from cxrlib.data import synthetic
 from cxrlib.models import training
 from cxrlib.models.inputs import read_images

@@ -12,7 +12,7 @@ from conftest import shared_path
 from cxrlib.models import model as cm
 from cxrlib.models.backbones import BACKBONES
 from cxrlib.models import training as ct
-from cxrlib.evaluation.intervals import choose_threshold, operating_thresholds, threshold_for_sensitivity
+from cxrlib.evaluation.operating_points import choose_threshold, operating_thresholds, threshold_for_sensitivity
 from cxrlib.models.training import TrainSettings, train_classifier
 
 SIZE = 72

@@ -48,7 +48,6 @@ __all__ = [
     "audit_sample",
     "score_perturbations",
     "summarize_perturbations",
-    "false_positive_rate",
 ]
 
 #: The global image statistics of the trivial floor (``source_*`` and ``aspect`` vary only where the data does).
@@ -141,7 +140,8 @@ def trivial_floor(table, *, seed=0, n_boot=2000):
     """
     from sklearn.metrics import roc_auc_score
 
-    from ..evaluation.intervals import evaluate_seeds, operating_thresholds
+    from ..evaluation.intervals import evaluate_seeds
+    from ..evaluation.operating_points import operating_thresholds
 
     parts = {name: table[table["subset"] == name].reset_index(drop=True) for name in ("train", "val", "test")}
     statistics = {name: image_statistics(rows["path"]) for name, rows in parts.items()}
@@ -491,29 +491,3 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
             entry.update(follows_thorax_rate=rate, follows_thorax_ci=ci)
         out.setdefault(arm, {})[condition] = entry
     return out
-
-
-def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0):
-    """False-positive rate on an all-NORMAL set: mean over seeds, with an interval resampling patients and seeds.
-
-    Parameters
-    ----------
-    scores : sequence of (N,) float arrays
-        One per seed.
-    thresholds : sequence of float
-        Each seed's decision threshold.
-    groups, n_boot, seed
-        As in :func:`cxrlib.metrics.bootstrap_mean`.
-
-    Returns
-    -------
-    dict
-        ``false_positive_rate``, ``ci``, ``per_seed``, ``sd`` (between seeds; nan for one), ``n``.
-    """
-    from ..evaluation.intervals import bootstrap_mean
-
-    calls = np.array([np.asarray(s) >= t for s, t in zip(scores, thresholds)], dtype=float)
-    rate, ci = bootstrap_mean(calls, groups=groups, n_boot=n_boot, seed=seed)
-    per_seed = calls.mean(axis=1)
-    return {"false_positive_rate": rate, "ci": ci, "per_seed": [float(r) for r in per_seed],
-            "sd": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan"), "n": int(calls.shape[1])}

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from ..evaluation import intervals as metrics
+from ..evaluation.classification import classification_metrics
+from ..evaluation.intervals import bootstrap_intervals
 from . import variants
 
 __all__ = [
@@ -247,7 +248,7 @@ def check_bootstrap_ci(patient_bootstrap_ci, table):
 def _reference_metrics(table, threshold):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return metrics.classification_metrics(table["label"], table["score"], threshold=threshold)
+        return classification_metrics(table["label"], table["score"], threshold=threshold)
 
 
 def _b_tables(student_id):
@@ -291,7 +292,7 @@ def grade_bootstrap_ci(patient_bootstrap_ci, student_id):
         raise AssertionError(f"patient_bootstrap_ci returned {value!r}; it must return (low, high)") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = metrics.bootstrap_intervals(table["label"], table["score"], threshold=0.5, groups=table["patient_id"],
+        ref = bootstrap_intervals(table["label"], table["score"], threshold=0.5, groups=table["patient_id"],
                                           n_boot=2000, seed=0)["accuracy"]
     tol = TOLERANCES["ci_abs"]
     if abs(low - ref[0]) > tol or abs(high - ref[1]) > tol:
@@ -471,7 +472,7 @@ def reference_optimism(validation, test, *, n_resamples=2000, seed=0):
     mean, sd : float
         Mean and standard deviation of the per-resample optimism.
     """
-    from ..evaluation.intervals import choose_threshold
+    from ..evaluation.operating_points import choose_threshold
 
     threshold = choose_threshold(validation["label"], validation["score"])
     codes, patients = pd.factorize(test["patient_id"])
@@ -518,7 +519,7 @@ def check_optimism(optimism, n_resamples):
 
 def grade_threshold(threshold, student_id):
     """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.metrics.choose_threshold`)."""
-    from ..evaluation.intervals import choose_threshold
+    from ..evaluation.operating_points import choose_threshold
 
     value = _as_number(threshold, "threshold")
     validation, test = variants.operating_point_tables(_student(student_id))

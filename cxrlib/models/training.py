@@ -50,7 +50,7 @@ from ..report.index import shown_weights
 from .backend import accelerators, device_name, require_tensorflow
 from .inputs import ImageBatches, cached_features, class_weights, fingerprint, image_dataset, read_images
 from .backbones import PRECISIONS, TRAIN_RANGES
-from ..evaluation.intervals import operating_thresholds
+from ..evaluation.operating_points import operating_thresholds
 from .model import (BLOCKS, backbone_spec, build_classifier, compile_classifier, configure_trainable, cut_layer,
                     lr_schedule, resolve_weights, split_at, to_model_input)
 

@@ -57,7 +57,7 @@ def shown_weights(value) -> str:
 
 def _paper_printed() -> dict:
     """The paper's own Table 2 row, as quoted once in :data:`cxrlib.metrics.LITERATURE_TABLE2`."""
-    from ..evaluation.intervals import LITERATURE_TABLE2
+    from ..evaluation.literature import LITERATURE_TABLE2
 
     return LITERATURE_TABLE2["Galindo-Ramirez 2022"]
 
@@ -170,7 +170,7 @@ def _gradcam_sentences(metrics: dict) -> list[str]:
 def _lead(metrics: dict) -> tuple[dict, str]:
     """The records that lead the report and how to name them: a stable threshold rule's, or the Youden rule's
     with the warning that the headline is threshold-free."""
-    from ..evaluation.intervals import OPERATING_POINTS
+    from ..evaluation.operating_points import OPERATING_POINTS
 
     arms = metrics.get("arms", {})
     point = metrics.get("headline", {}).get("point")
@@ -201,7 +201,7 @@ def _abstract(run: dict, data: dict, roi: dict, training: dict, metrics: dict) -
                      + "; ".join(f"{_esc(_arm_label(run, arm))} {_headline(m)}" for arm, m in lead.items())
                      + ". The paper reports {accuracy:.0%} accuracy, {sensitivity:.0%} sensitivity and "
                        "{specificity:.0%} specificity.".format(**_paper_printed()))
-        from ..evaluation.intervals import comparison_sentence
+        from ..evaluation.tables import comparison_sentence
 
         parts += [_esc(comparison_sentence(c)) for c in metrics.get("comparisons", [])]
         parts += _gradcam_sentences(metrics)
@@ -430,7 +430,9 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
     arms = metrics.get("arms")
     if not arms:
         return _missing("04")
-    from ..evaluation.intervals import OPERATING_POINTS, arms_table, paper_table2, trained_as
+    from ..evaluation.operating_points import OPERATING_POINTS
+    from ..evaluation.tables import arms_table
+    from ..evaluation.literature import paper_table2, trained_as
 
     seeds = metrics.get("seeds", [])
     headline = metrics.get("headline", {})
@@ -445,7 +447,7 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
              "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
         f"{spread.capitalize()}; the rule: {_esc(headline.get('rule', ''))}.</p>")
     if metrics.get("operating_point_stability"):
-        from ..evaluation.intervals import stability_table
+        from ..evaluation.tables import stability_table
 
         text += _frame(stability_table(metrics["operating_point_stability"]))
     for point, meaning in OPERATING_POINTS.items():
@@ -455,7 +457,7 @@ def _results_section(run_dir: Path, run: dict, training: dict, metrics: dict) ->
         text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image or gave an implausible box "
                  "(same images left out for every arm)</h4>" + _frame(arms_table(arms, point="without_fallback")))
     if metrics.get("comparisons"):
-        from ..evaluation.intervals import comparisons_table
+        from ..evaluation.tables import comparisons_table
 
         text += ("<h3>Arms compared on the same images</h3><p>Equivalent: the interval lies inside the stated margin; "
                  "no difference detected: neither, with the smallest difference the study could detect.</p>"
@@ -734,7 +736,7 @@ device). To rerun this profile: <code>python -m cxrlib run params/{_esc(profile)
 
 def readme_headline(run_dir: str | os.PathLike) -> str:
     """The README's headline table of a run, in Markdown, built from its ``metrics.json`` (never typed by hand)."""
-    from ..evaluation.intervals import arms_table
+    from ..evaluation.tables import arms_table
 
     run_dir = Path(run_dir)
     run, metrics = _read_json(run_dir / "run.json"), _read_json(run_dir / "metrics.json")

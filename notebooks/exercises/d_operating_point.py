@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cxrlib.course import checks, variants
-from cxrlib.evaluation.intervals import choose_threshold
+from cxrlib.evaluation.operating_points import choose_threshold
 
 validation, test = variants.operating_point_tables(STUDENT_ID)
 print(f"validation: {len(validation)} images, test: {len(test)} images (columns {list(test.columns)})")
