@@ -42,10 +42,8 @@ def _one(dataset: str, workers: int | None, limit: int | None, contour_size: int
 
     import pandas as pd
 
-    from cxrlib.preprocess import arms_from
-    from cxrlib.preprocess import cache_folder, preprocess_manifest
     from cxrlib.data import build_manifest
-    from cxrlib.preprocess import PreprocessConfig
+    from cxrlib.preprocess import PreprocessConfig, arms_from, cache_folder, preprocess_manifest
 
     manifest = build_manifest(dataset, with_hashes=True, progress=False, required_splits=("train",))
     if limit:
@@ -75,8 +73,7 @@ def _one(dataset: str, workers: int | None, limit: int | None, contour_size: int
 def _agreement(count: int, contour_size: int, workers: int | None) -> dict:
     import numpy as np
 
-    from cxrlib.preprocess import PreprocessConfig
-    from cxrlib.preprocess import agreement_sample, compare_to_reference
+    from cxrlib.preprocess import PreprocessConfig, agreement_sample, compare_to_reference
 
     paths = agreement_sample(SHARED / "lungmasks-shenzhen" / "images", SHARED / "kermany224", count)
     start = time.perf_counter()

@@ -57,7 +57,7 @@ def main(argv=None):
     import pandas as pd
 
     from cxrlib.run.study import StudyRun
-    from cxrlib.models.training import TrainSettings, train_classifier
+    from cxrlib.models import TrainSettings, train_classifier
 
     run = StudyRun(args.run_dir, step="regime", work_dir=args.work_dir)
     table = run.processed()

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cxrlib.models.backbones import PRECISIONS  # noqa: E402  (framework-free)
+from cxrlib.models import PRECISIONS  # noqa: E402  (framework-free)
 
 MODES = ("frozen", "block14", "full")
 
@@ -120,9 +120,8 @@ def run_one(mode, size, batch_size, steps, policy=None):
     import numpy as np
 
     import keras
-    from cxrlib.models import model as cm
-    from cxrlib.models.backend import device_name
-    from cxrlib.models.training import distribution
+    from cxrlib import models as cm
+    from cxrlib.models import device_name, distribution
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
@@ -164,8 +163,7 @@ def run_fit(size, batch_size, per_class=64):
 
     from cxrlib import data
     from cxrlib.data import synthetic
-    from cxrlib.models.backend import device_name
-    from cxrlib.models.training import TrainSettings, train_classifier
+    from cxrlib.models import TrainSettings, device_name, train_classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         root = synthetic.make_synthetic_dataset(Path(tmp) / "synthetic", train_per_class=per_class, test_per_class=2,

@@ -52,7 +52,7 @@ from cxrlib.models import training
 from cxrlib.models.backend import device_name
 from cxrlib.models.inputs import class_weights
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun
-from cxrlib.models.training import TrainSettings
+from cxrlib.models.settings import TrainSettings
 
 pd.set_option("display.max_colwidth", None)
 run = StudyRun(run_dir, step="03", work_dir=work_dir)

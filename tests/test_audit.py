@@ -9,7 +9,7 @@ import pytest
 from cxrlib.audit import perturbations as audit
 from cxrlib.audit import gradcam
 from cxrlib.preprocess import Arm, PreprocessConfig
-from cxrlib.models.model import build_classifier, to_model_input
+from cxrlib.models import build_classifier, to_model_input
 
 SIZE = 64
 BOX = (0.25, 0.25, 0.75, 0.75)

@@ -63,7 +63,7 @@ def test_tensorflow_only_code_refuses_another_backend(monkeypatch):
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(backend.BackendError, match="image_dataset.*TensorFlow backend.*'jax'"):
-        from cxrlib.models.inputs import image_dataset
+        from cxrlib.models import image_dataset
 
         image_dataset(np.zeros((2, 8, 8), np.uint8), [0, 1], batch_size=2, training=False)
 

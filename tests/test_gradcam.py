@@ -328,7 +328,7 @@ def test_overlay_and_figures():
 @pytest.mark.parametrize("backbone", ["xception", "small_cnn"])
 def test_default_layer_is_the_backbone_s_last_convolution(backbone):
     model_module = pytest.importorskip("cxrlib.models.model")
-    from cxrlib.models.backbones import BACKBONES
+    from cxrlib.models import BACKBONES
 
     model = model_module.build_classifier(backbone=backbone, input_size=96, weights="none")
     layer = gradcam.find_layer(model)

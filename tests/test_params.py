@@ -142,5 +142,5 @@ def test_preprocessing_ranges_are_declared_once():
         with pytest.raises(ValueError):
             PreprocessConfig(**{key: high + 1 if isinstance(high, int) else high * 2})
     assert StudyParams().augment is False
-    from cxrlib.models.training import TrainSettings
+    from cxrlib.models import TrainSettings
     assert TrainSettings().augment is StudyParams().augment

@@ -14,8 +14,7 @@ from sklearn.metrics import roc_auc_score
 from cxrlib import data
 from cxrlib.data import synthetic
 from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
-from cxrlib.models.inputs import read_images
-from cxrlib.models.training import TrainSettings, predict_scores, train_classifier
+from cxrlib.models import predict_scores, read_images, train_classifier, TrainSettings
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,9 @@ the backbones without starting Keras; :mod:`cxrlib.model` builds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Backbone", "BACKBONES", "PRECISIONS", "TRAIN_RANGES"]
+__all__ = ["Backbone", "BACKBONES", "PRECISIONS", "TRAIN_RANGES", "shown_weights"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,8 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 """The Keras dtype policies a profile's ``precision`` key may name. ``auto``: ``mixed_float16`` on a GPU,
 ``float32`` on a CPU. ``mixed_bfloat16`` computes in bfloat16 with float32 weights; on a CPU with
 bfloat16 instructions (AVX512_BF16 or AMX) it runs Xception about 1.5 times as fast as float32."""
+
+
+def shown_weights(value) -> str:
+    """The ``weights`` setting as a reader should see it: a local file by its name, not the machine's path."""
+    return f"local file {Path(str(value)).name}" if "/" in str(value) else str(value)

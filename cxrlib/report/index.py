@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_path, write_text
+from ..models.backbones import shown_weights
 
 __all__ = ["write_index", "check_run", "readme_headline", "plot_at_a_glance", "save_figure", "FIGURE_METADATA"]
 
@@ -48,11 +49,6 @@ text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:lef
 .muted{color:#666;font-size:.9rem}figure{margin:1.2rem 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}pre{background:#f5f5f5;padding:.6rem}
 """
-
-
-def shown_weights(value) -> str:
-    """The ``weights`` setting as a reader should see it: a local file by its name, not the machine's path."""
-    return f"local file {Path(str(value)).name}" if "/" in str(value) else str(value)
 
 
 def _paper_printed() -> dict:

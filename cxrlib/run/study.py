@@ -19,7 +19,7 @@ import pandas as pd
 from ..preprocess.arms import arms_from
 from ..atomic import write_csv, write_json
 from ..report.index import FIGURE_METADATA, save_figure
-from ..models.training import model_name
+from ..models.records import model_name
 
 __all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
 

@@ -55,9 +55,7 @@ from sklearn.metrics import roc_auc_score
 from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
 from cxrlib.course import variants
 from cxrlib.audit.gradcam import box_pixels, gradcam, overlay, upsample
-from cxrlib.models.inputs import read_images
-from cxrlib.models.model import predict_proba
-from cxrlib.models.training import TrainSettings, train_classifier
+from cxrlib.models import predict_proba, read_images, train_classifier, TrainSettings
 
 SIZE = 64  # the network's input side (the radiographs are 96 px)
 # Your images, crops and trained models (safe to delete): a rerun with the same settings reuses the trainings.
