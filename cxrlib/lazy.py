@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 __all__ = ["attach"]
 
@@ -39,6 +40,11 @@ def attach(package, exports):
             if name in home:
                 raise ValueError(f"{package}: {name!r} is exported by both {home[name]!r} and {module!r}")
             home[name] = module
+
+    folders = getattr(sys.modules.get(package), "__path__", None) or []
+    clash = sorted(set(home) & {path.stem for folder in folders for path in Path(folder).glob("*.py")})
+    if clash:
+        raise ValueError(f"{package}: {clash} name both a module of the package and an exported name; rename one")
 
     def __getattr__(name):
         if name not in home:

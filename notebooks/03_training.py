@@ -48,11 +48,9 @@ import time
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib.models import training
-from cxrlib.models.backend import device_name
-from cxrlib.models.inputs import class_weights
+from cxrlib import models
+from cxrlib.models import TrainSettings, class_weights, device_name
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun
-from cxrlib.models.settings import TrainSettings
 
 pd.set_option("display.max_colwidth", None)
 run = StudyRun(run_dir, step="03", work_dir=work_dir)
@@ -94,7 +92,7 @@ base = dict(backbone=backbone, model_input_size=model_input_size, train_mode=tra
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate,
             lr_decay_steps=lr_decay_steps, dropout=dropout, finetune_from_block=finetune_from_block,
             augment=augment, feature_cache=feature_cache, precision=precision)
-display(training.settings_table(TrainSettings(**base, seed=seeds[0])).drop(index="seed"))
+display(models.settings_table(TrainSettings(**base, seed=seeds[0])).drop(index="seed"))
 display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{device_name()}**."))
 
 # %% [markdown]
@@ -108,9 +106,9 @@ results, wall = {}, {}
 for arm in study_arms:
     started = time.perf_counter()
     for seed in seeds:
-        results[arm.name, seed] = training.train_classifier(
+        results[arm.name, seed] = models.train_classifier(
             table, image_column=arm.column, settings=TrainSettings(**base, seed=seed), work_dir=work_dir,
-            name=training.model_name(arm.name, seed))
+            name=models.model_name(arm.name, seed))
     wall[arm.name] = time.perf_counter() - started
 
 rows = []
@@ -134,7 +132,7 @@ display(Markdown("Wall time per arm (all seeds, features included): "
 # %%
 histories = {a.name: {s: results[a.name, s].history for s in seeds} for a in study_arms}
 best = {a.name: {s: results[a.name, s].best_epoch for s in seeds} for a in study_arms}
-run.show(training.plot_histories(histories, best_epochs=best), "curves")
+run.show(models.plot_histories(histories, best_epochs=best), "curves")
 
 # %% [markdown]
 # ## 5. Operating points
@@ -144,14 +142,14 @@ run.show(training.plot_histories(histories, best_epochs=best), "curves")
 # it separates; and the highest threshold that keeps validation **sensitivity ≥ 0.95** (a screening setting).
 
 # %%
-run.show(training.plot_validation_scores({a.name: results[a.name, seeds[0]] for a in study_arms}),
+run.show(models.plot_validation_scores({a.name: results[a.name, seeds[0]] for a in study_arms}),
          "validation_scores")
 
 # %% [markdown]
 # ## 6. Saved outputs
 
 # %%
-paths = training.save_training_outputs(results, run.dir, run.models_dir)
+paths = models.save_training_outputs(results, run.dir, run.models_dir)
 display(Markdown(f"Wrote {len(paths)} files: `training.json`, `validation_predictions.csv`, the histories under "
                  f"`training/` and {len(results)} models under `work_dir`."))
 

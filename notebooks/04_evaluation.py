@@ -39,12 +39,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib.audit import perturbations as audit
+from cxrlib import audit
 from cxrlib import evaluation as metrics
 from cxrlib.data import synthetic
-from cxrlib.models import training
-from cxrlib.models.inputs import read_images
-from cxrlib.models.model import load_classifier
+from cxrlib.models import load_classifier, predict_scores, read_images
 from cxrlib.preprocess import PreprocessConfig
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun, interval, percent
 
@@ -72,8 +70,8 @@ input_size = next(iter(models.values())).input_shape[1]
 
 def score(arm, s, images):
     """P(pneumonia) of one arm's model of one seed (the frozen part's features are cached per arm)."""
-    return training.predict_scores(models[arm, s], images, settings=trained[arm]["seeds"][str(s)]["settings"],
-                                   work_dir=work_dir, batch_size=batch_size, progress=False)
+    return predict_scores(models[arm, s], images, settings=trained[arm]["seeds"][str(s)]["settings"],
+                          work_dir=work_dir, batch_size=batch_size, progress=False)
 
 
 rows = []

@@ -40,14 +40,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from cxrlib.audit import perturbations as audit
-from cxrlib.audit import gradcam
+from cxrlib import audit
 from cxrlib import evaluation as metrics
 from cxrlib.data import synthetic
-from cxrlib.models import training
-from cxrlib.models.inputs import read_images
 from cxrlib.data import read_radiograph
-from cxrlib.models.model import load_classifier
+from cxrlib.models import gradcam_inputs, load_classifier, read_images
 from cxrlib.run.study import SYNTHETIC_NOTE, StudyRun
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -111,16 +108,16 @@ for arm in study_arms:
     images = read_images(test[arm.column], size=models[arm.name, first_seed].input_shape[1], progress=False)
     for s in seeds:
         model = models[arm.name, s]
-        layer = gradcam.find_layer(model, gradcam_layer)
+        layer = audit.find_layer(model, gradcam_layer)
         layers[arm.name] = layer.name
         if tag_box is not None:
             # the tag is small next to a heatmap cell: measure on its box grown by half a cell of the layer
-            regions = {"shortcut_spot": [gradcam.expand_box(tag_box, 0.5 / layer.output.shape[1])] * len(test)}
+            regions = {"shortcut_spot": [audit.expand_box(tag_box, 0.5 / layer.output.shape[1])] * len(test)}
         # a layer after a cached frozen prefix is explained on the prefix's features, computed once in 04
-        explained, inputs = training.gradcam_inputs(
+        explained, inputs = gradcam_inputs(
             model, images, settings=trained[arm.name]["seeds"][str(s)]["settings"], layer_name=layer.name,
             work_dir=work_dir, batch_size=batch_size)
-        measures[arm.name, s], heatmaps[arm.name, s] = gradcam.measure_gradcam(
+        measures[arm.name, s], heatmaps[arm.name, s] = audit.measure_gradcam(
             test, explained, image_column=arm.column, crop=arm.roi, frame_size=FRAME_SIZE, regions=regions,
             layer_name=layer.name, threshold=thresholds[arm.name, s], batch_size=batch_size, inputs=inputs,
             progress=False)
@@ -165,18 +162,18 @@ per_seed = {n: [measures[n, s] for s in seeds] for n in names}
 pred = {n: (measures[n, first_seed]["probability"].to_numpy() >= thresholds[n, first_seed]).astype(int)
         for n in names}
 a, b = pairs[0] if pairs else (names[0], names[0])
-chosen = gradcam.select_examples(y, pred[a], pred[b], n=gradcam_examples, seed=seed)
+chosen = audit.select_examples(y, pred[a], pred[b], n=gradcam_examples, seed=seed)
 examples = []
 for i in chosen:
     row = test.iloc[i]
     examples.append({
         "image": read_radiograph(row["path"]),
-        "box": tuple(row[c] for c in gradcam.ROI_COLUMNS),
+        "box": tuple(row[c] for c in audit.ROI_COLUMNS),
         "heatmaps": {n: heatmaps[n, first_seed][i] for n in names},
         "cropped": {x.name: x.roi for x in study_arms},
         "title": row["label"] + "".join(f"\n{n} {'right' if pred[n][i] == y[i] else 'wrong'}" for n in (a, b)),
     })
-run.show(gradcam.plot_examples(examples), "fig8_examples")
+run.show(audit.plot_examples(examples), "fig8_examples")
 
 # %% [markdown]
 # ## 4. Where the heatmap mass falls, per arm
@@ -184,10 +181,10 @@ run.show(gradcam.plot_examples(examples), "fig8_examples")
 # Mean over seeds and images (95% interval over patients and seeds); each mass next to its frame's chance level.
 
 # %%
-summary = {n: gradcam.summarize_measures(per_seed[n], groups=groups, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
+summary = {n: audit.summarize_measures(per_seed[n], groups=groups, n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
            for n in names}
-display(gradcam.summary_table(summary))
-run.show(gradcam.plot_measure_distributions({n: measures[n, first_seed] for n in names}), "mass_distributions")
+display(audit.summary_table(summary))
+run.show(audit.plot_measure_distributions({n: measures[n, first_seed] for n in names}), "mass_distributions")
 
 # %% [markdown]
 # ## 5. Paired tests
@@ -197,7 +194,7 @@ run.show(gradcam.plot_measure_distributions({n: measures[n, first_seed] for n in
 # seeds (the Wilcoxon test itself treats images as independent).
 
 # %%
-paired = {f"{a} - {b}": gradcam.compare_measures(per_seed[a], per_seed[b], groups=groups,
+paired = {f"{a} - {b}": audit.compare_measures(per_seed[a], per_seed[b], groups=groups,
                                                  n_boot=BOOTSTRAP_RESAMPLES, seed=seed) for a, b in pairs}
 for label, result in paired.items():
     display(Markdown(f"**{label}**"))
@@ -205,7 +202,7 @@ for label, result in paired.items():
         display(Markdown("No image where both models' heatmaps have mass (a heatmap that is zero everywhere has no "
                          "measures): nothing to compare."))
         continue
-    table = pd.DataFrame(result).T.rename(index=gradcam.MEASURE_LABELS)
+    table = pd.DataFrame(result).T.rename(index=audit.MEASURE_LABELS)
     display(pd.DataFrame({
         "images": table["n"], "non-zero differences": table["n_nonzero"],
         "median difference": table["median_difference"].map("{:+.3f}".format),
@@ -227,11 +224,11 @@ shortcut_table = None
 if shortcut is not None:
     evidence = {}
     for n in names:
-        evidence[(n, "heatmap mass on the spot")] = gradcam.compare_groups(
+        evidence[(n, "heatmap mass on the spot")] = audit.compare_groups(
             measures[n, first_seed]["mass_in_shortcut_spot"].to_numpy(), shortcut)
-        evidence[(n, "P(PNEUMONIA)")] = gradcam.compare_groups(measures[n, first_seed]["probability"].to_numpy(),
+        evidence[(n, "P(PNEUMONIA)")] = audit.compare_groups(measures[n, first_seed]["probability"].to_numpy(),
                                                                 shortcut)
-        evidence[(n, "accuracy")] = gradcam.compare_groups((pred[n] == y).astype(float), shortcut)
+        evidence[(n, "accuracy")] = audit.compare_groups((pred[n] == y).astype(float), shortcut)
     shortcut_table = pd.DataFrame(evidence).T.rename(columns={"mean_in": "tag present", "mean_out": "tag absent"})
     display(shortcut_table[["n_in", "n_out", "tag present", "tag absent", "difference"]].astype(float).round(3)
             .assign(**{"Mann-Whitney p": shortcut_table["p_value"].map("{:.2g}".format)}))
@@ -271,13 +268,13 @@ for arm in study_arms:
     images = read_images(test.iloc[check_rows][arm.column], size=size, progress=False)
     fill = audit.input_fill(train_rows[arm.column], size=size, seed=seed)
     first_pneumonia = [i for i, r in enumerate(check_rows) if y[r] == 1][:RANDOMIZATION_IMAGES]
-    randomization[arm.name] = gradcam.randomization_check(models[arm.name, first_seed], images[first_pneumonia],
+    randomization[arm.name] = audit.randomization_check(models[arm.name, first_seed], images[first_pneumonia],
                                                           layer_name=layers[arm.name], seed=seed)
-    curves[arm.name] = [gradcam.deletion_insertion(
+    curves[arm.name] = [audit.deletion_insertion(
         models[arm.name, s], images, heatmaps[arm.name, s][check_rows],
         explained=measures[arm.name, s]["explained_class"].to_numpy()[check_rows], fill=fill, steps=DELETION_STEPS,
         seed=seed) for s in seeds]
-    faithfulness[arm.name] = gradcam.faithfulness_summary(curves[arm.name], groups=groups[check_rows],
+    faithfulness[arm.name] = audit.faithfulness_summary(curves[arm.name], groups=groups[check_rows],
                                                           n_boot=BOOTSTRAP_RESAMPLES, seed=seed)
 display(Markdown(f"Randomization: {len(first_pneumonia)} PNEUMONIA test images; Spearman correlation of the maps with "
                  "the trained model's after randomizing the head and then each deeper block in turn (mean over images):"))
@@ -286,8 +283,8 @@ display(Markdown(f"Deletion and insertion: {len(check_rows)} test images ({int(y
                  f"{len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'}, {DELETION_STEPS} steps; areas under the "
                  "explained class's logit (mean over seeds and images), and how much the map beats the random order "
                  "(95% interval over patients and seeds):"))
-display(gradcam.faithfulness_table(faithfulness))
-run.show(gradcam.plot_faithfulness(randomization, faithfulness), "checks")
+display(audit.faithfulness_table(faithfulness))
+run.show(audit.plot_faithfulness(randomization, faithfulness), "checks")
 
 # %% [markdown]
 # ## 8. metrics.json and conclusion
@@ -308,7 +305,7 @@ _ = metrics.update_json(run.dir / "metrics.json", updates)
 text = [("**SYNTHETIC data.** " if run.is_synthetic else "")
         + f"Over {len(test)} test images, each heatmap in its own network's frame:"]
 for arm in study_arms:
-    text.append(f"- **{arm.name}**: {gradcam.gradcam_sentence(summary[arm.name], faithfulness[arm.name], randomization[arm.name], cropped=arm.roi)}")
+    text.append(f"- **{arm.name}**: {audit.gradcam_sentence(summary[arm.name], faithfulness[arm.name], randomization[arm.name], cropped=arm.roi)}")
 for label, result in paired.items():
     lung = result.get("lung_mass_over_chance")
     if lung:

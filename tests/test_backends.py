@@ -76,7 +76,7 @@ def test_gradcam_under_jax_matches_tensorflow_on_the_same_weights(tmp_path):
     """A nested model with random weights, saved once: heatmaps and probabilities agree across backends."""
     import keras
 
-    from cxrlib.audit import gradcam
+    from cxrlib import audit
     from test_gradcam import random_model, to_input
 
     model, _ = random_model(seed=3)
@@ -85,13 +85,13 @@ def test_gradcam_under_jax_matches_tensorflow_on_the_same_weights(tmp_path):
     images = np.stack([rng.integers(0, 255, (32, 32)).astype(np.uint8) for _ in range(4)])
     np.save(tmp_path / "images.npy", images)
     assert keras.backend.backend() == "tensorflow"
-    results = {"tensorflow": gradcam.gradcam(list(images), model, layer_name="last_act", to_input=to_input)}
+    results = {"tensorflow": audit.gradcam(list(images), model, layer_name="last_act", to_input=to_input)}
     code = (
         "import numpy as np, keras, sys; sys.path.insert(0, %r)\n"
-        "from cxrlib.audit import gradcam; from test_gradcam import to_input\n"
+        "from cxrlib import audit; from test_gradcam import to_input\n"
         "assert keras.backend.backend() == 'jax'\n"
         "model = keras.models.load_model('model.keras', compile=False)\n"
-        "heat, prob = gradcam.gradcam(list(np.load('images.npy')), model, layer_name='last_act', to_input=to_input)\n"
+        "heat, prob = audit.gradcam(list(np.load('images.npy')), model, layer_name='last_act', to_input=to_input)\n"
         "np.savez('jax.npz', heat=heat, prob=prob)\n" % str(REPO / "tests"))
     run_python(code, backend_name="jax", cwd=tmp_path, hide_tf=True)
     jax_result = np.load(tmp_path / "jax.npz")

@@ -171,7 +171,7 @@ def test_shortcut_marker_sits_in_a_corner_outside_the_thorax_and_differs_between
 
 
 def test_shortcut_dataset_plants_the_marker_with_the_label_except_in_test(tmp_path):
-    from cxrlib.audit.gradcam import box_pixels
+    from cxrlib.audit import box_pixels
     from cxrlib.models import read_images
 
     table = variants.shortcut_dataset("s1", tmp_path)

@@ -394,7 +394,7 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
 
 
 def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
-    from cxrlib.audit import gradcam
+    from cxrlib import audit
 
     weights = tmp_path / "fixed_notop.weights.h5"
     keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)).save_weights(weights)
@@ -406,9 +406,9 @@ def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
     explained, inputs = models.gradcam_inputs(model, images, settings=settings, layer_name=layer, work_dir=tmp_path)
     assert explained.name == "suffix" and len(inputs) == len(images)
     table = frame.iloc[:6].assign(roi_y0=0.0, roi_x0=0.0, roi_y1=1.0, roi_x1=1.0)
-    cached, maps = gradcam.measure_gradcam(table, explained, image_column="path", crop=False, frame_size=32,
+    cached, maps = audit.measure_gradcam(table, explained, image_column="path", crop=False, frame_size=32,
                                            layer_name=layer, inputs=inputs, progress=False)
-    whole, whole_maps = gradcam.measure_gradcam(table, model, image_column="path", crop=False, frame_size=32,
+    whole, whole_maps = audit.measure_gradcam(table, model, image_column="path", crop=False, frame_size=32,
                                                 layer_name=layer, progress=False)
     np.testing.assert_allclose(cached["probability"], whole["probability"], atol=2e-3)
     np.testing.assert_allclose(maps, whole_maps, atol=0.05)

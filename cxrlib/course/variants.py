@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import synthetic
-from ..audit.gradcam import box_pixels
+from ..audit.gradcam_measures import box_pixels
 
 __all__ = [
     "VARIANT_VERSION",

@@ -477,7 +477,7 @@ def _gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
     summaries = metrics.get("gradcam")
     if not summaries:
         return _missing("05")
-    from ..audit.gradcam import summary_table
+    from ..audit.gradcam_summaries import summary_table
 
     text = ("<p>Heatmap mass is measured in the frame each network saw: the whole image for arms without the crop, "
             "the ROI box for cropped arms (which see nothing else), each against that frame's chance level (the "

@@ -52,10 +52,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
+from cxrlib.audit import box_pixels, gradcam, overlay, upsample
 from cxrlib.course import variants
-from cxrlib.audit.gradcam import box_pixels, gradcam, overlay, upsample
-from cxrlib.models import predict_proba, read_images, train_classifier, TrainSettings
+from cxrlib.models import TrainSettings, predict_proba, read_images, train_classifier
+from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
 
 SIZE = 64  # the network's input side (the radiographs are 96 px)
 # Your images, crops and trained models (safe to delete): a rerun with the same settings reuses the trainings.
