@@ -198,7 +198,7 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tiny_study):
     assert metrics["shortcut_decisions"] is not None  # synthetic data: the tag's effect under blanking
     assert "Shortcut audit" in index and "In brief" in index
     assert (run_dir / "figures" / "00_at_a_glance.png").is_file()
-    from cxrlib.report.index import check_run
+    from cxrlib.report import check_run
 
     assert check_run(run_dir) == []  # links resolve; no local path, stderr, widget or remote script on any page
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cxrlib {run,render,fetch,roi-eval,course,gpu} ...``."""
+"""Command line: ``python -m cxrlib {run,render,compare,fetch,roi-eval,course,gpu} ...``."""
 
 from __future__ import annotations
 
@@ -127,7 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("run_dir")
     check.set_defaults(handler=_gpu)
 
-    # roi-eval parses its own options (cxrlib.run.roi_eval.roi_eval_main); listed here for --help
+    # compare and roi-eval parse their own options (cxrlib.report.compare.main, cxrlib.run.roi_eval.roi_eval_main);
+    # listed here for --help
+    commands.add_parser("compare", help="compare the records (and figures) of two run folders, timings and the "
+                                        "runs' own names aside (RUN_A RUN_B [--no-figures])")
     commands.add_parser("roi-eval", help="measure how well the thorax ROI keeps the lungs "
                                          "(--images DIR --masks DIR [--json]; roi-eval --help for more)")
     return parser
@@ -154,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import StudyRunError
 
     try:
+        if argv[:1] == ["compare"]:
+            from ..report.compare import main as compare_main
+
+            return compare_main(argv[1:])
         if argv[:1] == ["roi-eval"]:
             from .roi_eval import roi_eval_main
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..atomic import write_json, write_text
 from ..models.backend import BackendError, backend_versions, package_versions, require_backend
 from .params import StudyParams
-from ..report.index import FIGURE_METADATA
+from ..report.figures import FIGURE_METADATA
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -321,7 +321,7 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from ..report.index import REMOTE_SCRIPT
+    from ..report.checks import REMOTE_SCRIPT
 
     notebook = nbformat.read(executed, as_version=4)
     _reader_view(notebook)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..preprocess.arms import arms_from
 from ..atomic import write_csv, write_json
-from ..report.index import FIGURE_METADATA, save_figure
+from ..report.figures import FIGURE_METADATA, save_figure
 from ..models.records import model_name
 
 __all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
