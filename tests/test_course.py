@@ -175,7 +175,7 @@ def test_shortcut_dataset_plants_the_marker_with_the_label_except_in_test(tmp_pa
     from cxrlib.models import read_images
 
     table = variants.shortcut_dataset("s1", tmp_path)
-    plan = variants._shortcut_plan("s1")
+    plan = variants.shortcut_plan("s1")
     assert table[["image_id", "subset", "label"]].equals(plan[["image_id", "subset", "label"]])
     assert "has_marker" not in table.columns
     rates = plan.groupby(["subset", "label"])["has_marker"].mean()

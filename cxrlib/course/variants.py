@@ -25,6 +25,7 @@ __all__ = [
     "EXERCISES",
     "check_student_id",
     "variant_seed",
+    "shortcut_plan",
     "RoiCase",
     "roi_cases",
     "predictions_table",
@@ -272,7 +273,7 @@ def shortcut_marker(student_id):
     return ShortcutMarker(kind=kind, corner=corner, box=box)
 
 
-def _shortcut_plan(student_id):
+def shortcut_plan(student_id):
     """One row per image of exercise c: subset, label and whether it carries the marker, in file order."""
     rng = np.random.default_rng(variant_seed("c", student_id, stream="plan"))
     rows = []
@@ -311,7 +312,7 @@ def shortcut_dataset(student_id, folder):
     from ..atomic import write_bytes
 
     marker = shortcut_marker(student_id)
-    plan = _shortcut_plan(student_id)
+    plan = shortcut_plan(student_id)
     folder = Path(folder).resolve()
     seed = variant_seed("c", student_id)
     y0, x0, y1, x1 = box_pixels(marker.box, (SHORTCUT_SIZE, SHORTCUT_SIZE))

@@ -107,7 +107,7 @@ def grade_shortcut_gap(auc, whole_model, crop_model, processed, student_id):
     table = _as_auc_table(auc)
     require_defined(processed, "processed")
     sid = student_of(student_id)
-    expected = variants._shortcut_plan(sid)
+    expected = variants.shortcut_plan(sid)
     try:
         mine = processed.set_index("image_id").loc[expected["image_id"], ["subset", "label"]].reset_index(drop=True)
     except Exception:
