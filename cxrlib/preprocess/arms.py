@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Arm", "arms_from"]
+import pandas as pd
+
+__all__ = ["Arm", "arms_from", "arms_table"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,7 @@ def arms_from(mapping):
         arms.append(Arm(str(name), clahe=bool(spec.get("clahe", False)), roi=bool(spec.get("roi", False))))
     return arms
 
+
+def arms_table(arms):
+    """The arms as a table: each arm's steps and the image set it reads (arms with the same steps share one)."""
+    return pd.DataFrame([{"arm": a.name, "steps": a.steps, "image set": a.variant} for a in arms]).set_index("arm")

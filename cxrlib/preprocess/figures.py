@@ -1,4 +1,4 @@
-"""Figures of the preprocessing notebook (02): CLAHE (paper Fig. 4), crops (Fig. 5), ROI stages and statistics.
+"""The preprocessing's figures (notebook 02): CLAHE (paper Fig. 4), crops (Fig. 5), ROI stages, statistics, worst cases.
 
 Every function returns a matplotlib Figure; images are read with :func:`cxrlib.data.read_radiograph` and
 processed with :func:`cxrlib.preprocess.preprocess_image`.
@@ -16,9 +16,9 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from ..data.images import read_radiograph
-from .roi_evaluation import ROI_GOALS
 from .config import PreprocessConfig
 from .roi import preprocess_image
+from .roi_evaluation import ROI_GOALS
 
 __all__ = [
     "plot_clahe_examples",
@@ -26,6 +26,8 @@ __all__ = [
     "plot_roi_stages",
     "plot_roi_statistics",
     "plot_roi_gallery",
+    "plot_worst_cases",
+    "plot_lowest_coverage",
     "plot_roi_evaluation",
     "plot_lungmask_worst_cases",
     "plot_roi_extremes",
@@ -219,6 +221,22 @@ def plot_roi_gallery(paths, config=None, *, titles=None, masks=None, columns=6):
             _panel_title(ax, titles[i], fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_worst_cases(worst, config=None):
+    """:func:`plot_roi_gallery` of :func:`cxrlib.preprocess.worst_cases`, each titled by its flag (or fallback, or box
+    area), class and file name."""
+    titles = [f"{'fallback' if r.fallback else r.roi_flags or f'area {r.box_area:.2f}'} {r.label[:4]} {r.filename[:14]}"
+              for r in worst.itertuples()]
+    return plot_roi_gallery(worst["path"].tolist(), config, titles=titles)
+
+
+def plot_lowest_coverage(per_image, config=None, *, count=12):
+    """:func:`plot_roi_gallery` of the ``count`` radiographs whose box keeps the least of their manual lung mask
+    (:func:`cxrlib.preprocess.evaluate_roi`'s per-image table), with the mask drawn."""
+    low = per_image.sort_values("coverage").head(count)
+    return plot_roi_gallery(low["image_path"].tolist(), config, masks=low["mask_path"].tolist(),
+                            titles=[f"{r.stem[:16]} cov {r.coverage:.3f}" for r in low.itertuples()])
 
 
 def plot_roi_evaluation(per_image):

@@ -126,7 +126,16 @@ class StudyRun:
         path = self.models_dir / f"{model_name(arm, seed)}.keras"
         return path
 
-    # figures ----------------------------------------------------------------------------------------
+    # what a notebook shows ------------------------------------------------------------------------
+    @staticmethod
+    def display(*items):
+        """Show each item inline, in order: a string as Markdown, anything else (a table) as it is; None is skipped."""
+        from IPython.display import Markdown, display
+
+        for item in items:
+            if item is not None:
+                display(Markdown(item) if isinstance(item, str) else item)
+
     def show(self, fig, name):
         """Save a figure as ``figures/<step>_<name>.png`` (``.jpg`` when it shows radiographs) and show that file.
 
