@@ -197,3 +197,28 @@ def test_every_subpackage_names_its_public_api_and_every_name_exists(package):
         clash = sorted(set(names) & submodules)
         assert not clash, f"{package}: {clash} name both a module and an exported name"
         assert not [n for n in names if n.startswith("_")], f"{package}.{module} exports a private name"
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+MAX_NOTEBOOK_CODE = 40
+
+
+def own_code(path):
+    """Lines of code a notebook holds itself: non-blank, non-comment lines of its code cells, the parameters cell
+    aside (jupytext percent format: ``# %%`` opens a cell, ``[markdown]`` marks prose, a ``parameters`` tag the
+    parameters)."""
+    count, counting = 0, False
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            counting = "[markdown]" not in line and "parameters" not in line
+            continue
+        if counting and line.strip() and not line.lstrip().startswith("#"):
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_a_notebook_is_a_narrative_with_at_most_40_lines_of_its_own_code(path):
+    assert own_code(path) <= MAX_NOTEBOOK_CODE, (
+        f"{path.name} holds {own_code(path)} lines of its own code; move what it computes into cxrlib (at most "
+        f"{MAX_NOTEBOOK_CODE})")

@@ -36,6 +36,7 @@ __all__ = [
     "SHORTCUT_RATES",
     "shortcut_truth",
     "SHORTCUT_DESCRIPTION",
+    "SYNTHETIC_NOTE",
     "Anatomy",
     "SyntheticRadiograph",
     "sample_anatomy",
@@ -48,6 +49,8 @@ LABELS = ("NORMAL", "PNEUMONIA")
 SUBTYPES = ("bacteria", "virus")
 #: Fraction of images carrying the shortcut marker, per split and label (used when ``shortcut=True``).
 SHORTCUT_RATES = {"train": {"NORMAL": 0.1, "PNEUMONIA": 0.9}, "test": {"NORMAL": 0.5, "PNEUMONIA": 0.5}}
+#: The sentence every notebook shows above results on synthetic data.
+SYNTHETIC_NOTE = "**SYNTHETIC data: these images, models and numbers show the method at work, nothing clinical.**"
 SHORTCUT_DESCRIPTION = "bright 'PORTABLE' tag in the top-right corner, outside the thorax"
 _MIN_SIZE, _MAX_SIZE = 96, 4096
 _BACTERIA_FRACTION = 2530 / 3875  # as in the Kermany train split

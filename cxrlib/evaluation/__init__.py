@@ -10,6 +10,7 @@
 * :mod:`~cxrlib.evaluation.literature`: the paper's Table 2 with this study's models in front;
 * :mod:`~cxrlib.evaluation.tables`: the records as display tables and sentences;
 * :mod:`~cxrlib.evaluation.records`: ``metrics.json`` merged key by key;
+* :mod:`~cxrlib.evaluation.summaries`: what notebook 04 says about the test split, and its ``metrics.json`` entries;
 * :mod:`~cxrlib.evaluation.figures`: confusion matrices, ROC, precision-recall, calibration, errors by group.
 
 Nothing here imports a deep-learning framework: it works on scores.
@@ -27,10 +28,15 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                          "headline_operating_point"],
     "arms": ["evaluate_arms"],
     "errors": ["calibration", "ERROR_MEASURES", "errors_by_group"],
-    "sets": ["false_positive_rate"],
-    "literature": ["LITERATURE_TABLE2", "paper_table2", "trained_as"],
-    "tables": ["metrics_table", "arms_table", "stability_table", "comparisons_table", "comparison_sentence"],
+    "sets": ["false_positive_rate", "evaluate_set", "set_predictions", "sets_notes"],
+    "literature": ["LITERATURE_TABLE2", "KERMANY_TEST_COUNTS", "paper_table2", "trained_as", "implied_sentence"],
+    "tables": ["percent", "interval", "metrics_table", "arms_table", "stability_table", "comparisons_table",
+               "comparison_sentence"],
     "records": ["update_json"],
+    "summaries": ["test_split_sentence", "headline_sentence", "headline_tables", "comparisons_notes",
+                  "operating_point_tables", "failures_tables", "FirstSeed", "first_seed", "first_seed_figures",
+                  "subtype_errors", "subtype_table", "calibrations", "table2_columns", "table2_notes",
+                  "evaluation_record", "saved_sentence", "evaluation_conclusion"],
     "figures": ["plot_confusion_matrices", "plot_roc_curves", "plot_pr_curves", "plot_calibration",
-                "plot_errors_by_group"],
+                "plot_errors_by_group", "plot_subtype_errors"],
 })

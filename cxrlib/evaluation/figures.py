@@ -8,7 +8,8 @@ from .checks import check_labels, check_scores
 from .classification import confusion_matrix
 from .errors import ERROR_MEASURES, calibration
 
-__all__ = ["plot_confusion_matrices", "plot_roc_curves", "plot_pr_curves", "plot_calibration", "plot_errors_by_group"]
+__all__ = ["plot_confusion_matrices", "plot_roc_curves", "plot_pr_curves", "plot_calibration", "plot_errors_by_group",
+           "plot_subtype_errors"]
 
 
 def _figure(n_axes, size=(4.2, 3.8)):
@@ -178,3 +179,8 @@ def plot_errors_by_group(tables, *, title="Error rate by group"):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_subtype_errors(tables):
+    """:func:`plot_errors_by_group` of each arm's errors by class and pneumonia subtype (its first seed)."""
+    return plot_errors_by_group(tables, title="Errors by class and pneumonia subtype (first seed)")

@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 
-__all__ = ["LITERATURE_TABLE2", "paper_table2", "trained_as"]
+from .classification import implied_metrics
+
+__all__ = ["LITERATURE_TABLE2", "KERMANY_TEST_COUNTS", "paper_table2", "trained_as", "implied_sentence"]
 
 
 _PAPER = (
@@ -66,6 +68,9 @@ LITERATURE_TABLE2 = {
         "f1": None, "roc_auc": 0.968, "n_test": 624, "epochs": None,
     },
 }
+
+#: The release's test folder, the paper's 624 images: 390 PNEUMONIA, 234 NORMAL.
+KERMANY_TEST_COUNTS = {"n_positive": 390, "n_negative": 234}
 
 _TABLE2_ROWS = (
     ("architecture", "Architecture"),
@@ -148,3 +153,16 @@ def paper_table2(ours, *, literature=None):
     for name, m in literature.items():
         columns[name] = [_fmt_cited(k, m) for k, _ in _TABLE2_ROWS]
     return pd.DataFrame(columns, index=[label for _, label in _TABLE2_ROWS])
+
+
+def implied_sentence(paper, *, n_positive, n_negative):
+    """Whether a published row is consistent: the accuracy, precision and F1 its sensitivity and specificity imply on
+    a test split of ``n_positive`` PNEUMONIA and ``n_negative`` NORMAL images, against what it prints."""
+    implied = implied_metrics(paper["sensitivity"], paper["specificity"], n_positive=n_positive, n_negative=n_negative)
+    return (
+        f"Consistency of the paper's own row on its test split (the release's {n_positive + n_negative} "
+        f"test images: {n_positive} PNEUMONIA, {n_negative} NORMAL): "
+        f"its sensitivity {paper['sensitivity']:.0%} and specificity {paper['specificity']:.0%} imply accuracy "
+        f"**{implied['accuracy']:.1%}**, precision **{implied['precision']:.1%}** and F1 **{implied['f1']:.1%}**, "
+        f"where it prints {paper['accuracy']:.0%}, {paper['precision']:.0%} and {paper['f1']:.0%}."
+    )

@@ -6,7 +6,21 @@ import pandas as pd
 from .classification import METRIC_NAMES
 from .operating_points import HEADLINE_METRICS, OPERATING_POINTS
 
-__all__ = ["metrics_table", "arms_table", "stability_table", "comparisons_table", "comparison_sentence"]
+__all__ = ["percent", "interval", "metrics_table", "arms_table", "stability_table", "comparisons_table",
+           "comparison_sentence"]
+
+
+def percent(value, digits=1):
+    """``0.912`` -> ``"91.2%"``."""
+    return f"{100 * value:.{digits}f}%"
+
+
+def interval(ci, *, as_percent=True, digits=1):
+    """``[0.88, 0.93]`` -> ``"88.0–93.0%"`` (or ``"0.880–0.930"``)."""
+    low, high = ci
+    if as_percent:
+        return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}%"
+    return f"{low:.3f}–{high:.3f}"
 
 
 def metrics_table(results):

@@ -8,6 +8,8 @@
 * :mod:`~cxrlib.models.training`: training one classifier on one arm's images;
 * :mod:`~cxrlib.models.scoring`: P(pneumonia) of a trained classifier (through cached frozen features);
 * :mod:`~cxrlib.models.records`: ``training.json``, histories, validation predictions and the saved models;
+* :mod:`~cxrlib.models.arms`: every arm's models of every seed, loaded once, scoring the test split and further sets;
+* :mod:`~cxrlib.models.summaries`: what notebook 03 says about training;
 * :mod:`~cxrlib.models.figures`: the figures of notebook 03.
 
 Importing this package imports no deep-learning framework; a name from a module that needs Keras imports it on
@@ -28,5 +30,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "training": ["train_classifier", "distribution"],
     "scoring": ["predict_scores", "gradcam_inputs"],
     "records": ["model_name", "save_training_outputs"],
-    "figures": ["plot_histories", "plot_validation_scores"],
+    "arms": ["ArmModels"],
+    "summaries": ["training_counts", "class_weight_sentence", "arms_inputs", "seeds_sentence", "train_arms",
+                  "training_table", "wall_sentence", "first_seed_results", "outputs_sentence", "training_conclusion"],
+    "figures": ["plot_histories", "plot_training_curves", "plot_validation_scores"],
 })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_histories", "plot_validation_scores"]
+__all__ = ["plot_histories", "plot_training_curves", "plot_validation_scores"]
 
 
 def plot_histories(histories, *, best_epochs=None):
@@ -49,6 +49,15 @@ def plot_histories(histories, *, best_epochs=None):
             ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_training_curves(results):
+    """:func:`plot_histories` of every arm and seed of ``{(arm, seed): TrainingResult}``, each best epoch marked."""
+    histories, best = {}, {}
+    for (arm, seed), result in results.items():
+        histories.setdefault(arm, {})[seed] = result.history
+        best.setdefault(arm, {})[seed] = result.best_epoch
+    return plot_histories(histories, best_epochs=best)
 
 
 def plot_validation_scores(results):

@@ -12,5 +12,5 @@ from ..lazy import attach
 __getattr__, __dir__, __all__ = attach(__name__, {
     "params": ["ArmSpec", "EvaluationSetSpec", "ProfileError", "StudyParams", "load_profile", "parse_overrides"],
     "pipeline": ["NOTEBOOKS_DIR", "StudyRunError", "Step", "discover_steps", "render_run", "run_study"],
-    "study": ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"],
+    "study": ["StudyRun"],
 })

@@ -21,22 +21,7 @@ from ..atomic import write_csv, write_json
 from ..report.figures import FIGURE_METADATA, save_figure
 from ..models.records import model_name
 
-__all__ = ["StudyRun", "SYNTHETIC_NOTE", "percent", "interval"]
-
-SYNTHETIC_NOTE = "**SYNTHETIC data: these images, models and numbers show the method at work, nothing clinical.**"
-
-
-def percent(value, digits=1):
-    """``0.912`` -> ``"91.2%"``."""
-    return f"{100 * value:.{digits}f}%"
-
-
-def interval(ci, *, as_percent=True, digits=1):
-    """``[0.88, 0.93]`` -> ``"88.0–93.0%"`` (or ``"0.880–0.930"``)."""
-    low, high = ci
-    if as_percent:
-        return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}%"
-    return f"{low:.3f}–{high:.3f}"
+__all__ = ["StudyRun"]
 
 
 class StudyRun:
@@ -121,6 +106,13 @@ class StudyRun:
         if self.work_dir is None:
             raise ValueError("this StudyRun was opened without work_dir; pass work_dir= to find the models")
         return self.work_dir / "models" / self.dir.name
+
+    def arm_models(self, mapping, seeds, *, batch_size=32):
+        """Every arm's trained model of every seed (:class:`cxrlib.models.ArmModels`, from ``training.json``)."""
+        from ..models.arms import ArmModels
+
+        return ArmModels(arms_from(mapping), seeds, self.read_json("training.json")["arms"], self.model_path,
+                         work_dir=self.work_dir, batch_size=batch_size)
 
     def model_path(self, arm, seed):
         path = self.models_dir / f"{model_name(arm, seed)}.keras"
