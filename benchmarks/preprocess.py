@@ -1,4 +1,4 @@
-"""Speed and peak memory of the batch preprocessing path (cxrlib.cache.preprocess_manifest), per data set,
+"""Speed and peak memory of the batch preprocessing path (cxrlib.preprocess.preprocess_manifest), per data set,
 and how closely the fast ROI path agrees with the full-size reference, per contour size.
 
 Prints one table (two with --agreement). Each data set runs in its own process, on a fresh temporary cache (every image is

@@ -2,18 +2,18 @@
 
 Prints one table. Each configuration runs in its own process so that its peak memory is its own.
 
-Modes (cxrlib.model / cxrlib.training):
+Modes (cxrlib.models.model / cxrlib.models.training):
   frozen   the frozen base runs once per image (feature extraction, then cached) and a head trains on the
            pooled features: "train img/s" is the head's, "prefix img/s" the extraction's
   block14  fine-tuning from block14 on cached block13 outputs (the CPU fine-tuning path)
   full     end-to-end fine-tuning on images (the paper's, GPU path; mixed precision on a GPU)
-"inference img/s" is the whole classifier on images (cxrlib.model.predict_proba), what steps 04/05 pay.
+"inference img/s" is the whole classifier on images (cxrlib.models.predict_proba), what steps 04/05 pay.
 "train GFLOP/s" counts a training step as 3 forward passes of the part that trains (convolutions and dense
 layers, 2 FLOPs per multiply-add); "% of peak" divides it by the measured rate of a 4096x4096 matrix product in
 the policy's compute dtype (bfloat16 under mixed_bfloat16), the most this machine reaches on that arithmetic.
 Weights are random (speed does not depend on their values); data is random noise.
-  fit      (with --fit) cxrlib.training.train_classifier end to end with augmentation on synthetic
-           radiographs (cxrlib.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
+  fit      (with --fit) cxrlib.models.train_classifier end to end with augmentation on synthetic
+           radiographs (cxrlib.data.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
            augmentation and validation pass included
 
 Backend-neutral (no tf.data): runs under Keras' TensorFlow backend here and JAX on a GPU box without

@@ -1,4 +1,4 @@
-"""``python -m cxrlib``: see :mod:`cxrlib.cli`."""
+"""``python -m cxrlib``: see :mod:`cxrlib.run.cli`."""
 
 import sys
 

@@ -16,7 +16,7 @@
 # patient appears on both sides of a split.
 #
 # **Inputs:** the Kermany 2018 chest X-ray folder named by `data_dir`, or, when it is `None`, synthetic demo
-# radiographs generated here (`cxrlib.synthetic`). **Outputs:** `manifest.csv` (one row per image, with the
+# radiographs generated here (`cxrlib.data.synthetic`). **Outputs:** `manifest.csv` (one row per image, with the
 # patient-level validation split) and `data.json` (what the data is) in the run folder; figures `01_*.png`.
 
 # %% tags=["parameters"]

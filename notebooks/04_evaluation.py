@@ -142,7 +142,7 @@ run.show(evaluation.plot_calibration(first.y, first.scores), "calibration")
 #
 # Our arms (means over seeds with 95% intervals) in front of the values the paper prints in its Table 2 for
 # itself and the works it compares with; the Kermany et al. 2018 column is **our addition** (quoted from its own
-# text, same 624 test images). Cited values are quotations (`cxrlib.metrics.LITERATURE_TABLE2`); '-' where a work
+# text, same 624 test images). Cited values are quotations (`cxrlib.evaluation.LITERATURE_TABLE2`); '-' where a work
 # reports nothing. Epochs for our models: epochs run in 03.
 
 # %%

@@ -1,5 +1,5 @@
-"""Keras backends (cxrlib.backend): selection and refusals, Grad-CAM under JAX against TensorFlow on the same
-weights, the tiny study under both backends, and the size checks of the prepared GPU run (cxrlib.gpu)."""
+"""Keras backends (cxrlib.models.backend): selection and refusals, Grad-CAM under JAX against TensorFlow on the same
+weights, the tiny study under both backends, and the size checks of the prepared GPU run (cxrlib.run.gpu)."""
 
 import json
 import os

@@ -4,7 +4,7 @@ One build and one graded folder are shared by the whole module (session-scoped f
 three student identifiers the solution, the unmodified student notebook and one plausible wrong answer, plus files
 that are not gradable notebooks. The graded kernels get a temporary folder of this session (``TMPDIR``), where
 exercise c keeps its trainings: the wrong answer and the second grading of a student reuse the solution's
-(:func:`cxrlib.training.train_classifier` resumes a finished training with the same settings and images).
+(:func:`cxrlib.models.train_classifier` resumes a finished training with the same settings and images).
 """
 
 import json

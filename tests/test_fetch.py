@@ -1,4 +1,4 @@
-"""Tests of cxrlib.fetch against a local HTTP server on 127.0.0.1 serving a tiny Kermany zip."""
+"""Tests of cxrlib.data.fetch against a local HTTP server on 127.0.0.1 serving a tiny Kermany zip."""
 
 import hashlib
 import http.server

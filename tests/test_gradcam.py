@@ -13,7 +13,7 @@ SIZE = 32
 
 
 def to_input(images):
-    """Test stand-in for cxrlib.model's conversion: gray uint8 -> (B, H, W, 3) float in [0, 1]."""
+    """Test stand-in for cxrlib.models.model's conversion: gray uint8 -> (B, H, W, 3) float in [0, 1]."""
     x = np.stack(images).astype(np.float32) / 255.0
     return np.repeat(x[..., None], 3, axis=-1)
 

@@ -1,4 +1,4 @@
-"""Tests of cxrlib.inputs: image reading, class weights, the tf.data pipeline, the feature cache."""
+"""Tests of cxrlib.models.inputs: image reading, class weights, the tf.data pipeline, the feature cache."""
 
 import cv2
 import keras

@@ -1,4 +1,4 @@
-"""Tests of cxrlib.model and cxrlib.training on tiny synthetic radiographs (weights='none', 72-px inputs)."""
+"""Tests of cxrlib.models.model and cxrlib.models.training on tiny synthetic radiographs (weights='none', 72-px inputs)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Tests for cxrlib.synthetic: the seeded synthetic chest radiographs and the Kermany-layout dataset writer."""
+"""Tests for cxrlib.data.synthetic: the seeded synthetic chest radiographs and the Kermany-layout dataset writer."""
 
 import hashlib
 import json

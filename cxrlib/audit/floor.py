@@ -90,13 +90,13 @@ def trivial_floor(table, *, seed=0, n_boot=2000):
     table : pandas.DataFrame
         Rows of ``processed.csv`` with ``subset`` (train, val, test), ``path``, ``label`` and ``patient_id``.
     seed, n_boot
-        As in :func:`fit_trivial_floor` and :func:`cxrlib.metrics.evaluate_seeds`.
+        As in :func:`fit_trivial_floor` and :func:`cxrlib.evaluation.evaluate_seeds`.
 
     Returns
     -------
     dict
         ``scores`` (subset -> P(pneumonia) per row, in the table's order), ``threshold`` (Youden's J on
-        validation), ``record`` (:func:`cxrlib.metrics.evaluate_seeds` on test: metrics with patient-bootstrap
+        validation), ``record`` (:func:`cxrlib.evaluation.evaluate_seeds` on test: metrics with patient-bootstrap
         intervals), ``file_size_roc_auc`` (the file size alone, its direction taken from train) and
         ``larger_files_pneumonia`` (that direction).
     """

@@ -155,7 +155,7 @@ def deletion_insertion(model, images, heatmaps, *, explained, fill, steps=5, see
     seed : int
     batch_size : int
     to_input : callable, optional
-        As in :func:`gradcam`; default ``cxrlib.model.to_model_input``.
+        As in :func:`gradcam`; default ``cxrlib.models.to_model_input``.
 
     Returns
     -------
@@ -227,7 +227,7 @@ def faithfulness_summary(tables, *, groups=None, n_boot=2000, confidence=0.95, s
     groups : (N,) array, optional
         Patient id per image.
     n_boot, confidence, seed
-        As in :func:`cxrlib.metrics.bootstrap_mean` (patients and seeds resampled together).
+        As in :func:`cxrlib.evaluation.bootstrap_mean` (patients and seeds resampled together).
 
     Returns
     -------

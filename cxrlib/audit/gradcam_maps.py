@@ -45,7 +45,7 @@ def find_layer(model, name=None):
     ----------
     model : keras.Model
     name : str, optional
-        Layer name. None: the backbone's ``gradcam_layer`` (:data:`cxrlib.backbones.BACKBONES`)
+        Layer name. None: the backbone's ``gradcam_layer`` (:data:`cxrlib.models.BACKBONES`)
         when the model has it, otherwise the last layer (in model order, nested models
         included) with a 4-D output.
 
@@ -100,7 +100,7 @@ def make_gradcam_heatmap(img_array, model, last_conv_layer_name=None, pred_index
     Parameters
     ----------
     img_array : (B, H, W, C) float ndarray
-        The network's input (already converted, e.g. by cxrlib.model).
+        The network's input (already converted, e.g. by cxrlib.models.model).
     model : keras.Model
         Classifier with one sigmoid output, P(PNEUMONIA).
     last_conv_layer_name : str, optional
@@ -254,7 +254,7 @@ def gradcam(images, model, *, layer_name=None, pred_index=None, threshold=0.5, b
     ----------
     images : sequence of (S, S) uint8 ndarray
         Grayscale radiographs at the model's input size, as the model sees them
-        (whole image or ROI crop); e.g. from ``cxrlib.inputs.read_images``.
+        (whole image or ROI crop); e.g. from ``cxrlib.models.read_images``.
     model : keras.Model
         Classifier with one sigmoid output.
     layer_name : str, optional
@@ -267,7 +267,7 @@ def gradcam(images, model, *, layer_name=None, pred_index=None, threshold=0.5, b
         Images per forward/backward pass.
     to_input : callable, optional
         ``to_input(list of (S, S) uint8) -> (B, S, S, C) float`` network input.
-        Default: ``cxrlib.model.to_model_input``.
+        Default: ``cxrlib.models.to_model_input``.
     progress : bool
         Show a progress bar.
 

@@ -230,7 +230,7 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
         Classifier with one sigmoid output.
     image_column : str
         Column with the model's input images (one arm's, ``image_<arm>`` of processed.csv); read and
-        resized to the model's input size by ``cxrlib.inputs.read_images``.
+        resized to the model's input size by ``cxrlib.models.read_images``.
     crop : bool
         True when the images are ROI crops: their frame is the box, and the lung mask is cut to it.
     frame_size : int
@@ -242,7 +242,7 @@ def measure_gradcam(table, model, *, image_column, crop, frame_size=256, regions
         As in :func:`gradcam`.
     inputs : ndarray, optional
         The rows' inputs to ``model`` when it is not the whole classifier (the trained part and the cached
-        features of the frozen part, :func:`cxrlib.training.gradcam_inputs`); None: read the image column.
+        features of the frozen part, :func:`cxrlib.models.gradcam_inputs`); None: read the image column.
     progress : bool
         Show a progress bar.
 

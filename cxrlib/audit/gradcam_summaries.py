@@ -36,7 +36,7 @@ def summarize_measures(measures, *, groups=None, n_boot=2000, confidence=0.95, s
     groups : (N,) array, optional
         Patient id per row.
     n_boot, confidence, seed
-        As in :func:`cxrlib.metrics.bootstrap_mean`.
+        As in :func:`cxrlib.evaluation.bootstrap_mean`.
 
     Returns
     -------
@@ -107,7 +107,7 @@ def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95
         Patient id per image, for the bootstrap interval of the mean difference.
         (The Wilcoxon test itself treats images as independent.)
     n_boot, confidence, seed
-        As in :func:`cxrlib.metrics.bootstrap_mean`.
+        As in :func:`cxrlib.evaluation.bootstrap_mean`.
 
     Returns
     -------

@@ -105,7 +105,7 @@ def swap_donors(labels, *, seed=0):
 
 
 def _box_slices(box, shape):
-    """Row and column slices of the pixels :func:`cxrlib.roi.crop_box` keeps for ``box``: the same pixels the
+    """Row and column slices of the pixels :func:`cxrlib.preprocess.crop_box` keeps for ``box``: the same pixels the
     cropped arms see, so blanking or swapping them acts on exactly that crop."""
     r0, c0, r1, c1 = box_pixels(box, shape)
     return slice(r0, r1), slice(c0, c1)
@@ -142,7 +142,7 @@ def neutral_fill(paths, config, *, n=200, seed=0):
 def input_fill(paths, *, size, n=200, seed=0):
     """Pooled mean grey level of a seeded sample of one arm's training inputs (processed images at ``size``).
 
-    The fill of deletion and insertion (:func:`cxrlib.gradcam.deletion_insertion`): one value per arm and run,
+    The fill of deletion and insertion (:func:`cxrlib.audit.deletion_insertion`): one value per arm and run,
     taken from training images only.
 
     Returns
@@ -231,7 +231,7 @@ def perturbed_images(table, arm, config, *, condition, fill, donors=None, mask_m
     ----------
     table : pandas.DataFrame
         Rows of processed.csv: ``path``, ``roi_y0 .. roi_x1``, ``mask_path`` (for ``mask_blanked``).
-    arm : cxrlib.arms.Arm
+    arm : cxrlib.preprocess.Arm
     config : cxrlib.preprocess.PreprocessConfig
         The run's preprocessing (``preprocess_size``, CLAHE, ``output_size`` = the model's input side).
     condition : str
@@ -289,7 +289,7 @@ def score_perturbations(table, arms, score, config, *, seeds, fill, seed=0, cond
     ----------
     table : pandas.DataFrame
         Test rows of processed.csv (``path``, ``label``, ``patient_id``, ``filename``, the box, ``mask_path``).
-    arms : sequence of cxrlib.arms.Arm
+    arms : sequence of cxrlib.preprocess.Arm
     score : callable
         ``score(arm_name, seed, images) -> (N,) P(pneumonia)``: the trained model of that arm and seed.
     config : cxrlib.preprocess.PreprocessConfig
@@ -346,7 +346,7 @@ def summarize_perturbations(scores, thresholds, *, n_boot=2000, seed=0):
     thresholds : dict
         ``{arm: {seed: {"youden": t, ...}}}``: the decision threshold chosen on validation.
     n_boot, seed
-        As in :func:`cxrlib.metrics.bootstrap_intervals`.
+        As in :func:`cxrlib.evaluation.bootstrap_intervals`.
 
     Returns
     -------

@@ -17,7 +17,7 @@ def evaluate_arms(predictions, thresholds, *, pairs=(), n_boot=2000, confidence=
     predictions : pandas.DataFrame
         One row per image, arm and seed: ``arm``, ``seed``, ``filename``, ``patient_id``, ``y_true`` (0/1),
         ``score`` (P(pneumonia)), ``fallback`` (bool: the image's ROI fell back to the whole image) and, optionally,
-        ``implausible`` (bool: its box was flagged, :func:`cxrlib.plausibility.flag_boxes`). Every arm must hold
+        ``implausible`` (bool: its box was flagged, :func:`cxrlib.preprocess.flag_boxes`). Every arm must hold
         the same images for the same seeds.
     thresholds : dict
         ``{arm: {seed: {operating point: threshold}}}`` with the keys of :data:`OPERATING_POINTS`.

@@ -19,7 +19,7 @@ def false_positive_rate(scores, thresholds, *, groups=None, n_boot=2000, seed=0)
     thresholds : sequence of float
         Each seed's decision threshold.
     groups, n_boot, seed
-        As in :func:`cxrlib.metrics.bootstrap_mean`.
+        As in :func:`cxrlib.evaluation.bootstrap_mean`.
 
     Returns
     -------

@@ -129,7 +129,7 @@ def image_dataset(images, labels, *, batch_size, training, augment=False, seed=0
     -------
     dataset : tf.data.Dataset
         Of ``((B, S, S, 3) float32 0..255, (B, 1) float32)`` batches, the
-        tf.data twin of :func:`cxrlib.model.to_model_input`.
+        tf.data twin of :func:`cxrlib.models.to_model_input`.
     """
     tf = require_tensorflow("image_dataset (tf.data); ImageBatches is its backend-neutral twin")
     images = np.asarray(images)
@@ -234,8 +234,8 @@ def cached_features(images, prefix, *, cache_dir=None, batch_size=32, progress=T
     ----------
     images : (N, S, S) uint8 ndarray
     prefix : keras.Model
-        Maps :func:`cxrlib.model.to_model_input` batches to a feature tensor
-        (``cxrlib.model.split_at``); run in inference mode.
+        Maps :func:`cxrlib.models.to_model_input` batches to a feature tensor
+        (``cxrlib.models.split_at``); run in inference mode.
     cache_dir : str or Path, optional
         Folder of the ``.npy`` cache (float16); None computes without caching. The
         file name is a fingerprint of the images, the prefix's weights, its input

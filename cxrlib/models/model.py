@@ -1,6 +1,6 @@
 """The classifier for NORMAL (0) vs PNEUMONIA (1) (paper §3.4, §4.2), on a chosen backbone.
 
-One Keras functional model per backbone (:data:`cxrlib.backbones.BACKBONES`), flattened
+One Keras functional model per backbone (:data:`cxrlib.models.BACKBONES`), flattened
 into one graph so every layer is reachable by name (Grad-CAM reads the backbone's
 ``gradcam_layer``)::
 
@@ -15,7 +15,7 @@ This module is the only place where cxrlib's image convention, 2-D ``uint8``
 grayscale, becomes the network's input (:func:`to_model_input`). Saved classifiers
 (``.keras``) are read back with :func:`load_classifier` and scored with
 :func:`predict_proba`, which take ``(N, S, S)`` uint8 images of the model's input size
-(``cxrlib.inputs.read_images(paths, size=S)`` reads and resizes files).
+(``cxrlib.models.read_images(paths, size=S)`` reads and resizes files).
 
 Which layers train is set by :func:`configure_trainable`: ``frozen`` trains the head
 alone; ``finetune`` trains everything from a named Xception block on (``block1``: end
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +92,7 @@ def resolve_weights(weights):
 
 
 def backbone_spec(backbone):
-    """The :class:`cxrlib.backbones.Backbone` named ``backbone``; a clear error for an unknown name."""
+    """The :class:`cxrlib.models.Backbone` named ``backbone``; a clear error for an unknown name."""
     if backbone not in BACKBONES:
         raise ValueError(f"backbone={backbone!r} is unknown; choose one of {', '.join(BACKBONES)}")
     return BACKBONES[backbone]
@@ -121,60 +120,6 @@ def _dtype_policy(policy):
         keras.config.set_dtype_policy(previous)
 
 
-def _load_local_weights(base, path, input_size):
-    reference = keras.applications.Xception(include_top=False, weights=None,
-                                            input_shape=(input_size, input_size, 3))
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            reference.load_weights(path)
-        skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
-        if skipped:  # Keras loads what matches and warns about the rest: refuse a partial load
-            raise ValueError(f"{len(skipped)} parts of the file do not match, e.g. {skipped[0]}")
-    except Exception as exc:  # h5py, Keras: wrong file, wrong architecture, truncated
-        raise ValueError(
-            f"weights file {str(path)!r} could not be loaded into Xception(include_top=False) ({exc}); "
-            "it must be a Keras 3 '.weights.h5' file saved from an Xception without its top, "
-            "like ../shared/weights/xception_imagenet_notop.weights.h5 (see its PROVENANCE.md)"
-        ) from None
-    base.set_weights(reference.get_weights())
-
-
-def _small_cnn(x, *, seed, **_):
-    """The ``small_cnn`` backbone's layers on tensor ``x`` (0..255); returns its last activation."""
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
-    for block, filters in enumerate((16, 32, 64, 128), 1):
-        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{block}",
-                                kernel_initializer=keras.initializers.HeNormal(seed=seed + block))(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"conv{block}_bn")(x)
-        x = keras.layers.Activation("relu", name=f"conv{block}_act")(x)
-        if block < 4:
-            x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
-    return x
-
-
-def _xception(x, *, weights, input_size, **_):
-    """The Xception base's layers on tensor ``x`` (0..255); returns its last activation."""
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="xception_preprocess")(x)
-    try:
-        base = keras.applications.Xception(include_top=False, input_tensor=x,
-                                           weights="imagenet" if weights == "imagenet" else None)
-    except Exception as exc:
-        if weights != "imagenet":
-            raise
-        raise RuntimeError(
-            f"Keras could not fetch the ImageNet Xception weights ({exc}); on a machine without internet "
-            "access set weights to a local no-top '.weights.h5' file, or to 'none'"
-        ) from None
-    if isinstance(weights, Path):
-        _load_local_weights(base, weights, input_size)
-    return base.output
-
-
-_BUILDERS = {"xception": _xception, "small_cnn": _small_cnn}
-"""Each backbone's layers (the names of :data:`cxrlib.backbones.BACKBONES`)."""
-
-
 def build_classifier(*, backbone="xception", input_size=224, weights="imagenet", dropout=0.3, seed=0,
                      dtype_policy=None):
     """Build the classifier on a backbone (not compiled, all layers trainable).
@@ -182,7 +127,7 @@ def build_classifier(*, backbone="xception", input_size=224, weights="imagenet",
     Parameters
     ----------
     backbone : str
-        A name in :data:`cxrlib.backbones.BACKBONES`: ``"xception"`` (the paper's) or ``"small_cnn"``.
+        A name in :data:`cxrlib.models.BACKBONES`: ``"xception"`` (the paper's) or ``"small_cnn"``.
     input_size : int
         Side S of the square input, at least the backbone's minimum (71 for Xception).
     weights : str or Path or None
@@ -209,7 +154,7 @@ def build_classifier(*, backbone="xception", input_size=224, weights="imagenet",
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     with _dtype_policy(dtype_policy or keras.config.dtype_policy()):
         image = keras.Input((input_size, input_size, 3), name="image")
-        features = _BUILDERS[backbone](image, weights=weights, input_size=input_size, seed=seed)
+        features = spec.build(image, weights=weights, input_size=input_size, seed=seed)
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
         x = keras.layers.Dropout(float(dropout), seed=seed, name="head_dropout")(x)
         output = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="pneumonia",
@@ -364,7 +309,7 @@ def to_model_input(images):
 def load_classifier(path):
     """Read a classifier saved by ``model.save(path)`` (a ``.keras`` file), uncompiled.
 
-    The returned model takes :func:`to_model_input` batches; ``cxrlib.gradcam.find_layer`` reaches
+    The returned model takes :func:`to_model_input` batches; ``cxrlib.audit.find_layer`` reaches
     its backbone's last convolutional activation.
     """
     path = Path(path)
@@ -394,7 +339,7 @@ def predict_proba(model, images, *, batch_size=32):
     size = model.input_shape[1]
     if images.ndim != 3 or images.shape[1:] != (size, size):
         raise ValueError(f"images must have shape (N, {size}, {size}) for this model, got {images.shape}; "
-                         f"read them with cxrlib.inputs.read_images(paths, size={size})")
+                         f"read them with cxrlib.models.read_images(paths, size={size})")
     out = np.empty(len(images), dtype=np.float64)
     for start in range(0, len(images), batch_size):
         batch = to_model_input(images[start:start + batch_size])

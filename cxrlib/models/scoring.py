@@ -17,13 +17,13 @@ def predict_scores(model, images, *, settings, work_dir=None, batch_size=32, pro
     """P(pneumonia) of a trained classifier, through the cached frozen prefix when it trained on one.
 
     The prefix of a pretrained backbone is the same for every seed of an arm, so its features are
-    computed once (:func:`cxrlib.inputs.cached_features`, keyed by images and weights) and each seed's
+    computed once (:func:`cxrlib.models.cached_features`, keyed by images and weights) and each seed's
     model runs only the part it trained; the scores equal a full forward pass up to the float16 features.
 
     Parameters
     ----------
     model : keras.Model
-        From :func:`cxrlib.model.load_classifier`.
+        From :func:`cxrlib.models.load_classifier`.
     images : (N, S, S) uint8 ndarray
     settings : TrainSettings or dict
         The model's training settings (``training.json`` holds them).

@@ -19,9 +19,9 @@ class TrainSettings:
     The defaults are our choice (the paper's Table 1 is missing from our copy):
     a frozen ImageNet Xception with a trained head, Adam 1e-3 decayed by Eq. 10
     (D = 0.9 every 100 steps), dropout 0.3, 30 epochs of 32 images, no augmentation
-    (the same defaults as :class:`cxrlib.params.StudyParams`).
+    (the same defaults as :class:`cxrlib.run.StudyParams`).
     ``feature_cache`` (not in the paper) lets a frozen prefix be computed once; ``precision`` is the
-    Keras dtype policy (:data:`cxrlib.backbones.PRECISIONS`).
+    Keras dtype policy (:data:`cxrlib.models.PRECISIONS`).
     """
 
     backbone: str = "xception"
@@ -80,14 +80,14 @@ class TrainingResult:
     Attributes
     ----------
     model : keras.Model
-        The full classifier with the best epoch's weights (:mod:`cxrlib.model`).
+        The full classifier with the best epoch's weights (:mod:`cxrlib.models.model`).
     history : pandas.DataFrame
         One row per epoch: epoch, loss, accuracy, val_loss, val_accuracy, val_auc,
         learning_rate, seconds.
     threshold : float
         Decision threshold chosen on validation by Youden's J (P(pneumonia) >= threshold: pneumonia).
     thresholds : dict of str to float
-        The study's three operating points, all chosen on validation (:func:`cxrlib.metrics.operating_thresholds`).
+        The study's three operating points, all chosen on validation (:func:`cxrlib.evaluation.operating_thresholds`).
     val_auc : float
         Validation ROC AUC of the best epoch.
     best_epoch : int

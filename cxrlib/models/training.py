@@ -1,6 +1,6 @@
 """Training one classifier on one arm's images: data, modes, best epoch, thresholds, history, resume.
 
-:func:`train_classifier` trains the Xception classifier of :mod:`cxrlib.model` on the
+:func:`train_classifier` trains the Xception classifier of :mod:`cxrlib.models.model` on the
 rows of a processed manifest whose ``subset`` is ``train`` and selects on those whose
 ``subset`` is ``val`` (validation carved from train by patient). Test rows are never
 read. The steps:
@@ -22,7 +22,7 @@ read. The steps:
    and the last epoch is checkpointed under ``work_dir`` with the optimizer state,
    so a rerun after an interruption resumes where it stopped (and a finished run
    returns at once with its result).
-6. The three operating points are chosen on validation only (:func:`cxrlib.metrics.operating_thresholds`).
+6. The three operating points are chosen on validation only (:func:`cxrlib.evaluation.operating_thresholds`).
 
 A loss that turns NaN or infinite stops training (``keras.callbacks.TerminateOnNaN``)
 and raises :class:`FloatingPointError`; the last good checkpoint is kept.
@@ -184,7 +184,7 @@ def _cpu_has_bfloat16():
 def distribution(precision="auto"):
     """How to use this machine: ``(scope, dtype_policy)``.
 
-    ``precision`` (:data:`cxrlib.backbones.PRECISIONS`) is resolved: ``auto`` is ``mixed_float16``
+    ``precision`` (:data:`cxrlib.models.PRECISIONS`) is resolved: ``auto`` is ``mixed_float16``
     on a GPU and ``float32`` on a CPU. ``mixed_bfloat16`` on a CPU without bfloat16 instructions is
     emulated, slower than float32, and warns. With several GPUs, data parallelism: the scope of
     ``tf.distribute.MirroredStrategy`` under TensorFlow; under JAX, ``keras.distribution.DataParallel``

@@ -1,6 +1,6 @@
 """The study's arms as the library receives them: a name and the paper's steps it applies.
 
-The profile declares arms (``cxrlib.params.ArmSpec``); the notebooks turn them into :class:`Arm`
+The profile declares arms (``cxrlib.run.ArmSpec``); the notebooks turn them into :class:`Arm`
 values with :func:`arms_from` and hand those to the library, which never reads a profile.
 """
 

@@ -5,7 +5,7 @@ Layout under ``cache_dir``::
     preprocess-<config key>/
         config.json                    the PreprocessConfig and algorithm version the key stands for
         images-<variant>/<sha256>.png  the network's image (uint8 gray, output_size square) for one
-                                       preprocessing: raw, clahe, roi or clahe_roi (cxrlib.arms.Arm.variant)
+                                       preprocessing: raw, clahe, roi or clahe_roi (cxrlib.preprocess.Arm.variant)
         masks/<sha256>.png             lung-field mask (0/255) in the frame of the preprocess_size image
         table.csv                      one row per image content: ROI box, mask area, fallback, timings
 
@@ -121,7 +121,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
     cache_dir : str or Path
         Cache root (the profile's work_dir, outside git).
     config : PreprocessConfig, optional
-    arms : sequence of cxrlib.arms.Arm
+    arms : sequence of cxrlib.preprocess.Arm
         The study's arms: one image set is written per distinct preprocessing among them.
     workers : int, optional
         Processes (default: all cores).
@@ -134,7 +134,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
         The manifest's columns plus ``image_<arm>`` per arm (the path of the image that arm's network
         reads), ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
         (box as fractions of the original image's height / width), ``mask_area`` (lung mask's share of
-        the image), ``lung_side_ratio`` (:func:`cxrlib.plausibility.lung_side_ratio`), ``fallback`` (bool) and
+        the image), ``lung_side_ratio`` (:func:`cxrlib.preprocess.lung_side_ratio`), ``fallback`` (bool) and
         ``mask_path``.
 
     Warns
@@ -153,7 +153,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
         raise TypeError(f"config must be a PreprocessConfig, got {type(config).__name__}")
     arms = list(arms)
     if not arms or not all(isinstance(arm, Arm) for arm in arms):
-        raise TypeError(f"arms must be a non-empty sequence of cxrlib.arms.Arm, got {arms!r}")
+        raise TypeError(f"arms must be a non-empty sequence of cxrlib.preprocess.Arm, got {arms!r}")
     variants = sorted({arm.variant for arm in arms})
     folder = cache_folder(cache_dir, config)
     for variant in variants:

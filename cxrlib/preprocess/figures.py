@@ -164,7 +164,7 @@ def plot_roi_statistics(processed):
     Parameters
     ----------
     processed : pandas.DataFrame
-        Output of :func:`cxrlib.cache.preprocess_manifest` (``label`` column optional).
+        Output of :func:`cxrlib.preprocess.preprocess_manifest` (``label`` column optional).
 
     Returns
     -------
@@ -308,7 +308,7 @@ def plot_roi_extremes(processed, config=None, *, count=6, max_fallbacks=24):
     Parameters
     ----------
     processed : pandas.DataFrame
-        Output of :func:`cxrlib.cache.preprocess_manifest` (``path``, ``label``, box and ``fallback``).
+        Output of :func:`cxrlib.preprocess.preprocess_manifest` (``path``, ``label``, box and ``fallback``).
     config : PreprocessConfig, optional
     count : int, optional
         Smallest and largest boxes shown per class.

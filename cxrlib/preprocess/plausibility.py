@@ -76,7 +76,7 @@ def flag_boxes(table, *, reference=None):
         raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     missing = [c for c in [*_BOX, "lung_side_ratio", "fallback"] if c not in table.columns]
     if missing:
-        raise ValueError(f"table lacks the columns {missing}; they come from cxrlib.cache.preprocess_manifest")
+        raise ValueError(f"table lacks the columns {missing}; they come from cxrlib.preprocess.preprocess_manifest")
     y0, x0, y1, x1 = (table[c].to_numpy(float) for c in _BOX)
     fallback = table["fallback"].astype(str).str.lower().eq("true").to_numpy()
     area = (y1 - y0) * (x1 - x0)
@@ -115,7 +115,7 @@ def failure_rates(processed, column="fallback", *, label_column="label", confide
     Parameters
     ----------
     processed : pandas.DataFrame
-        With the boolean ``column`` and ``label_column`` (e.g. :func:`cxrlib.cache.preprocess_manifest`'s output
+        With the boolean ``column`` and ``label_column`` (e.g. :func:`cxrlib.preprocess.preprocess_manifest`'s output
         after :func:`flag_boxes`).
     column : str, optional
         The failure: ``fallback`` or ``implausible``.

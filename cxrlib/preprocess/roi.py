@@ -39,9 +39,9 @@ def _odd(value):
 
 
 def extract_roi(equalized, config=None, *, reference=False):
-    """Thorax ROI of an equalized radiograph: lung-field mask and box (steps of :mod:`cxrlib.roi`).
+    """Thorax ROI of an equalized radiograph: lung-field mask and box (steps of :mod:`cxrlib.preprocess.contours`).
 
-    Flat padding or a frame along the edges is set aside first (:func:`cxrlib.roi.uniform_border`);
+    Flat padding or a frame along the edges is set aside first (:func:`cxrlib.preprocess.uniform_border`);
     the steps run on the rest and the box is given in the frame of the whole image.
 
     Parameters

@@ -93,7 +93,7 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     summary : dict
         ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
         ``area_median``, ``fallback_rate``, ``implausible_rate`` (boxes flagged by
-        :func:`cxrlib.plausibility.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of
+        :func:`cxrlib.preprocess.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of
         images where each lung keeps at least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``,
         ``n_empty_masks``, ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of
         :data:`ROI_GOALS` and whether it is met), ``config``.

@@ -11,7 +11,7 @@ __all__ = ["paper_printed", "lead_records", "blanking_test", "abstract", "plain_
 
 
 def paper_printed() -> dict:
-    """The paper's own Table 2 row, as quoted once in :data:`cxrlib.metrics.LITERATURE_TABLE2`."""
+    """The paper's own Table 2 row, as quoted once in :data:`cxrlib.evaluation.LITERATURE_TABLE2`."""
     from ..evaluation.literature import LITERATURE_TABLE2
 
     return LITERATURE_TABLE2["Galindo-Ramirez 2022"]

@@ -5,7 +5,7 @@
 the run folder ``reports/<run_name>/``, injecting only the parameters its
 ``parameters`` cell declares, renders it to HTML and finally writes
 ``index.html`` and ``run.json``. Every kernel starts with ``KERAS_BACKEND`` set to the
-profile's ``keras_backend`` (:mod:`cxrlib.backend`); ``run.json`` records the backend, its
+profile's ``keras_backend`` (:mod:`cxrlib.models.backend`); ``run.json`` records the backend, its
 versions and the device it sees. The first failing notebook stops the run with
 its name, the failing cell and the error; the partial executed notebook stays.
 """
@@ -228,7 +228,7 @@ def _execute(step: Step, params: StudyParams, run_dir: Path, *, progress: bool, 
     unknown = [name for name in declared if name not in known]
     if unknown:
         raise StudyRunError(f"{step.source.name}: parameters cell declares {unknown}, which the profile schema "
-                            f"(cxrlib/params.py) does not know")
+                            f"(cxrlib/run/params.py) does not know")
     # the comparisons are resolved here, once: notebooks receive the pairs, never a rule to make them
     values = {**params.model_dump(), "compare": [list(pair) for pair in params.comparisons()], "run_dir": str(run_dir)}
     injected = {name: values[name] for name in declared}
@@ -267,7 +267,7 @@ _LOG_RECORD = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:")
 
 
 def _figure_file(output) -> str | None:
-    """The run-folder file an inline figure was saved as (:meth:`cxrlib.study.StudyRun.show`), if any."""
+    """The run-folder file an inline figure was saved as (:meth:`cxrlib.run.StudyRun.show`), if any."""
     metadata = output.get("metadata", {})
     for entry in [metadata, *metadata.values()]:
         if isinstance(entry, dict) and isinstance(entry.get(FIGURE_METADATA), str):
@@ -374,7 +374,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
     Parameters
     ----------
     params : StudyParams
-        The validated profile (see :func:`cxrlib.params.load_profile`).
+        The validated profile (see :func:`cxrlib.run.load_profile`).
     only : str, optional
         Run one step (``"02"``, ``"preprocessing"`` or ``"02_preprocessing"``) in an
         existing run folder, reusing the outputs of the steps before it. Without it the run starts from an

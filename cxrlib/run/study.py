@@ -5,7 +5,7 @@ A notebook opens its run folder once (``run = StudyRun(run_dir, step="03", work_
 ``run.data`` is ``data.json``, ``run.processed()`` the rows of ``processed.csv``, ``run.model_path(arm,
 seed)`` where a trained model lives (under ``work_dir``, not in the report), ``run.write_csv`` and
 ``run.write_json`` write records atomically. The study's arms arrive as the profile's plain mapping;
-:meth:`StudyRun.arms` turns them into :class:`cxrlib.arms.Arm` values.
+:meth:`StudyRun.arms` turns them into :class:`cxrlib.preprocess.Arm` values.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class StudyRun:
     # arms and models ----------------------------------------------------------------------------
     @staticmethod
     def arms(mapping):
-        """The profile's ``arms`` mapping as :class:`cxrlib.arms.Arm` values, in order."""
+        """The profile's ``arms`` mapping as :class:`cxrlib.preprocess.Arm` values, in order."""
         return arms_from(mapping)
 
     @property

@@ -23,7 +23,7 @@
 # # Exercise d · Operating point and test-set optimism (Galindo-Ramirez et al. 2022, §4.3–4.4)
 #
 # Accuracy, sensitivity and specificity hold at one **threshold**. The study chooses it on validation
-# (`cxrlib.metrics.choose_threshold`: Youden's J, i.e. the best balanced accuracy) and only then opens the test
+# (`cxrlib.evaluation.choose_threshold`: Youden's J, i.e. the best balanced accuracy) and only then opens the test
 # set. Choosing it on test flatters the result: you measure by how much, over patient-level resamples of the test
 # set.
 #

@@ -15,7 +15,7 @@ TOLERANCES = {
     "box_coverage_median": 0.97,  # median share of the lung pixels inside the box
     "box_coverage_min": 0.9,
     "box_area_median": 0.65,  # median box area as a share of the image (the rib cage is about 0.45)
-    "metric_abs": 1e-9,  # Eq. 11-15 and ROC AUC against cxrlib.metrics
+    "metric_abs": 1e-9,  # Eq. 11-15 and ROC AUC against cxrlib.evaluation
     "ci_abs": 0.02,  # each end of the bootstrap interval against cxrlib's (2000 resamples)
     "min_resamples": 200,
     "optimism_abs": 0.01,  # mean optimism against the reference (2000 resamples)

@@ -76,7 +76,7 @@ def _b_tables(student_id):
 
 
 def grade_paper_metrics(paper_metrics, student_id):
-    """Hidden: the counts and Eq. 11-15 against :func:`cxrlib.metrics.classification_metrics`."""
+    """Hidden: the counts and Eq. 11-15 against :func:`cxrlib.evaluation.classification_metrics`."""
     for i, (table, threshold) in enumerate(_b_tables(student_id)):
         which = "your table" if i == 0 else "a fresh table of your variant"
         out = _as_metrics(call_student(paper_metrics, "paper_metrics", table, threshold),
@@ -91,7 +91,7 @@ def grade_paper_metrics(paper_metrics, student_id):
 
 
 def grade_roc_auc(roc_auc, student_id):
-    """Hidden: ROC AUC against :func:`cxrlib.metrics.classification_metrics`."""
+    """Hidden: ROC AUC against :func:`cxrlib.evaluation.classification_metrics`."""
     for table, threshold in _b_tables(student_id):
         value = as_number(call_student(roc_auc, "roc_auc", table), "roc_auc(table)")
         ref = _reference_metrics(table, threshold)["roc_auc"]
@@ -101,7 +101,7 @@ def grade_roc_auc(roc_auc, student_id):
 
 
 def grade_bootstrap_ci(patient_bootstrap_ci, student_id):
-    """Hidden: the patient-level bootstrap interval of the accuracy against :func:`cxrlib.metrics.bootstrap_intervals`."""
+    """Hidden: the patient-level bootstrap interval of the accuracy against :func:`cxrlib.evaluation.bootstrap_intervals`."""
     table = _b_tables(student_id)[0][0]
     value = call_student(patient_bootstrap_ci, "patient_bootstrap_ci", table, n_boot=1000, seed=1)
     try:

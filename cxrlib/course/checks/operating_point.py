@@ -90,7 +90,7 @@ def check_optimism(optimism, n_resamples):
 
 
 def grade_threshold(threshold, student_id):
-    """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.metrics.choose_threshold`)."""
+    """Hidden: `threshold` maximises Youden's J on the validation set (as :func:`cxrlib.evaluation.choose_threshold`)."""
     from ...evaluation.operating_points import choose_threshold
 
     value = as_number(threshold, "threshold")
