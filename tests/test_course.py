@@ -26,7 +26,7 @@ from cxrlib.run.pipeline import discover_steps
 STUDENTS = ("s1000001", "ana.garcia", "X-42")
 # Plausible wrong answers: one cell edit each, and the one question it must cost.
 WRONG = {
-    "a": ("return roi.roi_box(lung_fields(image), margin=0.04)", "return (0.0, 0.0, 1.0, 1.0)", "a2"),
+    "a": ("return preprocess.roi_box(lung_fields(image), margin=0.04)", "return (0.0, 0.0, 1.0, 1.0)", "a2"),
     "b": ("fp, fn = int(np.sum(pred & ~y)), int(np.sum(~pred & y))",
           "fn, fp = int(np.sum(pred & ~y)), int(np.sum(~pred & y))", "b1"),
     "c": ("marker_box = (float(y0 / h), float(x0 / w), float(y1 / h), float(x1 / w))",
@@ -152,9 +152,7 @@ def test_box_checks_tell_a_whole_image_box_from_a_thorax_box():
 
 
 def checks_solution_box(image):
-    from cxrlib.preprocess import PreprocessConfig
-    from cxrlib.preprocess import apply_clahe
-    from cxrlib.preprocess import extract_roi
+    from cxrlib.preprocess import PreprocessConfig, apply_clahe, extract_roi
 
     return extract_roi(apply_clahe(image), PreprocessConfig(preprocess_size=image.shape[0])).box
 

@@ -222,3 +222,11 @@ def test_a_notebook_is_a_narrative_with_at_most_40_lines_of_its_own_code(path):
     assert own_code(path) <= MAX_NOTEBOOK_CODE, (
         f"{path.name} holds {own_code(path)} lines of its own code; move what it computes into cxrlib (at most "
         f"{MAX_NOTEBOOK_CODE})")
+
+
+def test_the_wheel_lists_every_subpackage():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {module_name(path) for path in PACKAGE.rglob("__init__.py")}
+    assert packages <= listed, f"pyproject.toml's [tool.setuptools] packages lacks {sorted(packages - listed)}"
