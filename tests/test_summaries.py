@@ -109,13 +109,15 @@ def test_evaluation_summaries_say_what_the_records_hold():
     assert list(table.index) == ["original", "paper"] and sentence.startswith("**Headline")
     assert len(evaluation.operating_point_tables(result["arms"])) == 2 * len(evaluation.OPERATING_POINTS)
     note, without = evaluation.failures_tables(predictions, result["arms"])
-    assert note == "NORMAL: 0 fallbacks and 0 implausible boxes of 10, PNEUMONIA: 1 fallbacks and 0 implausible boxes of 10 test images."
+    assert note == ("NORMAL: 0 fallbacks and 0 implausible boxes of 10, PNEUMONIA: 1 fallbacks and 0 implausible boxes "
+                    "of 10 test images.")
     first = evaluation.first_seed(predictions, test, 0)
     assert list(first.scores) == ["original", "paper"] and first.y.sum() == 10
     assert set(evaluation.subtype_errors(test, first)["paper"].index) == {"NORMAL", "virus"}
     assert set(evaluation.first_seed_figures(first)) == {"confusion_matrices", "roc", "precision_recall"}
     conclusion = evaluation.evaluation_conclusion(result, ARMS, synthetic=True)
-    assert conclusion.startswith("**SYNTHETIC data.** On 20 test images, mean over 2 seeds") and "- **paper** (CLAHE" in conclusion
+    assert conclusion.startswith("**SYNTHETIC data.** On 20 test images, mean over 2 seeds")
+    assert "- **paper** (CLAHE" in conclusion
     assert evaluation.comparisons_notes({**result, "comparisons": []}) == "One arm: nothing to compare."
     assert "624 test images: 390 PNEUMONIA, 234 NORMAL" in evaluation.table2_notes()
 

@@ -80,7 +80,8 @@ def checks_notes(checks, maps):
     rows, y, seeds = checks["rows"], maps.y, maps.seeds
     return [f"Randomization: {checks['randomized']} PNEUMONIA test images; Spearman correlation of the maps with "
             "the trained model's after randomizing the head and then each deeper block in turn (mean over images):",
-            pd.DataFrame({a: r.set_index("stage")["spearman_mean"] for a, r in checks["randomization"].items()}).round(3),
+            pd.DataFrame({a: r.set_index("stage")["spearman_mean"]
+                          for a, r in checks["randomization"].items()}).round(3),
             f"Deletion and insertion: {len(rows)} test images ({int(y[rows].sum())} PNEUMONIA), "
             f"{len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'}, {checks['steps']} steps; areas under the "
             "explained class's logit (mean over seeds and images), and how much the map beats the random order "
@@ -111,7 +112,9 @@ def gradcam_conclusion(maps, summary, paired, checks, evidence, *, synthetic):
     text = [("**SYNTHETIC data.** " if synthetic else "")
             + f"Over {len(maps.test)} test images, each heatmap in its own network's frame:"]
     for arm in maps.arms:
-        text.append(f"- **{arm.name}**: {gradcam_sentence(summary[arm.name], checks['faithfulness'][arm.name], checks['randomization'][arm.name], cropped=arm.roi)}")
+        sentence = gradcam_sentence(summary[arm.name], checks["faithfulness"][arm.name],
+                                    checks["randomization"][arm.name], cropped=arm.roi)
+        text.append(f"- **{arm.name}**: {sentence}")
     for label, result in paired.items():
         lung = result.get("lung_mass_over_chance")
         if lung:

@@ -67,7 +67,8 @@ def floor_table(floor, records, gains):
     return pd.DataFrame(
         [{"model": "trivial floor (image statistics)", "ROC AUC": f"{trivial['roc_auc']:.3f} "
           f"({interval(trivial['ci']['roc_auc'], as_percent=False)})", "gain over the floor": "-"}]
-        + [{"model": a, "ROC AUC": f"{records[a]['roc_auc']:.3f} ({interval(records[a]['ci']['roc_auc'], as_percent=False)})",
+        + [{"model": a,
+            "ROC AUC": f"{records[a]['roc_auc']:.3f} ({interval(records[a]['ci']['roc_auc'], as_percent=False)})",
             "gain over the floor": f"{gains[a]['auc_difference']:+.3f} ({gains[a]['auc_difference_ci'][0]:+.3f} to "
                                    f"{gains[a]['auc_difference_ci'][1]:+.3f})"} for a in gains]).set_index("model")
 

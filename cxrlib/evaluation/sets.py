@@ -1,4 +1,4 @@
-"""Further evaluation sets scored by every arm: their metrics, or on a set of NORMAL images only its false-positive rate."""
+"""Further evaluation sets scored by every arm: their metrics, or on a NORMAL-only set its false-positive rate."""
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,8 @@ def sets_notes(sets, records, specs):
     shown = []
     for name, rows in sets.items():
         about = {k: specs[name].get(k) for k in ("source", "population", "shows")}
-        shown.append(f"**{name}**: {len(rows)} images ({', '.join(f'{k} {v}' for k, v in rows.label.value_counts().items())})"
+        labels = ", ".join(f"{k} {v}" for k, v in rows.label.value_counts().items())
+        shown.append(f"**{name}**: {len(rows)} images ({labels})"
                      + "".join(f"  \n*{k}:* {v}" for k, v in about.items() if v))
         shown.append(pd.DataFrame({a: {k: (f"{percent(v)}" if k == "false_positive_rate" else v)
                                        for k, v in r.items() if k in ("false_positive_rate", "n", "accuracy", "roc_auc")}

@@ -14,8 +14,9 @@ from .literature import KERMANY_TEST_COUNTS, LITERATURE_TABLE2, implied_sentence
 from .operating_points import OPERATING_POINTS
 from .tables import arms_table, comparison_sentence, comparisons_table, interval, percent, stability_table
 
-__all__ = ["test_split_sentence", "headline_sentence", "headline_tables", "comparisons_notes", "operating_point_tables", "failures_tables", "FirstSeed",
-           "first_seed", "first_seed_figures", "subtype_errors", "subtype_table", "calibrations", "table2_columns", "table2_notes", "evaluation_record", "saved_sentence",
+__all__ = ["test_split_sentence", "headline_sentence", "headline_tables", "comparisons_notes", "operating_point_tables",
+           "failures_tables", "FirstSeed", "first_seed", "first_seed_figures", "subtype_errors", "subtype_table",
+           "calibrations", "table2_columns", "table2_notes", "evaluation_record", "saved_sentence",
            "evaluation_conclusion"]
 
 
@@ -38,7 +39,8 @@ def headline_sentence(result):
             "With one seed no between-seed spread is measured, so no threshold rule can be shown stable"
             if len(seeds) == 1 else "No threshold rule keeps its specificity within 3 points between seeds ("
             + ", ".join(f"{p}: up to {100 * v:.1f}" for p, v in result["headline"]["max_specificity_sd"].items()) + ")")
-        + ": the ranking figures (ROC AUC, average precision) lead and every thresholded figure is read with its spread.")
+        + ": the ranking figures (ROC AUC, average precision) lead and every thresholded figure is read with its "
+          "spread.")
 
 
 def headline_tables(result):

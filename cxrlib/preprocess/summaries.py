@@ -17,9 +17,9 @@ from .plausibility import failure_rates, flag_boxes, rates_sentence
 from .roi_evaluation import ROI_GOALS, evaluate_roi
 
 __all__ = ["parameters_note", "figure_samples", "sample_titles", "preprocess_study", "with_box_area", "roi_by_label",
-           "cache_sentence", "preprocess_notes", "study_failures", "failures_sentence", "worst_cases", "unshown_sentence",
-           "agreement_table", "evaluate_lungmasks", "lungmask_notes", "mask_groups", "paediatric_table", "roi_record",
-           "roi_conclusion"]
+           "cache_sentence", "preprocess_notes", "study_failures", "failures_sentence", "worst_cases",
+           "unshown_sentence", "agreement_table", "evaluate_lungmasks", "lungmask_notes", "mask_groups",
+           "paediatric_table", "roi_record", "roi_conclusion"]
 
 
 def _tag(synthetic):

@@ -4,7 +4,8 @@ Every check raises ``AssertionError`` with a message a student can act on (what 
 what to look at) and returns None when it passes. Public checks (``check_*``) look only at types, shapes and
 internal consistency, so they never reveal an answer. Hidden checks (``grade_*``) live in the autograder's tests:
 they recompute the expected answer from the student identifier at grading time, with the study's own functions
-(:mod:`cxrlib.evaluation`, :func:`cxrlib.evaluation.choose_threshold`, the ground truth of :mod:`cxrlib.data.synthetic`), and
+(:mod:`cxrlib.evaluation`, :func:`cxrlib.evaluation.choose_threshold`, the ground truth of
+:mod:`cxrlib.data.synthetic`), and
 call the student's functions also on fresh data of the same variant that the notebook never shows.
 """
 
