@@ -33,11 +33,11 @@ sync: $(VENV)/.installed
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 ## lab: open the notebooks in JupyterLab; a double-click opens a .py notebook as a notebook (jupytext's viewer,
-## set as the default for .py files in this environment's JupyterLab settings overrides: cxrlib.browser.LAB_OVERRIDES,
+## set as the default for .py files in this environment's JupyterLab settings overrides: cxrlib.report.browser.LAB_OVERRIDES,
 ## which tests/test_browser.py checks in a browser)
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
-$(LAB_OVERRIDES): $(VENV)/.installed cxrlib/browser.py
-	$(PY) -c 'from cxrlib.browser import write_lab_overrides; write_lab_overrides("$(dir $@)")'
+$(LAB_OVERRIDES): $(VENV)/.installed cxrlib/report/browser.py
+	$(PY) -c 'from cxrlib.report.browser import write_lab_overrides; write_lab_overrides("$(dir $@)")'
 
 lab: $(LAB_OVERRIDES)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,4 +1,4 @@
-"""Speed and peak memory of the batch preprocessing path (cxrlib.cache.preprocess_manifest), per data set,
+"""Speed and peak memory of the batch preprocessing path (cxrlib.preprocess.preprocess_manifest), per data set,
 and how closely the fast ROI path agrees with the full-size reference, per contour size.
 
 Prints one table (two with --agreement). Each data set runs in its own process, on a fresh temporary cache (every image is
@@ -42,10 +42,8 @@ def _one(dataset: str, workers: int | None, limit: int | None, contour_size: int
 
     import pandas as pd
 
-    from cxrlib.arms import arms_from
-    from cxrlib.cache import cache_folder, preprocess_manifest
     from cxrlib.data import build_manifest
-    from cxrlib.preprocess import PreprocessConfig
+    from cxrlib.preprocess import PreprocessConfig, arms_from, cache_folder, preprocess_manifest
 
     manifest = build_manifest(dataset, with_hashes=True, progress=False, required_splits=("train",))
     if limit:

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-#: What every candidate shares (the rest of cxrlib.training.TrainSettings at its defaults).
+#: What every candidate shares (the rest of cxrlib.models.TrainSettings at its defaults).
 FIXED = {"backbone": "xception", "train_mode": "finetune", "augment": True, "feature_cache": False, "batch_size": 32,
          "lr_decay_rate": 0.9, "lr_decay_steps": 100}
 
@@ -61,8 +61,8 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import pandas as pd
 
-    from cxrlib.study import StudyRun
-    from cxrlib.training import TrainSettings, train_classifier
+    from cxrlib.run.study import StudyRun
+    from cxrlib.models import TrainSettings, train_classifier
 
     run = StudyRun(args.run_dir, step="regime", work_dir=args.work_dir)
     table = run.processed()

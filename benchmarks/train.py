@@ -2,18 +2,18 @@
 
 Prints one table. Each configuration runs in its own process so that its peak memory is its own.
 
-Modes (cxrlib.model / cxrlib.training):
+Modes (cxrlib.models.model / cxrlib.models.training):
   frozen   the frozen base runs once per image (feature extraction, then cached) and a head trains on the
            pooled features: "train img/s" is the head's, "prefix img/s" the extraction's
   block14  fine-tuning from block14 on cached block13 outputs (the CPU fine-tuning path)
   full     end-to-end fine-tuning on images (the paper's, GPU path; mixed precision on a GPU)
-"inference img/s" is the whole classifier on images (cxrlib.model.predict_proba), what steps 04/05 pay.
+"inference img/s" is the whole classifier on images (cxrlib.models.predict_proba), what steps 04/05 pay.
 "train GFLOP/s" counts a training step as 3 forward passes of the part that trains (convolutions and dense
 layers, 2 FLOPs per multiply-add); "% of peak" divides it by the measured rate of a 4096x4096 matrix product in
 the policy's compute dtype (bfloat16 under mixed_bfloat16), the most this machine reaches on that arithmetic.
 Weights are random (speed does not depend on their values); data is random noise.
-  fit      (with --fit) cxrlib.training.train_classifier end to end with augmentation on synthetic
-           radiographs (cxrlib.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
+  fit      (with --fit) cxrlib.models.train_classifier end to end with augmentation on synthetic
+           radiographs (cxrlib.data.synthetic), 2 epochs: "train img/s" is the second epoch's, data pipeline,
            augmentation and validation pass included
 
 Backend-neutral (no tf.data): runs under Keras' TensorFlow backend here and JAX on a GPU box without
@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cxrlib.backbones import PRECISIONS  # noqa: E402  (framework-free)
+from cxrlib.models import PRECISIONS  # noqa: E402  (framework-free)
 
 MODES = ("frozen", "block14", "full")
 
@@ -120,9 +120,8 @@ def run_one(mode, size, batch_size, steps, policy=None):
     import numpy as np
 
     import keras
-    from cxrlib import model as cm
-    from cxrlib.backend import device_name
-    from cxrlib.training import distribution
+    from cxrlib import models as cm
+    from cxrlib.models import device_name, distribution
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
@@ -162,9 +161,9 @@ def run_fit(size, batch_size, per_class=64):
     import tempfile
     import warnings
 
-    from cxrlib import data, synthetic
-    from cxrlib.backend import device_name
-    from cxrlib.training import TrainSettings, train_classifier
+    from cxrlib import data
+    from cxrlib.data import synthetic
+    from cxrlib.models import TrainSettings, device_name, train_classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         root = synthetic.make_synthetic_dataset(Path(tmp) / "synthetic", train_per_class=per_class, test_per_class=2,

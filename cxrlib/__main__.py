@@ -1,7 +1,7 @@
-"""``python -m cxrlib``: see :mod:`cxrlib.cli`."""
+"""``python -m cxrlib``: see :mod:`cxrlib.run.cli`."""
 
 import sys
 
-from .cli import main
+from .run.cli import main
 
 sys.exit(main())

@@ -37,32 +37,15 @@ seed = 0
 arms = {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}
 
 # %%
-from pathlib import Path
+from cxrlib import preprocess
+from cxrlib.run import StudyRun
 
-import pandas as pd
-from IPython.display import Markdown, display
-
-from cxrlib import plots_preprocess as plots
-from cxrlib.cache import cache_folder, preprocess_manifest
-from cxrlib.data import SPLITS
-from cxrlib.study import StudyRun
-from cxrlib.plausibility import failure_rates, flag_boxes, rates_sentence
-from cxrlib.preprocess import ROI_GOALS, PreprocessConfig, compare_to_reference, evaluate_roi, evaluate_roi_on_boxes
-
-run_dir = Path(run_dir)
 run = StudyRun(run_dir, step="02")
-manifest = run.read_csv("manifest.csv")
-source = run.data
-synthetic = source["source"] == "synthetic"
-tag = " (SYNTHETIC data)" if synthetic else ""
-config = PreprocessConfig(preprocess_size=preprocess_size, clahe_clip_limit=clahe_clip_limit,
-                          clahe_tile_grid=clahe_tile_grid, roi_margin=roi_margin, roi_mean_filter=roi_mean_filter,
-                          output_size=model_input_size)
-
-
-
-display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config}`  \n"
-                 f"**Cache key:** `{config.key()}`"))
+manifest, synthetic = run.read_csv("manifest.csv"), run.is_synthetic
+config = preprocess.PreprocessConfig(preprocess_size=preprocess_size, clahe_clip_limit=clahe_clip_limit,
+                                     clahe_tile_grid=clahe_tile_grid, roi_margin=roi_margin,
+                                     roi_mean_filter=roi_mean_filter, output_size=model_input_size)
+run.display(preprocess.parameters_note(run.data["description"], config))
 
 # %% [markdown]
 # ## 1. How the paper's ROI step is read here
@@ -93,8 +76,8 @@ display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config
 # | working resolution | the contour steps run on a `contour_size` (100x100) copy of the smoothed image; lengths are fractions of the side and the snakes are scikit-image's algorithms written with OpenCV morphology. Every **decision** (the body's box, the midline, which dark pieces are outside air, which are lung fields, whether the box is mirrored) is taken at this resolution in the fast path and in the full-size reference; the reference runs the threshold, the mean filter and both snakes at full size (scikit-image's own functions) and brings its masks to the working resolution for the decisions | (algorithm version 3) the decisions are all-or-nothing: taken on one pixel row at two resolutions, a piece of flank air at a bottom corner or a lung joined to the air by a neck was kept in one path and dropped in the other, and the boxes differed by a whole lung (box IoU p05 0.72, min 0.34 on 200 images). The fast path itself is unchanged by this; the reference now tests the snakes, not two resolutions of the rules. Measured on the 200 seeded images of `benchmarks/preprocess.py --agreement 200` (100 Shenzhen, 100 kermany224; with the wider air cuts and the reference smoothing below): box IoU median 0.944 -> 0.956, p05 0.724 -> 0.799, min 0.344 -> 0.665, no fallback disagreement. Not yet issue 10's p05 >= 0.90: what remains is the geodesic growth, which leaks further at 100 px than at full size (boxes from the lung fields before growth agree: median 0.983, p05 0.902, min 0.665; on Shenzhen with `grow_iterations=0` coverage p05 0.989, stress set 0.983, all goals met). Dropping the growth was the candidate trade-off; algorithm version 4 takes it (row *no geodesic growth* below) |
 # | reference smoothing | the reference runs `steps` times the iterations (steps = full side / working side, as before) and now also `steps` curvature-smoothing steps per iteration | morphological curvature flow moves a contour a distance that grows with the square root of the number of steps, so the same smoothing at `steps` times the resolution takes `steps`^2 steps; with one step per iteration the full-size Chan-Vese was four times less smoothed and kept more dark fragments |
 # | no geodesic growth | (algorithm version 4) `grow_iterations` is 0: the box is taken around the lung fields after the mean filter; the geodesic contour is no longer run by default | at 100 px the balloon leaked through gaps in the edge map that stop it at full size (fast lung masks 0.29 vs 0.18 of the image on the worst boxes), the main cause of fast-vs-reference disagreement. Measured on the 200 seeded images of `benchmarks/preprocess.py --agreement 200`: box IoU median 0.956 -> 0.983, p05 0.799 -> 0.902, no fallback disagreement (the 40-image test subset: 0.914 / 0.788 -> 0.980 / 0.8995, so the test stayed an expected failure until version 5); contour steps about a third faster. Lost coverage, goals still met: Shenzhen coverage p05 0.998 -> 0.990, both lungs 0.998, area ratio 1.109 -> 1.076, area median 0.569 -> 0.541; stress set coverage p05 0.983, both lungs 0.995; kermany224 fallback 0/1575 NORMAL, 0/4265 PNEUMONIA. contour_size 112 or 128 without growth agreed worse on the 200 (p05 0.795, 0.883) |
-# | thin parts | (algorithm version 5) before the box, the lung fields keep only the pixels within 2 x `split_radius` (0.06 of the side) of their cores, the pixels at least `split_radius` inside them (`roi.trim_thin_parts`); the image edge counts as background | a dark strip along the frame or beside an arm that joins a lung stays in the lung's piece, and the box reached out to wherever the strip ended. Whether the strip survived the mean filter depended on the resolution (the filter reflects the image at its edge, doubling a strip's width there), so this was what remained of the fast-vs-reference disagreement. The lungs keep every pixel (apices and costophrenic angles lie within 2 x `split_radius` of the core); a strip now reaches at most about `split_radius` past the lung. Measured on the 200 seeded images of `benchmarks/preprocess.py --agreement 200`: box IoU median 0.983 -> 0.985, p05 0.902 -> 0.927, no fallback disagreement. Shenzhen coverage p05 0.990 -> 0.988, area ratio 1.076 -> 1.068, area median 0.541 -> 0.539, both lungs 0.998; stress set coverage p05 0.983 -> 0.982, both lungs 0.995. Tried and not taken: an opening of the fields by the same radius (p05 0.917, but Shenzhen coverage p05 0.980 and, at 0.04, below the 0.97 goal), a quantile box (0.5-2 % of the pixels trimmed per side; median 0.965, p05 0.866-0.898), a zero border for the mean filter (p05 0.891), contour_size 128 or 160 (p05 0.883, 0.812) |
-# | plausibility flags | (algorithm version 6; the boxes are version 5's) a box that is not a fallback is flagged **implausible** when its area is under 0.45 or over 1.75 times the median box of the study's images, its centre lies below 0.65 of the height, its height / width is under 0.55 or over 1.7, or the lung fields on the poorer side of its centre hold under 5 % of those on the richer side (one lung, or an opaque lung that mirroring made up for); `cxrlib.plausibility.PLAUSIBLE` declares the bounds once. Flagged images are counted per class with intervals (section 6) and left out with the fallbacks in 04's results without the ROI's failures | a found box can still be wrong (a box low over the abdomen, one lung lost), and "no fallback" alone overstated what the crop does. The bounds come from what lung fields are and were checked, not tuned, on the Shenzhen films: 0.7 % flagged there; stress sets (`roi-eval --stress`): crop 0.5 %, rotation 0.5 %, label 1.6 %, low contrast 1.6 %, tight crop 8.7 % (the one-lung flag: the tight crop loses lungs that touch the top edge); on all 5840 kermany224 images 2/1575 NORMAL (0.13 %) and 237/4265 PNEUMONIA boxes (5.6 %; one-sided 196, low 54, shape 9, area 8): the ROI's failures are almost all in one class, a framing cue that the results without them (04) take out. Not flagged: boxes covering >= 95 % of the image (0.4 % NORMAL, 0.9 % PNEUMONIA of 1000 images per class): on a tight copy the lungs can fill the frame, and on the tight-crop stress set 40 % of the correct boxes do |
+# | thin parts | (algorithm version 5) before the box, the lung fields keep only the pixels within 2 x `split_radius` (0.06 of the side) of their cores, the pixels at least `split_radius` inside them (`cxrlib.preprocess.trim_thin_parts`); the image edge counts as background | a dark strip along the frame or beside an arm that joins a lung stays in the lung's piece, and the box reached out to wherever the strip ended. Whether the strip survived the mean filter depended on the resolution (the filter reflects the image at its edge, doubling a strip's width there), so this was what remained of the fast-vs-reference disagreement. The lungs keep every pixel (apices and costophrenic angles lie within 2 x `split_radius` of the core); a strip now reaches at most about `split_radius` past the lung. Measured on the 200 seeded images of `benchmarks/preprocess.py --agreement 200`: box IoU median 0.983 -> 0.985, p05 0.902 -> 0.927, no fallback disagreement. Shenzhen coverage p05 0.990 -> 0.988, area ratio 1.076 -> 1.068, area median 0.541 -> 0.539, both lungs 0.998; stress set coverage p05 0.983 -> 0.982, both lungs 0.995. Tried and not taken: an opening of the fields by the same radius (p05 0.917, but Shenzhen coverage p05 0.980 and, at 0.04, below the 0.97 goal), a quantile box (0.5-2 % of the pixels trimmed per side; median 0.965, p05 0.866-0.898), a zero border for the mean filter (p05 0.891), contour_size 128 or 160 (p05 0.883, 0.812) |
+# | plausibility flags | (algorithm version 6; the boxes are version 5's) a box that is not a fallback is flagged **implausible** when its area is under 0.45 or over 1.75 times the median box of the study's images, its centre lies below 0.65 of the height, its height / width is under 0.55 or over 1.7, or the lung fields on the poorer side of its centre hold under 5 % of those on the richer side (one lung, or an opaque lung that mirroring made up for); `cxrlib.preprocess.PLAUSIBLE` declares the bounds once. Flagged images are counted per class with intervals (section 6) and left out with the fallbacks in 04's results without the ROI's failures | a found box can still be wrong (a box low over the abdomen, one lung lost), and "no fallback" alone overstated what the crop does. The bounds come from what lung fields are and were checked, not tuned, on the Shenzhen films: 0.7 % flagged there; stress sets (`roi-eval --stress`): crop 0.5 %, rotation 0.5 %, label 1.6 %, low contrast 1.6 %, tight crop 8.7 % (the one-lung flag: the tight crop loses lungs that touch the top edge); on all 5840 kermany224 images 2/1575 NORMAL (0.13 %) and 237/4265 PNEUMONIA boxes (5.6 %; one-sided 196, low 54, shape 9, area 8): the ROI's failures are almost all in one class, a framing cue that the results without them (04) take out. Not flagged: boxes covering >= 95 % of the image (0.4 % NORMAL, 0.9 % PNEUMONIA of 1000 images per class): on a tight copy the lungs can fill the frame, and on the tight-crop stress set 40 % of the correct boxes do |
 #
 # Section 7 compares the fast path with the full-size reference.
 
@@ -102,9 +85,9 @@ display(Markdown(f"**Data:** {source['description']}  \n**Parameters:** `{config
 # ## 2. Resize and CLAHE (paper Fig. 4)
 
 # %%
-samples = manifest[manifest["subset"] == "train"].groupby("label").sample(n=2, random_state=seed)
-run.show(plots.plot_clahe_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]], config),
-     "clahe")
+samples = preprocess.figure_samples(manifest, seed=seed)
+titles = preprocess.sample_titles(samples, synthetic=synthetic)
+run.show(preprocess.plot_clahe_examples(samples["path"].tolist(), titles, config), "clahe")
 
 # %% [markdown]
 # ## 3. The thorax ROI step by step
@@ -114,8 +97,8 @@ run.show(plots.plot_clahe_examples(samples["path"].tolist(), [f"{label}{tag}" fo
 # dropped); the fields grown by the geodesic contour (green; the same as the fields when `grow_iterations` is 0, the default) and the box (red; orange on fallback); the crop.
 
 # %%
-stage_samples = manifest[manifest["subset"] == "train"].groupby("label").sample(n=2, random_state=seed + 1)
-run.show(plots.plot_roi_stages(stage_samples["path"].tolist(), config), "stages")
+run.show(preprocess.plot_roi_stages(preprocess.figure_samples(manifest, seed=seed + 1)["path"].tolist(), config),
+         "stages")
 
 # %% [markdown]
 # ## 4. Preprocess the whole data set
@@ -126,25 +109,16 @@ run.show(plots.plot_roi_stages(stage_samples["path"].tolist(), config), "stages"
 # through the same resampling chain; the ROI box is found on the CLAHE image for every arm.
 
 # %%
-study_arms = run.arms(arms)
-processed = preprocess_manifest(manifest, Path(work_dir) / "preprocess", config, arms=study_arms)
-processed = flag_boxes(processed, reference=processed["subset"].isin(SPLITS))
+processed = preprocess.preprocess_study(manifest, work_dir, config, arms=run.arms(arms))
 run.write_csv(processed, "processed.csv")
-display(pd.DataFrame([{"arm": a.name, "steps": a.steps, "image set": a.variant} for a in study_arms]).set_index("arm"))
-processed = processed.assign(box_area=(processed.roi_y1 - processed.roi_y0) * (processed.roi_x1 - processed.roi_x0))
-by_label = processed.groupby("label").agg(images=("path", "size"), fallback_rate=("fallback", "mean"),
-                                          implausible_rate=("implausible", "mean"), box_area_median=("box_area", "median"),
-                                          mask_area_median=("mask_area", "median"))
-display(by_label.round(3))
-display(Markdown(f"Wrote `processed.csv` ({len(processed)} images); cache folder "
-                 f"`{cache_folder(Path(work_dir) / 'preprocess', config).name}` under `work_dir`."))
+processed = preprocess.with_box_area(processed)
+run.display(*preprocess.preprocess_notes(processed, run.arms(arms), work_dir, config))
 
 # %% [markdown]
 # ## 5. Original and processed images (paper Fig. 5)
 
 # %%
-run.show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}" for label in samples["label"]],
-                                   config), "processed")
+run.show(preprocess.plot_processed_examples(samples["path"].tolist(), titles, config), "processed")
 
 # %% [markdown]
 # ## 6. ROI statistics and the worst cases
@@ -154,13 +128,9 @@ run.show(plots.plot_processed_examples(samples["path"].tolist(), [f"{label}{tag}
 # more frequent in one class, a model trained on the crops could tell the classes apart by the framing alone.
 
 # %%
-run.show(plots.plot_roi_statistics(processed), "roi_statistics")
-study = processed[processed["subset"].isin(SPLITS)]
-fallback, implausible = failure_rates(study, "fallback"), failure_rates(study, "implausible")
-display(Markdown("On the study's images (evaluation sets left out):  \n"
-                 + rates_sentence(fallback, "fell back to the whole image") + "  \n"
-                 + rates_sentence(implausible, "have a box flagged implausible (area, height, shape or one-sided lung "
-                                               "fields; `cxrlib.plausibility`)")))
+run.show(preprocess.plot_roi_statistics(processed), "roi_statistics")
+failures = preprocess.study_failures(processed)
+run.display(preprocess.failures_sentence(**failures))
 
 # %% [markdown]
 # The worst cases without ground truth, per class of the study's own images (train, validation, test; the evaluation
@@ -169,17 +139,9 @@ display(Markdown("On the study's images (evaluation sets left out):  \n"
 # fallbacks (the first 6 and 12 per class; `processed.csv` marks every one).
 
 # %%
-kept = study[~study["fallback"] & ~study["implausible"]].sort_values("box_area")
-flagged, fallbacks = study[study["implausible"]], study[study["fallback"]]
-worst = pd.concat([part for _, group in kept.groupby("label") for part in (group.head(3), group.tail(3))]
-                  + [group.head(6) for _, group in flagged.groupby("label")]
-                  + [group.head(12) for _, group in fallbacks.groupby("label")])
-unshown = len(flagged) + len(fallbacks) - int((worst["fallback"] | worst["implausible"]).sum())
-if unshown:
-    display(Markdown(f"{unshown} more flagged or fallback images are not shown; `processed.csv` marks them."))
-titles = [f"{'fallback' if r.fallback else r.roi_flags or f'area {r.box_area:.2f}'} {r.label[:4]} {r.filename[:14]}"
-          for r in worst.itertuples()]
-run.show(plots.plot_roi_gallery(worst["path"].tolist(), config, titles=titles), "worst_cases")
+worst = preprocess.worst_cases(processed)
+run.display(preprocess.unshown_sentence(processed, worst))
+run.show(preprocess.plot_worst_cases(worst, config), "worst_cases")
 
 # %% [markdown]
 # ## 7. Fast path against the full-size reference
@@ -191,9 +153,8 @@ run.show(plots.plot_roi_gallery(worst["path"].tolist(), config, titles=titles), 
 # radiographs, the seeded sample of `benchmarks/preprocess.py --agreement 200`.
 
 # %%
-agreement = compare_to_reference(samples["path"], config, progress=False)
-agreement["path"] = [Path(path).name for path in agreement["path"]]
-display(agreement.rename(columns={"path": "image"}).round(3))
+agreement = preprocess.compare_to_reference(samples["path"], config, progress=False)
+run.display(preprocess.agreement_table(agreement))
 
 # %% [markdown]
 # ## 8. Lung coverage on manual lung masks
@@ -204,20 +165,11 @@ display(agreement.rename(columns={"path": "image"}).round(3))
 # `python -m cxrlib roi-eval --images DIR/images --masks DIR/masks --json`.
 
 # %%
-lung_eval = None
-if lungmask_dir is None:
-    display(Markdown("No `lungmask_dir` in this profile: lung coverage is not measured in this run."))
-else:
-    lung_eval, per_image = evaluate_roi(Path(lungmask_dir) / "images", Path(lungmask_dir) / "masks", config)
-    display(pd.DataFrame([{"metric": name, "value": lung_eval[name], "goal": lung_eval["goals"][name]["goal"],
-                           "met": lung_eval["goals"][name]["met"]} for name in ROI_GOALS]).round(4))
-    display(Markdown(f"{lung_eval['n']} image/mask pairs from `{Path(lungmask_dir).name}`; lowest coverage "
-                     f"{lung_eval['coverage_min']:.3f}, mean {lung_eval['coverage_mean']:.4f}."))
-    run.show(plots.plot_roi_evaluation(per_image), "lungmask_distributions")
-    low = per_image.sort_values("coverage").head(12)
-    run.show(plots.plot_roi_gallery(low["image_path"].tolist(), config, masks=low["mask_path"].tolist(),
-                                titles=[f"{r.stem[:16]} cov {r.coverage:.3f}" for r in low.itertuples()]),
-         "lungmask_worst")
+lung_eval, per_image = preprocess.evaluate_lungmasks(lungmask_dir, config)
+run.display(*preprocess.lungmask_notes(lung_eval, lungmask_dir))
+if lung_eval is not None:
+    run.show(preprocess.plot_roi_evaluation(per_image), "lungmask_distributions")
+    run.show(preprocess.plot_lowest_coverage(per_image, config), "lungmask_worst")
 
 # %% [markdown]
 # ### Children's radiographs: manually drawn lung-field boxes
@@ -228,15 +180,8 @@ else:
 # area the ROI box's share of the image.
 
 # %%
-paediatric, paediatric_boxes = evaluate_roi_on_boxes(manifest, config=config)
-if paediatric is None:
-    display(Markdown("The 40 annotated Kermany test radiographs are not in this run's data: not measured here."))
-else:
-    display(pd.DataFrame({group: {"images": m["n"], "coverage, median": m["coverage_median"],
-                                  "coverage, 5th percentile": m["coverage_p05"], "coverage, lowest": m["coverage_min"],
-                                  "box area, median": m["area_median"], "box area / drawn box, median":
-                                  m["area_ratio_median"], "fallback rate": m["fallback_rate"]}
-                          for group, m in {"both classes": paediatric, **paediatric["by_class"]}.items()}).T.round(3))
+paediatric, _ = preprocess.evaluate_roi_on_boxes(manifest, config=config)
+run.display(preprocess.paediatric_table(paediatric))
 
 # %% [markdown]
 # ## 9. Where the ROI fails: worst cases
@@ -248,9 +193,9 @@ else:
 
 # %%
 if lung_eval is not None:
-    run.show(plots.plot_lungmask_worst_cases(per_image, config, groups=per_image["stem"].str[-2:].map(
-        {"_0": "normal", "_1": "abnormal"}).fillna("all")), "lungmask_worst_per_class")
-run.show(plots.plot_roi_extremes(processed, config), "roi_extremes")
+    run.show(preprocess.plot_lungmask_worst_cases(per_image, config, groups=preprocess.mask_groups(per_image)),
+             "lungmask_worst_per_class")
+run.show(preprocess.plot_roi_extremes(processed, config), "roi_extremes")
 
 # %% [markdown]
 # ## 10. Outputs and conclusion
@@ -261,28 +206,6 @@ run.show(plots.plot_roi_extremes(processed, config), "roi_extremes")
 # an opaque lung on one side only.
 
 # %%
-kept_area = processed.loc[~processed["fallback"], "box_area"]
-record = {
-    "config": config.to_dict(), "cache_key": config.key(),
-    "dataset": {"n": int(len(processed)), "area_median": float(kept_area.median()),
-                "fallback_rate": float(processed["fallback"].mean()),
-                "by_label": {label: {k: float(v) for k, v in row.items()} for label, row in by_label.iterrows()}},
-    "fallback": fallback,
-    "implausible": implausible,
-    "fast_vs_reference": {"images": int(len(agreement)), "mask_iou_median": float(agreement["mask_iou"].median()),
-                          "box_iou_median": float(agreement["box_iou"].median()),
-                          "max_edge_difference": float(agreement["max_edge_difference"].max())},
-    "lungmasks": ({**{k: v for k, v in lung_eval.items() if k != "config"}, "source": str(lungmask_dir)}
-                  if lung_eval else None),
-    "paediatric_boxes": paediatric,
-}
-run.write_json(record, "roi.json")
-summary = (f"{len(processed)} radiographs{tag} cropped to the thorax; median box "
-           f"{kept_area.median():.2f} of the image, fallback to the whole image "
-           f"for {processed['fallback'].mean():.1%}")
-if lung_eval:
-    summary += (f". On {lung_eval['n']} manual lung masks the box keeps a median {lung_eval['coverage_median']:.4f} "
-                f"of the lung pixels (5th percentile {lung_eval['coverage_p05']:.3f}) with a median box area of "
-                f"{lung_eval['area_median']:.2f}; goals met: "
-                f"{sum(g['met'] for g in lung_eval['goals'].values())}/{len(lung_eval['goals'])}")
-display(Markdown(f"Wrote `processed.csv` and `roi.json`.  \n**Conclusion:** {summary}."))
+run.write_json(preprocess.roi_record(processed, config, agreement=agreement, lung_eval=lung_eval,
+                                     lungmask_dir=lungmask_dir, paediatric=paediatric, **failures), "roi.json")
+run.display(preprocess.roi_conclusion(processed, lung_eval, synthetic=synthetic))

@@ -43,16 +43,10 @@ feature_cache = True
 precision = "auto"
 
 # %%
-import time
-
 import pandas as pd
-from IPython.display import Markdown, display
 
-from cxrlib import training
-from cxrlib.backend import device_name
-from cxrlib.inputs import class_weights
-from cxrlib.study import SYNTHETIC_NOTE, StudyRun
-from cxrlib.training import TrainSettings
+from cxrlib import data, models
+from cxrlib.run import StudyRun
 
 pd.set_option("display.max_colwidth", None)
 run = StudyRun(run_dir, step="03", work_dir=work_dir)
@@ -66,17 +60,9 @@ study_arms = run.arms(arms)
 # images weigh the same in total in the loss.
 
 # %%
-if run.is_synthetic:
-    display(Markdown(SYNTHETIC_NOTE))
 table = run.processed()
-used = table[table.subset.isin(["train", "val"])]
-counts = used.groupby(["subset", "label"]).size().unstack(fill_value=0)
-counts["PNEUMONIA per NORMAL"] = (counts["PNEUMONIA"] / counts["NORMAL"]).round(2)
-display(counts)
-weights_by_class = class_weights((used.label[used.subset == "train"] == "PNEUMONIA").astype(int))
-display(Markdown(f"Class weights: NORMAL **{weights_by_class[0]:.2f}**, PNEUMONIA **{weights_by_class[1]:.2f}**. "
-                 f"Test rows ({int((table.subset == 'test').sum())}) are left for step 04."))
-display(pd.DataFrame([{"arm": a.name, "steps": a.steps, "images": a.column} for a in study_arms]).set_index("arm"))
+run.display(data.SYNTHETIC_NOTE if run.is_synthetic else None, models.training_counts(table),
+            models.class_weight_sentence(table), models.arms_inputs(study_arms))
 
 # %% [markdown]
 # ## 2. Settings
@@ -90,12 +76,12 @@ display(pd.DataFrame([{"arm": a.name, "steps": a.steps, "images": a.column} for 
 # as fast on a CPU with bfloat16 instructions; `benchmarks/precision.py` compares such a run with a float32 one).
 
 # %%
-base = dict(backbone=backbone, model_input_size=model_input_size, train_mode=train_mode, weights=str(weights),
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate,
-            lr_decay_steps=lr_decay_steps, dropout=dropout, finetune_from_block=finetune_from_block,
-            augment=augment, feature_cache=feature_cache, precision=precision)
-display(training.settings_table(TrainSettings(**base, seed=seeds[0])).drop(index="seed"))
-display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{device_name()}**."))
+settings = models.TrainSettings(
+    backbone=backbone, model_input_size=model_input_size, train_mode=train_mode, weights=str(weights), epochs=epochs,
+    batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate, lr_decay_steps=lr_decay_steps,
+    dropout=dropout, finetune_from_block=finetune_from_block, augment=augment, feature_cache=feature_cache,
+    precision=precision, seed=seeds[0])
+run.display(models.settings_table(settings).drop(index="seed"), models.seeds_sentence(seeds, models.device_name()))
 
 # %% [markdown]
 # ## 3. Training
@@ -104,26 +90,9 @@ display(Markdown(f"Seeds: **{', '.join(map(str, seeds))}**. Device: **{device_na
 # weights of the epoch with the best validation AUC are kept. A rerun resumes from the checkpoints in `work_dir`.
 
 # %%
-results, wall = {}, {}
-for arm in study_arms:
-    started = time.perf_counter()
-    for seed in seeds:
-        results[arm.name, seed] = training.train_classifier(
-            table, image_column=arm.column, settings=TrainSettings(**base, seed=seed), work_dir=work_dir,
-            name=training.model_name(arm.name, seed))
-    wall[arm.name] = time.perf_counter() - started
-
-rows = []
-for (arm, seed), r in results.items():
-    rows.append({"arm": arm, "seed": seed, "best epoch": r.best_epoch, "epochs run": len(r.history),
-                 "validation AUC": round(r.val_auc, 4),
-                 **{f"threshold {k}": round(v, 3) for k, v in r.thresholds.items() if k != "fixed_0.5"},
-                 "val accuracy (Youden)": round(float((r.validation.predicted == r.validation.label_int).mean()), 4),
-                 "frozen features (s)": round(r.feature_seconds, 1), "training (s)": round(r.train_seconds, 1)})
-summary = pd.DataFrame(rows).set_index(["arm", "seed"])
-display(summary)
-display(Markdown("Wall time per arm (all seeds, features included): "
-                 + ", ".join(f"{a} **{s:.0f} s**" for a, s in wall.items()) + "."))
+results, wall = models.train_arms(table, study_arms, settings, seeds=seeds, work_dir=work_dir)
+summary = models.training_table(results)
+run.display(summary, models.wall_sentence(wall))
 
 # %% [markdown]
 # ## 4. Accuracy and loss curves
@@ -132,9 +101,7 @@ display(Markdown("Wall time per arm (all seeds, features included): "
 # uses the same weights so the two compare). Dotted lines mark the epochs kept.
 
 # %%
-histories = {a.name: {s: results[a.name, s].history for s in seeds} for a in study_arms}
-best = {a.name: {s: results[a.name, s].best_epoch for s in seeds} for a in study_arms}
-run.show(training.plot_histories(histories, best_epochs=best), "curves")
+run.show(models.plot_training_curves(results), "curves")
 
 # %% [markdown]
 # ## 5. Operating points
@@ -144,32 +111,18 @@ run.show(training.plot_histories(histories, best_epochs=best), "curves")
 # it separates; and the highest threshold that keeps validation **sensitivity ≥ 0.95** (a screening setting).
 
 # %%
-run.show(training.plot_validation_scores({a.name: results[a.name, seeds[0]] for a in study_arms}),
-         "validation_scores")
+run.show(models.plot_validation_scores(models.first_seed_results(results)), "validation_scores")
 
 # %% [markdown]
 # ## 6. Saved outputs
 
 # %%
-paths = training.save_training_outputs(results, run.dir, run.models_dir)
-display(Markdown(f"Wrote {len(paths)} files: `training.json`, `validation_predictions.csv`, the histories under "
-                 f"`training/` and {len(results)} models under `work_dir`."))
+paths = models.save_training_outputs(results, run.dir, run.models_dir)
+run.display(models.outputs_sentence(paths, results))
 
 # %% [markdown]
 # ## Conclusion
 
 # %%
-by_arm = summary.groupby(level="arm", sort=False)["validation AUC"].agg(["mean", "std", "min", "max"])
-lines = [f"- **{arm}**: validation AUC {row['mean']:.4f}"
-         + (f" (SD {row['std']:.4f} over {len(seeds)} seeds)" if len(seeds) > 1 else "")
-         for arm, row in by_arm.iterrows()]
-last_epoch = sum(int(r.best_epoch == len(r.history)) for r in results.values())
-display(Markdown(
-    ("**SYNTHETIC data.** " if run.is_synthetic else "")
-    + f"{len(results)} models ({len(study_arms)} arms × {len(seeds)} seeds) trained with the same settings on "
-    f"{device_name()}.\n\n" + "\n".join(lines)
-    + f"\n\nThe best epoch was the last one for {last_epoch} of {len(results)} models"
-    + (": more epochs might still help them." if last_epoch else ".")
-    + " Validation comes from the train folder's distribution, so the test split (step 04) is the comparison "
-    "that counts."
-))
+run.display(models.training_conclusion(summary, results, arms=study_arms, seeds=seeds, device=models.device_name(),
+                                       synthetic=run.is_synthetic))

@@ -44,8 +44,8 @@ def tiny_overrides(root: Path, *, name: str, **changes) -> dict:
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory):
     """The tiny study on the demo profile under TensorFlow, run once per test session; returns its run folder."""
-    from cxrlib.params import load_profile
-    from cxrlib.pipeline import run_study
+    from cxrlib.run.params import load_profile
+    from cxrlib.run.pipeline import run_study
 
     root = tmp_path_factory.mktemp("tiny")
     params = load_profile(Path(__file__).resolve().parents[1] / "params" / "demo.yaml",

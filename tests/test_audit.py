@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib import audit, gradcam
-from cxrlib.arms import Arm
-from cxrlib.model import build_classifier, to_model_input
-from cxrlib.preprocess import PreprocessConfig
+from cxrlib import audit
+from cxrlib.preprocess import Arm, PreprocessConfig
+from cxrlib.models import build_classifier, to_model_input
 
 SIZE = 64
 BOX = (0.25, 0.25, 0.75, 0.75)
@@ -170,38 +169,6 @@ def test_trivial_floor_finds_a_label_carried_by_brightness(tmp_path):
     assert roc_auc_score(labels[40:], scores) > 0.97
 
 
-def test_false_positive_rate_on_an_all_normal_set():
-    out = audit.false_positive_rate([np.array([0.1, 0.9, 0.2, 0.8]), np.array([0.1, 0.1, 0.2, 0.9])], [0.5, 0.5],
-                                    n_boot=200)
-    assert out["per_seed"] == [0.5, 0.25] and out["false_positive_rate"] == pytest.approx(0.375)
-    assert out["ci"][0] <= 0.375 <= out["ci"][1]
-
-
-def test_false_positive_rate_interval_holds_the_spread_between_seeds():
-    """Two training runs that disagree (10% and 60% false alarms on 2000 images): the interval of their mean must
-    reach both, not only the patients' sampling error around 35%."""
-    rng = np.random.default_rng(0)
-    scores = [np.where(rng.random(2000) < rate, 0.9, 0.1) for rate in (0.1, 0.6)]
-    out = audit.false_positive_rate(scores, [0.5, 0.5], n_boot=400)
-    assert out["ci"][0] < 0.15 and out["ci"][1] > 0.55
-    assert out["sd"] == pytest.approx(np.std(out["per_seed"], ddof=1))
-
-
-def test_evaluation_set_manifest_forms(tmp_path):
-    (tmp_path / "imgs").mkdir()
-    for name in ("a_0.png", "b_0.png", "c_1.png"):
-        cv2.imwrite(str(tmp_path / "imgs" / name), np.zeros((8, 8), np.uint8))
-    rows = audit.evaluation_set_manifest("adults", {"images": tmp_path / "imgs", "glob": "*_0.*", "label": "NORMAL"})
-    assert list(rows["filename"]) == ["a_0.png", "b_0.png"] and set(rows["subset"]) == {"adults"}
-    csv = tmp_path / "set.csv"
-    pd.DataFrame({"path": ["imgs/c_1.png"], "label": ["PNEUMONIA"]}).to_csv(csv, index=False)
-    assert list(audit.evaluation_set_manifest("c", {"csv": csv})["label"]) == ["PNEUMONIA"]
-    with pytest.raises(ValueError, match="exactly one"):
-        audit.evaluation_set_manifest("x", {"csv": csv, "images": tmp_path})
-    with pytest.raises(ValueError, match="label"):
-        audit.evaluation_set_manifest("x", {"images": tmp_path / "imgs"})
-
-
 # --------------------------------------------------------------------------- Grad-CAM checks
 
 
@@ -235,15 +202,15 @@ def test_deletion_and_insertion_pass_a_map_on_the_signal_and_fail_a_map_away_fro
     model = _region_model((10, 20), (40, 50))
     images = _signal_images(12)
     explained = np.ones(12, int)
-    on_signal = gradcam.deletion_insertion(model, images, _map_at((slice(1, 3), slice(5, 7)), 12), explained=explained,
+    on_signal = audit.deletion_insertion(model, images, _map_at((slice(1, 3), slice(5, 7)), 12), explained=explained,
                                            fill=60, steps=5, seed=0)
     rows, cols = np.mgrid[0:8, 0:8]
     away_map = np.repeat(np.hypot(rows - 1.5, cols - 5.5)[None].astype(np.float32), 12, axis=0)  # lowest on the signal
-    away = gradcam.deletion_insertion(model, images, away_map, explained=explained, fill=60, steps=5, seed=0)
+    away = audit.deletion_insertion(model, images, away_map, explained=explained, fill=60, steps=5, seed=0)
     assert (on_signal["deletion_auc"] < on_signal["random_deletion_auc"]).all()
     assert (on_signal["insertion_auc"] > on_signal["random_insertion_auc"]).all()
-    passed = gradcam.faithfulness_summary([on_signal, on_signal.iloc[::-1].reset_index(drop=True)], n_boot=200)
-    failed = gradcam.faithfulness_summary([away], n_boot=200)
+    passed = audit.faithfulness_summary([on_signal, on_signal.iloc[::-1].reset_index(drop=True)], n_boot=200)
+    failed = audit.faithfulness_summary([away], n_boot=200)
     assert passed["deletion"]["verdict"] == passed["insertion"]["verdict"] == "faithful"
     assert failed["deletion"]["verdict"] == failed["insertion"]["verdict"] == "worse than random"
     assert passed["n"] == 12 and passed["seeds"] == 2
@@ -254,10 +221,10 @@ def test_deletion_follows_the_logit_where_the_probability_saturates():
     model.get_layer("pneumonia").bias.assign([30.0])  # P(pneumonia) = 1 in float32 for every image
     images = _signal_images(4)
     assert (keras.ops.convert_to_numpy(model(to_model_input(images))) == 1.0).all()
-    result = gradcam.deletion_insertion(model, images, _map_at((slice(1, 3), slice(5, 7)), 4),
+    result = audit.deletion_insertion(model, images, _map_at((slice(1, 3), slice(5, 7)), 4),
                                         explained=np.ones(4, int), fill=60, steps=5, seed=0)
     assert (result["deletion_gain"] > 0).all() and (result["insertion_gain"] > 0).all()
-    logits = gradcam.class_logits(model, to_model_input(images), explained=[1, 0, 1, 0])
+    logits = audit.class_logits(model, to_model_input(images), explained=[1, 0, 1, 0])
     assert logits[0] == pytest.approx(-logits[1], rel=1e-5) and logits[0] > 30
 
 
@@ -266,11 +233,11 @@ def test_deletion_insertion_refuses_bad_inputs():
     images = _signal_images(2)
     maps = _map_at((slice(1, 3), slice(5, 7)), 2)
     with pytest.raises(ValueError, match="explained"):
-        gradcam.deletion_insertion(model, images, maps, explained=[1], fill=60)
+        audit.deletion_insertion(model, images, maps, explained=[1], fill=60)
     with pytest.raises(ValueError, match="fill"):
-        gradcam.deletion_insertion(model, images, maps, explained=[1, 1], fill=300)
+        audit.deletion_insertion(model, images, maps, explained=[1, 1], fill=300)
     with pytest.raises(ValueError, match="steps"):
-        gradcam.deletion_insertion(model, images, maps, explained=[1, 1], fill=60, steps=1)
+        audit.deletion_insertion(model, images, maps, explained=[1, 1], fill=60, steps=1)
 
 
 def test_randomization_drops_the_correlation_of_a_trained_small_cnn():
@@ -285,7 +252,7 @@ def test_randomization_drops_the_correlation_of_a_trained_small_cnn():
     model = build_classifier(backbone="small_cnn", input_size=SIZE, weights="none", dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
     model.fit(to_model_input(images), labels.astype(np.float32), epochs=6, batch_size=16, verbose=0)
-    table = gradcam.randomization_check(model, images[labels == 1][:12], stages=5, seed=0)
+    table = audit.randomization_check(model, images[labels == 1][:12], stages=5, seed=0)
     assert list(table["stage"])[:2] == ["pneumonia", "conv4"]
     assert table["spearman_mean"].iloc[-1] < 0.5
     assert table["spearman_mean"].iloc[-1] < table["spearman_mean"].iloc[0] or table["spearman_mean"].iloc[0] < 0.5

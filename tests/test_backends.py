@@ -1,5 +1,5 @@
-"""Keras backends (cxrlib.backend): selection and refusals, Grad-CAM under JAX against TensorFlow on the same
-weights, the tiny study under both backends, and the size checks of the prepared GPU run (cxrlib.gpu)."""
+"""Keras backends (cxrlib.models.backend): selection and refusals, Grad-CAM under JAX against TensorFlow on the same
+weights, the tiny study under both backends, and the size checks of the prepared GPU run (cxrlib.run.gpu)."""
 
 import json
 import os
@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_overrides
-from cxrlib import backend, gpu
-from cxrlib.params import ProfileError, StudyParams, load_profile
-from cxrlib.pipeline import StudyRunError, run_study
+from cxrlib.models import backend
+from cxrlib.run import gpu
+from cxrlib.run.params import ProfileError, StudyParams, load_profile
+from cxrlib.run.pipeline import StudyRunError, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_JAX = backend.importlib.util.find_spec("jax") is not None
@@ -62,7 +63,7 @@ def test_tensorflow_only_code_refuses_another_backend(monkeypatch):
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(backend.BackendError, match="image_dataset.*TensorFlow backend.*'jax'"):
-        from cxrlib.inputs import image_dataset
+        from cxrlib.models import image_dataset
 
         image_dataset(np.zeros((2, 8, 8), np.uint8), [0, 1], batch_size=2, training=False)
 
@@ -75,7 +76,7 @@ def test_gradcam_under_jax_matches_tensorflow_on_the_same_weights(tmp_path):
     """A nested model with random weights, saved once: heatmaps and probabilities agree across backends."""
     import keras
 
-    from cxrlib import gradcam
+    from cxrlib import audit
     from test_gradcam import random_model, to_input
 
     model, _ = random_model(seed=3)
@@ -84,13 +85,13 @@ def test_gradcam_under_jax_matches_tensorflow_on_the_same_weights(tmp_path):
     images = np.stack([rng.integers(0, 255, (32, 32)).astype(np.uint8) for _ in range(4)])
     np.save(tmp_path / "images.npy", images)
     assert keras.backend.backend() == "tensorflow"
-    results = {"tensorflow": gradcam.gradcam(list(images), model, layer_name="last_act", to_input=to_input)}
+    results = {"tensorflow": audit.gradcam(list(images), model, layer_name="last_act", to_input=to_input)}
     code = (
         "import numpy as np, keras, sys; sys.path.insert(0, %r)\n"
-        "from cxrlib import gradcam; from test_gradcam import to_input\n"
+        "from cxrlib import audit; from test_gradcam import to_input\n"
         "assert keras.backend.backend() == 'jax'\n"
         "model = keras.models.load_model('model.keras', compile=False)\n"
-        "heat, prob = gradcam.gradcam(list(np.load('images.npy')), model, layer_name='last_act', to_input=to_input)\n"
+        "heat, prob = audit.gradcam(list(np.load('images.npy')), model, layer_name='last_act', to_input=to_input)\n"
         "np.savez('jax.npz', heat=heat, prob=prob)\n" % str(REPO / "tests"))
     run_python(code, backend_name="jax", cwd=tmp_path, hide_tf=True)
     jax_result = np.load(tmp_path / "jax.npz")
@@ -105,7 +106,7 @@ def test_gradcam_under_jax_matches_tensorflow_on_the_same_weights(tmp_path):
 def test_augmented_batches_need_no_tensorflow_under_jax(tmp_path):
     code = (
         "import numpy as np, sys, keras\n"
-        "from cxrlib.inputs import ImageBatches\n"
+        "from cxrlib.models.inputs import ImageBatches\n"
         "assert 'tensorflow' not in sys.modules or sys.modules['tensorflow'] is None\n"
         "images = np.random.default_rng(0).integers(0, 255, (10, 24, 24)).astype(np.uint8)\n"
         "batches = ImageBatches(images, np.arange(10) % 2, batch_size=4, training=True, augment=True, seed=1)\n"
@@ -160,7 +161,7 @@ def test_tiny_study_runs_on_both_backends_and_they_agree(both_backends):
     models = tf_dir.parents[1] / "work" / "tensorflow" / "models" / "tensorflow"
     code = (
         "import json, sys, numpy as np, pandas as pd, keras\n"
-        "from cxrlib.inputs import read_images; from cxrlib.model import load_classifier, predict_proba\n"
+        "from cxrlib.models.inputs import read_images; from cxrlib.models.model import load_classifier, predict_proba\n"
         "table = pd.read_csv(sys.argv[1], keep_default_na=False); table = table[table.subset == 'test']\n"
         "out = {}\n"
         "for arm in ('original', 'paper'):\n"

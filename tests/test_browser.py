@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cxrlib.browser import browser_missing, check_pages, chromium, write_lab_overrides
+from cxrlib.report import browser_missing, check_pages, chromium, write_lab_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "reports" / "kermany224"

@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib import cache
-from cxrlib.arms import Arm
+from cxrlib.preprocess import cache
+from cxrlib.preprocess import Arm, PreprocessConfig, ROI_COLUMNS, cache_folder, preprocess_manifest
 from cxrlib.atomic import write_bytes
-from cxrlib.cache import ROI_COLUMNS, cache_folder, preprocess_manifest
 from cxrlib.data import ImageReadError
-from cxrlib.preprocess import PreprocessConfig
 
 CONFIG = PreprocessConfig(preprocess_size=128, contour_size=64, output_size=48, roi_mean_filter=7)
 ARMS = [Arm("paper", clahe=True, roi=True)]

@@ -4,7 +4,7 @@ One build and one graded folder are shared by the whole module (session-scoped f
 three student identifiers the solution, the unmodified student notebook and one plausible wrong answer, plus files
 that are not gradable notebooks. The graded kernels get a temporary folder of this session (``TMPDIR``), where
 exercise c keeps its trainings: the wrong answer and the second grading of a student reuse the solution's
-(:func:`cxrlib.training.train_classifier` resumes a finished training with the same settings and images).
+(:func:`cxrlib.models.train_classifier` resumes a finished training with the same settings and images).
 """
 
 import json
@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 
 from cxrlib.course import build, checks, grade, variants
-from cxrlib.pipeline import discover_steps
+from cxrlib.run.pipeline import discover_steps
 
 STUDENTS = ("s1000001", "ana.garcia", "X-42")
 # Plausible wrong answers: one cell edit each, and the one question it must cost.
 WRONG = {
-    "a": ("return roi.roi_box(lung_fields(image), margin=0.04)", "return (0.0, 0.0, 1.0, 1.0)", "a2"),
+    "a": ("return preprocess.roi_box(lung_fields(image), margin=0.04)", "return (0.0, 0.0, 1.0, 1.0)", "a2"),
     "b": ("fp, fn = int(np.sum(pred & ~y)), int(np.sum(~pred & y))",
           "fn, fp = int(np.sum(pred & ~y)), int(np.sum(~pred & y))", "b1"),
     "c": ("marker_box = (float(y0 / h), float(x0 / w), float(y1 / h), float(x1 / w))",
@@ -169,11 +169,11 @@ def test_shortcut_marker_sits_in_a_corner_outside_the_thorax_and_differs_between
 
 
 def test_shortcut_dataset_plants_the_marker_with_the_label_except_in_test(tmp_path):
-    from cxrlib.gradcam import box_pixels
-    from cxrlib.inputs import read_images
+    from cxrlib.audit import box_pixels
+    from cxrlib.models import read_images
 
     table = variants.shortcut_dataset("s1", tmp_path)
-    plan = variants._shortcut_plan("s1")
+    plan = variants.shortcut_plan("s1")
     assert table[["image_id", "subset", "label"]].equals(plan[["image_id", "subset", "label"]])
     assert "has_marker" not in table.columns
     rates = plan.groupby(["subset", "label"])["has_marker"].mean()

@@ -9,23 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.data import (
-    CLASSES,
-    DatasetLayoutError,
-    ImageReadError,
-    build_manifest,
-    check_images,
-    class_counts,
-    describe_source,
-    find_dataset_root,
-    image_size_table,
-    leakage_report,
-    manifest_hash,
-    parse_patient_id,
-    parse_subtype,
-    read_radiograph,
-    split_train_validation,
-)
+from cxrlib.data import (CLASSES, DatasetLayoutError, ImageReadError, build_manifest, check_images, class_counts,
+                         describe_source, evaluation_set_manifest, find_dataset_root, image_size_table, leakage_report,
+                         manifest_hash, parse_patient_id, parse_subtype, read_radiograph, split_train_validation)
 
 
 def _shared_dir() -> Path:
@@ -479,3 +465,19 @@ def test_real_data_reads_as_gray():
     root = _kermany224()
     image = read_radiograph(root / "train" / "NORMAL" / "IM-0115-0001.jpeg")
     assert image.shape == (224, 224) and image.dtype == np.uint8
+
+
+def test_evaluation_set_manifest_forms(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    for name in ("a_0.png", "b_0.png", "c_1.png"):
+        cv2.imwrite(str(tmp_path / "imgs" / name), np.zeros((8, 8), np.uint8))
+    rows = evaluation_set_manifest("adults", {"images": tmp_path / "imgs", "glob": "*_0.*", "label": "NORMAL"})
+    assert list(rows["filename"]) == ["a_0.png", "b_0.png"] and set(rows["subset"]) == {"adults"}
+    csv = tmp_path / "set.csv"
+    pd.DataFrame({"path": ["imgs/c_1.png"], "label": ["PNEUMONIA"]}).to_csv(csv, index=False)
+    assert list(evaluation_set_manifest("c", {"csv": csv})["label"]) == ["PNEUMONIA"]
+    with pytest.raises(ValueError, match="exactly one"):
+        evaluation_set_manifest("x", {"csv": csv, "images": tmp_path})
+    with pytest.raises(ValueError, match="label"):
+        evaluation_set_manifest("x", {"images": tmp_path / "imgs"})
+

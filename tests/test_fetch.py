@@ -1,4 +1,4 @@
-"""Tests of cxrlib.fetch against a local HTTP server on 127.0.0.1 serving a tiny Kermany zip."""
+"""Tests of cxrlib.data.fetch against a local HTTP server on 127.0.0.1 serving a tiny Kermany zip."""
 
 import hashlib
 import http.server
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrlib.fetch import FetchError, fetch_dataset
+from cxrlib.data import FetchError, fetch_dataset
 
 
 def _png(seed: int) -> bytes:
@@ -286,7 +286,7 @@ def test_refusals(tmp_path):
 def test_an_archive_larger_than_the_free_space_is_refused_before_unpacking(tmp_path, monkeypatch):
     import collections
 
-    from cxrlib import fetch as fetch_module
+    from cxrlib.data import fetch as fetch_module
 
     archive = make_zip(tmp_path / "ChestXRay2017.zip")
     usage = collections.namedtuple("usage", "total used free")

@@ -1,4 +1,4 @@
-"""cxrlib.gradcam: Grad-CAM on tiny Keras models, frame mapping, mass and pointing-game measures."""
+"""cxrlib.audit (Grad-CAM): Grad-CAM on tiny Keras models, frame mapping, mass and pointing-game measures."""
 
 import cv2
 import numpy as np
@@ -7,13 +7,13 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cxrlib import gradcam  # noqa: E402
+from cxrlib import audit  # noqa: E402
 
 SIZE = 32
 
 
 def to_input(images):
-    """Test stand-in for cxrlib.model's conversion: gray uint8 -> (B, H, W, 3) float in [0, 1]."""
+    """Test stand-in for cxrlib.models.model's conversion: gray uint8 -> (B, H, W, 3) float in [0, 1]."""
     x = np.stack(images).astype(np.float32) / 255.0
     return np.repeat(x[..., None], 3, axis=-1)
 
@@ -99,19 +99,19 @@ def keras_io_heatmap(img_array, flat_model, layer_name):
 def test_heatmap_follows_the_planted_signal(nested):
     model = bright_square_model(nested=nested)
     images = [square_image(2, 2), square_image(20, 22), square_image(4, 20)]
-    heat, prob = gradcam.gradcam(images, model, pred_index=1, to_input=to_input, batch_size=2)
+    heat, prob = audit.gradcam(images, model, pred_index=1, to_input=to_input, batch_size=2)
     assert heat.shape == (3, SIZE, SIZE) and heat.dtype == np.float32
     assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max(axis=(1, 2)).tolist() == [1, 1, 1]
     assert prob == pytest.approx(model.predict(to_input(images), verbose=0).ravel(), abs=1e-5)
     for h, (y, x) in zip(heat, [(2, 2), (20, 22), (4, 20)]):
         inside = h[y:y + 8, x:x + 8].sum() / h.sum()
         assert inside > 0.8  # the square is 6% of the image
-        assert gradcam.heatmap_measures(h, (y / SIZE, x / SIZE, (y + 8) / SIZE, (x + 8) / SIZE))["thorax_pointing"] == 1
+        assert audit.heatmap_measures(h, (y / SIZE, x / SIZE, (y + 8) / SIZE, (x + 8) / SIZE))["thorax_pointing"] == 1
 
 
 def test_class_without_support_gives_a_zero_map():
     model = bright_square_model()
-    heat, _ = gradcam.gradcam([square_image(2, 2)], model, pred_index=0, to_input=to_input)
+    heat, _ = audit.gradcam([square_image(2, 2)], model, pred_index=0, to_input=to_input)
     assert heat.max() == 0  # bright pixels only argue for PNEUMONIA
 
 
@@ -120,7 +120,7 @@ def test_matches_the_keras_io_reference_and_restores_the_model():
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 255, (SIZE, SIZE)).astype(np.uint8) for _ in range(3)]
     before = model.predict(to_input(images), verbose=0)
-    heat, _ = gradcam.gradcam(images, model, layer_name="last_act", pred_index=1, to_input=to_input)
+    heat, _ = audit.gradcam(images, model, layer_name="last_act", pred_index=1, to_input=to_input)
     flat = keras.Model(base.input, model.layers[-1](model.layers[-2](base.output)))
     for image, h in zip(images, heat):
         reference = keras_io_heatmap(to_input([image]), flat, "last_act")
@@ -134,38 +134,38 @@ def test_matches_the_keras_io_reference_and_restores_the_model():
 
 def test_default_layer_and_refusals():
     model, _ = random_model()
-    assert gradcam.find_layer(model).name == "last_act"  # no block14 here: the last 4-D layer
+    assert audit.find_layer(model).name == "last_act"  # no block14 here: the last 4-D layer
     with pytest.raises(ValueError, match="'nope' is not in the model"):
-        gradcam.find_layer(model, "nope")
+        audit.find_layer(model, "nope")
     x = to_input([np.zeros((SIZE, SIZE), np.uint8)])
     with pytest.raises(ValueError, match="pred_index"):
-        gradcam.make_gradcam_heatmap(x, model, pred_index=2)
+        audit.make_gradcam_heatmap(x, model, pred_index=2)
     with pytest.raises(ValueError, match="img_array"):
-        gradcam.make_gradcam_heatmap(x[0], model)
+        audit.make_gradcam_heatmap(x[0], model)
     with pytest.raises(ValueError, match="2-D uint8"):
-        gradcam.gradcam([np.zeros((SIZE, SIZE), np.float32)], model, to_input=to_input)
+        audit.gradcam([np.zeros((SIZE, SIZE), np.float32)], model, to_input=to_input)
     with pytest.raises(ValueError, match="empty"):
-        gradcam.gradcam([], model, to_input=to_input)
+        audit.gradcam([], model, to_input=to_input)
 
 
 # --------------------------------------------------------------------------- frames and measures
 
 
 def test_box_pixels_and_to_frame():
-    assert gradcam.box_pixels((0.25, 0.5, 0.75, 1.0), (100, 200)) == (25, 100, 75, 200)
+    assert audit.box_pixels((0.25, 0.5, 0.75, 1.0), (100, 200)) == (25, 100, 75, 200)
     with pytest.raises(ValueError, match="box must be fractions"):
-        gradcam.box_pixels((0.5, 0, 0.4, 1), (10, 10))
+        audit.box_pixels((0.5, 0, 0.4, 1), (10, 10))
     crop_map = np.ones((7, 7), np.float32)
-    full = gradcam.to_frame(crop_map, (100, 100), box=(0.2, 0.1, 0.6, 0.5))
+    full = audit.to_frame(crop_map, (100, 100), box=(0.2, 0.1, 0.6, 0.5))
     assert full.shape == (100, 100)
     assert full[20:60, 10:50].min() == 1 and full.sum() == 40 * 40
-    assert gradcam.to_frame(crop_map, (50, 60)).shape == (50, 60)
+    assert audit.to_frame(crop_map, (50, 60)).shape == (50, 60)
 
 
 def test_expand_box():
-    assert gradcam.expand_box((0.1, 0.5, 0.2, 0.95), 0.1) == pytest.approx((0.0, 0.4, 0.3, 1.0))
+    assert audit.expand_box((0.1, 0.5, 0.2, 0.95), 0.1) == pytest.approx((0.0, 0.4, 0.3, 1.0))
     with pytest.raises(ValueError, match="margin"):
-        gradcam.expand_box((0.1, 0.1, 0.2, 0.2), -0.1)
+        audit.expand_box((0.1, 0.1, 0.2, 0.2), -0.1)
 
 
 def test_mass_and_pointing_on_constructed_heatmaps():
@@ -175,7 +175,7 @@ def test_mass_and_pointing_on_constructed_heatmaps():
     box = (0.3, 0.3, 0.7, 0.7)
     mask = np.zeros((100, 100), bool)
     mask[40:45, 30:70] = True  # half of the inner blob is on the mask
-    m = gradcam.heatmap_measures(heat, box, mask=mask)
+    m = audit.heatmap_measures(heat, box, mask=mask)
     assert m["thorax_mass"] == pytest.approx(50 / 150)
     assert m["lung_mass"] == pytest.approx(25 / 150)
     assert m["thorax_pointing"] == 0 and m["lung_pointing"] == 0  # the maximum is the corner marker
@@ -184,13 +184,13 @@ def test_mass_and_pointing_on_constructed_heatmaps():
     assert m["thorax_mass_over_chance"] == pytest.approx(m["thorax_mass"] - 0.16)
     assert m["lung_mass_over_chance"] == pytest.approx(m["lung_mass"] - 0.02)
     heat[45, 45] = 2.0
-    assert gradcam.heatmap_measures(heat, box, mask=mask)["thorax_pointing"] == 1
-    empty = gradcam.heatmap_measures(np.zeros((10, 10)), box)
+    assert audit.heatmap_measures(heat, box, mask=mask)["thorax_pointing"] == 1
+    empty = audit.heatmap_measures(np.zeros((10, 10)), box)
     assert np.isnan(empty["thorax_mass"]) and np.isnan(empty["lung_mass"]) and empty["thorax_chance"] > 0
-    cropped = gradcam.heatmap_measures(heat, None, mask=mask)  # a cropped arm's frame is its box: no thorax measure
+    cropped = audit.heatmap_measures(heat, None, mask=mask)  # a cropped arm's frame is its box: no thorax measure
     assert np.isnan(cropped["thorax_mass"]) and np.isnan(cropped["thorax_chance"]) and cropped["lung_mass"] > 0
     with pytest.raises(ValueError, match="mask must have"):
-        gradcam.heatmap_measures(heat, box, mask=mask[:50])
+        audit.heatmap_measures(heat, box, mask=mask[:50])
 
 
 def test_a_uniform_map_is_at_chance_in_either_frame():
@@ -200,15 +200,15 @@ def test_a_uniform_map_is_at_chance_in_either_frame():
     mask[60:140, 40:90] = mask[60:140, 110:160] = True  # two lungs, 20% of the image
     box = (0.25, 0.15, 0.75, 0.85)  # the thorax box around them, 35% of the image
     uniform = np.ones((7, 7), np.float32)
-    whole, whole_mask = gradcam.frame_of(uniform, 100, mask=mask)
-    in_box, box_mask = gradcam.frame_of(uniform, 100, box=box, mask=mask)
+    whole, whole_mask = audit.frame_of(uniform, 100, mask=mask)
+    in_box, box_mask = audit.frame_of(uniform, 100, box=box, mask=mask)
     for heat, frame_mask, frame_box in ((whole, whole_mask, box), (in_box, box_mask, None)):
-        m = gradcam.heatmap_measures(heat, frame_box, mask=frame_mask)
+        m = audit.heatmap_measures(heat, frame_box, mask=frame_mask)
         assert m["lung_mass_over_chance"] == pytest.approx(0, abs=1e-6)
-    assert gradcam.heatmap_measures(in_box, None, mask=box_mask)["lung_chance"] == pytest.approx(0.2 / 0.35, abs=0.02)
+    assert audit.heatmap_measures(in_box, None, mask=box_mask)["lung_chance"] == pytest.approx(0.2 / 0.35, abs=0.02)
     # measured in the whole image, the same crop map would have gained the difference of the two chance levels
-    placed = gradcam.to_frame(uniform, (100, 100), box=box)
-    whole_frame_mass = gradcam.heatmap_measures(placed, box, mask=whole_mask)["lung_mass_over_chance"]
+    placed = audit.to_frame(uniform, (100, 100), box=box)
+    whole_frame_mass = audit.heatmap_measures(placed, box, mask=whole_mask)["lung_mass_over_chance"]
     assert whole_frame_mass == pytest.approx(0.2 / 0.35 - 0.2, abs=0.02)
 
 
@@ -225,7 +225,7 @@ def test_measure_gradcam_end_to_end(tmp_path):
                      "roi_y0": 0.25, "roi_x0": 0.25, "roi_y1": 0.75, "roi_x1": 0.75})
     table = pd.DataFrame(rows)
     marker = [(2 / SIZE, 2 / SIZE, 10 / SIZE, 10 / SIZE), None, None]
-    measures, heat = gradcam.measure_gradcam(
+    measures, heat = audit.measure_gradcam(
         table, model, image_column="path", crop=False, frame_size=64, regions={"marker": marker},
         to_input=to_input, progress=False)
     assert heat.shape == (3, SIZE, SIZE)
@@ -233,25 +233,25 @@ def test_measure_gradcam_end_to_end(tmp_path):
     assert measures["mass_in_marker"].iloc[0] > 0.7 and measures["mass_in_marker"].isna().tolist() == [
         False, True, True]
     assert measures["explained_class"].tolist() == [1, 1, 1]
-    summary = gradcam.summarize_measures([measures, measures], groups=table["patient_id"], n_boot=50)
+    summary = audit.summarize_measures([measures, measures], groups=table["patient_id"], n_boot=50)
     assert summary["n"] == 3 and summary["seeds"] == 2
     assert 0 <= summary["lung_pointing_rate"] <= 1 and "lung_pointing_rate_ci" in summary
     assert summary["thorax_mass_ci"][0] <= summary["thorax_mass_mean"] <= summary["thorax_mass_ci"][1]
-    shown = gradcam.summary_table({"a": summary, "b": {"n": 0}})
-    label = gradcam.MEASURE_LABELS["thorax_mass"]
+    shown = audit.summary_table({"a": summary, "b": {"n": 0}})
+    label = audit.MEASURE_LABELS["thorax_mass"]
     assert shown.loc[label, "a"].startswith(f"{summary['thorax_mass_mean']:.3f} (") and shown.loc[label, "b"] == "-"
     # the same images as ROI crops: measured in the box, the lung mask cut to it; no thorax measure
-    cropped, _ = gradcam.measure_gradcam(table, model, image_column="path", crop=True, frame_size=64,
+    cropped, _ = audit.measure_gradcam(table, model, image_column="path", crop=True, frame_size=64,
                                          to_input=to_input, progress=False)
     assert cropped["thorax_mass"].isna().all()
     assert measures["lung_chance"].tolist() == pytest.approx([0.25] * 3)  # the mask is a quarter of the image...
     assert cropped["lung_chance"].tolist() == pytest.approx([1.0] * 3)  # ...and fills the box
-    comparison = gradcam.compare_measures(cropped, measures, groups=table["patient_id"], n_boot=50)
+    comparison = audit.compare_measures(cropped, measures, groups=table["patient_id"], n_boot=50)
     assert set(comparison) == {"lung_mass_over_chance"}  # masses over each frame's own chance only
     with pytest.raises(ValueError, match="same seeds"):
-        gradcam.compare_measures([cropped, cropped], measures)
+        audit.compare_measures([cropped, cropped], measures)
     with pytest.raises(ValueError, match="lacks the columns"):
-        gradcam.measure_gradcam(table.drop(columns="roi_x1"), model, image_column="path", crop=False)
+        audit.measure_gradcam(table.drop(columns="roi_x1"), model, image_column="path", crop=False)
 
 
 # --------------------------------------------------------------------------- paired test, examples, figures
@@ -260,16 +260,16 @@ def test_measure_gradcam_end_to_end(tmp_path):
 def test_paired_test_on_constructed_cases():
     rng = np.random.default_rng(0)
     a = rng.random(40)
-    same = gradcam.paired_test(a, a.copy(), n_boot=50)
+    same = audit.paired_test(a, a.copy(), n_boot=50)
     assert same["p_value"] == 1.0 and same["n_nonzero"] == 0 and same["mean_difference"] == 0
-    higher = gradcam.paired_test(np.clip(a + 0.2 + rng.normal(0, 0.05, 40), 0, 1.5), a, n_boot=200)
+    higher = audit.paired_test(np.clip(a + 0.2 + rng.normal(0, 0.05, 40), 0, 1.5), a, n_boot=200)
     assert higher["p_value"] < 1e-6
     assert higher["mean_difference_ci"][0] > 0.1
-    with_nan = gradcam.paired_test(np.r_[a, np.nan], np.r_[a + 0.1, 0.5], n_boot=20)
+    with_nan = audit.paired_test(np.r_[a, np.nan], np.r_[a + 0.1, 0.5], n_boot=20)
     assert with_nan["n"] == 40
     with pytest.raises(ValueError, match="one shape"):
-        gradcam.paired_test(a, a[:5])
-    seeds = gradcam.paired_test(np.stack([a + 0.3, a]), np.stack([a, a]), n_boot=200)  # one seed differs by 0.3
+        audit.paired_test(a, a[:5])
+    seeds = audit.paired_test(np.stack([a + 0.3, a]), np.stack([a, a]), n_boot=200)  # one seed differs by 0.3
     assert seeds["mean_difference"] == pytest.approx(0.15) and seeds["mean_difference_ci"][1] > 0.25
 
 
@@ -277,28 +277,28 @@ def test_compare_groups():
     rng = np.random.default_rng(0)
     flag = np.arange(60) % 2 == 0
     values = np.where(flag, 0.3, 0.05) + rng.normal(0, 0.02, 60)
-    out = gradcam.compare_groups(values, flag)
+    out = audit.compare_groups(values, flag)
     assert out["n_in"] == out["n_out"] == 30
     assert out["difference"] == pytest.approx(0.25, abs=0.02) and out["p_value"] < 1e-8
-    same = gradcam.compare_groups(rng.normal(0, 1, 60), flag)
+    same = audit.compare_groups(rng.normal(0, 1, 60), flag)
     assert same["p_value"] > 0.01
     with pytest.warns(RuntimeWarning, match="cannot compare groups"):
-        empty = gradcam.compare_groups(values, np.ones(60, bool))
+        empty = audit.compare_groups(values, np.ones(60, bool))
     assert empty["n_out"] == 0 and np.isnan(empty["p_value"]) and np.isnan(empty["difference"])
     with pytest.raises(ValueError, match="boolean"):
-        gradcam.compare_groups(values, np.ones(60))
+        audit.compare_groups(values, np.ones(60))
 
 
 def test_select_examples_covers_classes_and_errors():
     y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     a = np.array([1, 1, 0, 1, 0, 0, 1, 0])
     b = np.array([1, 0, 1, 1, 1, 0, 0, 0])
-    chosen = gradcam.select_examples(y, a, b, n=4, seed=0)
+    chosen = audit.select_examples(y, a, b, n=4, seed=0)
     assert len(set(chosen)) == 4
     assert set(y[chosen]) == {0, 1}
     assert any(a[i] != y[i] or b[i] != y[i] for i in chosen)
-    assert (gradcam.select_examples(y, a, b, n=4, seed=0) == chosen).all()
-    assert len(gradcam.select_examples(y, a, b, n=50)) == 8
+    assert (audit.select_examples(y, a, b, n=4, seed=0) == chosen).all()
+    assert len(audit.select_examples(y, a, b, n=50)) == 8
 
 
 def test_overlay_and_figures():
@@ -310,30 +310,30 @@ def test_overlay_and_figures():
     image = square_image(4, 4)
     heat = np.zeros((4, 4), np.float32)
     heat[0, 0] = 1
-    rgb = gradcam.overlay(image, heat)
+    rgb = audit.overlay(image, heat)
     assert rgb.shape == (SIZE, SIZE, 3) and rgb.dtype == np.uint8
     assert rgb[0, 0, 0] > rgb[0, 0, 2]  # jet: hot is red
     with pytest.raises(ValueError, match="alpha"):
-        gradcam.overlay(image, heat, alpha=2)
+        audit.overlay(image, heat, alpha=2)
     example = {"image": image, "box": (0.25, 0.25, 0.75, 0.75), "heatmaps": {"paper": heat, "original": heat,
                                                                                "clahe": heat},
                "cropped": {"paper": True, "original": False, "clahe": False}, "title": "x"}
-    fig = gradcam.plot_examples([example, example])
+    fig = audit.plot_examples([example, example])
     assert isinstance(fig, Figure) and len(fig.axes) == 2 * 4
     frame = pd.DataFrame({"thorax_mass_over_chance": [0.2, 0.5], "lung_mass_over_chance": [np.nan, np.nan]})
-    fig = gradcam.plot_measure_distributions({"a": frame, "b": frame})
+    fig = audit.plot_measure_distributions({"a": frame, "b": frame})
     assert isinstance(fig, Figure) and len(fig.axes) == 1
 
 
 @pytest.mark.parametrize("backbone", ["xception", "small_cnn"])
 def test_default_layer_is_the_backbone_s_last_convolution(backbone):
-    model_module = pytest.importorskip("cxrlib.model")
-    from cxrlib.backbones import BACKBONES
+    model_module = pytest.importorskip("cxrlib.models.model")
+    from cxrlib.models import BACKBONES
 
     model = model_module.build_classifier(backbone=backbone, input_size=96, weights="none")
-    layer = gradcam.find_layer(model)
+    layer = audit.find_layer(model)
     assert layer.name == BACKBONES[backbone].gradcam_layer
     assert len(layer.output.shape) == 4
-    heatmap, _ = gradcam.make_gradcam_heatmap(model_module.to_model_input(np.zeros((1, 96, 96), np.uint8) + 100),
+    heatmap, _ = audit.make_gradcam_heatmap(model_module.to_model_input(np.zeros((1, 96, 96), np.uint8) + 100),
                                            model, layer.name)
     assert np.all(np.isfinite(heatmap))

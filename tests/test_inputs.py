@@ -1,11 +1,11 @@
-"""Tests of cxrlib.inputs: image reading, class weights, the tf.data pipeline, the feature cache."""
+"""Tests of cxrlib.models.inputs: image reading, class weights, the tf.data pipeline, the feature cache."""
 
 import cv2
 import keras
 import numpy as np
 import pytest
 
-from cxrlib import inputs
+from cxrlib.models import inputs
 
 tf_data = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                              reason="tf.data is the TensorFlow backend's path; ImageBatches is the other backends'")
@@ -118,7 +118,7 @@ def test_image_batches_are_the_backend_neutral_twin():
 
 
 def test_augmenting_the_grey_channel_then_copying_it_equals_augmenting_three_channels():
-    from cxrlib.model import to_model_input
+    from cxrlib.models.model import to_model_input
 
     images = _images(4, 40)
     batches = inputs.ImageBatches(images, np.zeros(4), batch_size=4, training=True, augment=True, seed=3)

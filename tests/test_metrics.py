@@ -1,4 +1,4 @@
-"""cxrlib.metrics: hand-computed confusion matrices, bootstrap behaviour, paired tests, files."""
+"""cxrlib.evaluation: hand-computed confusion matrices, bootstrap behaviour, paired tests, files."""
 
 import json
 import warnings
@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from cxrlib import metrics
+from cxrlib import evaluation as metrics
+from cxrlib.evaluation.classification import metric_values, score_ranks
+from cxrlib.evaluation.records import _jsonable
 from cxrlib.atomic import write_csv
 
 # 10 images: 6 PNEUMONIA, 4 NORMAL. At threshold 0.5: tp=4 (0.9 0.8 0.7 0.6), fn=2 (0.4 0.2),
@@ -63,8 +65,8 @@ def test_fast_bootstrap_path_matches_scikit_learn_with_weights_and_ties():
     s = np.round(np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1), 1)  # many ties
     w = rng.integers(0, 4, 300).astype(float)  # a resample: some images drawn 0, 1, 2, 3 times
     pred = (s >= 0.5).astype(int)
-    fast, _ = metrics._metric_values(y, pred, s, w, metrics._score_ranks(s))
-    reference, _ = metrics._metric_values(y, pred, s, w)
+    fast, _ = metric_values(y, pred, s, w, score_ranks(s))
+    reference, _ = metric_values(y, pred, s, w)
     assert reference["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s, sample_weight=w))
     for name in metrics.METRIC_NAMES:
         assert fast[name] == pytest.approx(reference[name], abs=1e-12), name
@@ -401,7 +403,7 @@ def test_evaluate_arms_records_operating_points_fallbacks_and_comparisons():
     [comparison] = out["comparisons"]
     assert comparison["a"] == "good" and comparison["auc_difference"] > 0 and comparison["auc_difference_ci"][0] > 0
     assert len(comparison["mcnemar_p_values"]) == 2 and all(p < 0.05 for p in comparison["mcnemar_p_values"])
-    json.dumps(metrics._jsonable(out))
+    json.dumps(_jsonable(out))
 
 
 def test_evaluate_arms_refuses_a_missing_seed():
@@ -534,3 +536,20 @@ def test_stability_table_shows_each_rule_and_arm_without_nan():
     table = metrics.stability_table(out["operating_point_stability"])
     assert list(table.index) == [(p, "a") for p in metrics.OPERATING_POINTS]
     assert (table["specificity SD between seeds (points)"] == "-").all()  # one seed: no spread, not 'nan'
+
+
+def test_false_positive_rate_on_an_all_normal_set():
+    out = metrics.false_positive_rate([np.array([0.1, 0.9, 0.2, 0.8]), np.array([0.1, 0.1, 0.2, 0.9])], [0.5, 0.5],
+                                      n_boot=200)
+    assert out["per_seed"] == [0.5, 0.25] and out["false_positive_rate"] == pytest.approx(0.375)
+    assert out["ci"][0] <= 0.375 <= out["ci"][1]
+
+
+def test_false_positive_rate_interval_holds_the_spread_between_seeds():
+    """Two training runs that disagree (10% and 60% false alarms on 2000 images): the interval of their mean must
+    reach both, not only the patients' sampling error around 35%."""
+    rng = np.random.default_rng(0)
+    scores = [np.where(rng.random(2000) < rate, 0.9, 0.1) for rate in (0.1, 0.6)]
+    out = metrics.false_positive_rate(scores, [0.5, 0.5], n_boot=400)
+    assert out["ci"][0] < 0.15 and out["ci"][1] > 0.55
+    assert out["sd"] == pytest.approx(np.std(out["per_seed"], ddof=1))

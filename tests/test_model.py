@@ -1,4 +1,4 @@
-"""Tests of cxrlib.model and cxrlib.training on tiny synthetic radiographs (weights='none', 72-px inputs)."""
+"""Tests of cxrlib.models.model and cxrlib.models.training on tiny synthetic radiographs (weights='none', 72-px inputs)."""
 
 import json
 
@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import shared_path
-from cxrlib import model as cm
-from cxrlib.backbones import BACKBONES
-from cxrlib import training as ct
-from cxrlib.metrics import choose_threshold, operating_thresholds, threshold_for_sensitivity
-from cxrlib.training import TrainSettings, train_classifier
+from cxrlib import models
+from cxrlib.evaluation import choose_threshold, operating_thresholds, threshold_for_sensitivity
+from cxrlib.models import BACKBONES, TrainSettings, train_classifier
+from cxrlib.models import training as ct  # patched in place
+from cxrlib.models.training import _EpochKeeper
 
 SIZE = 72
 
@@ -48,7 +48,7 @@ def frame(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classifier():
-    return cm.build_classifier(input_size=SIZE, weights="none", dropout=0.2)
+    return models.build_classifier(input_size=SIZE, weights="none", dropout=0.2)
 
 
 RANDOM_FROZEN = pytest.mark.filterwarnings("ignore:train_mode 'frozen' with weights 'none'")
@@ -66,13 +66,13 @@ def test_classifier_shapes_and_gradcam_layer(classifier):
     assert conv.output.shape[-1] == 2048
     # the layer is part of the classifier's own graph: a Grad-CAM model can be cut from it
     grad_model = keras.Model(classifier.input, [conv.output, classifier.output])
-    maps, proba = grad_model(cm.to_model_input(np.zeros((2, SIZE, SIZE), np.uint8)))
+    maps, proba = grad_model(models.to_model_input(np.zeros((2, SIZE, SIZE), np.uint8)))
     assert maps.shape[0] == 2 and proba.shape == (2, 1)
 
 
 def test_input_below_71_is_refused():
     with pytest.raises(ValueError, match="at least 71"):
-        cm.build_classifier(input_size=70, weights="none")
+        models.build_classifier(input_size=70, weights="none")
     with pytest.raises(ValueError, match="model_input_size"):
         TrainSettings(model_input_size=64, weights="none")
 
@@ -80,7 +80,7 @@ def test_input_below_71_is_refused():
 def test_missing_weights_file_is_refused(tmp_path):
     missing = tmp_path / "nope.weights.h5"
     with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
-        cm.build_classifier(input_size=SIZE, weights=missing)
+        models.build_classifier(input_size=SIZE, weights=missing)
     with pytest.raises(FileNotFoundError, match="imagenet"):
         TrainSettings(weights=str(missing))
 
@@ -89,17 +89,17 @@ def test_wrong_weights_file_is_refused(tmp_path):
     garbage = tmp_path / "garbage.weights.h5"
     garbage.write_bytes(b"not an h5 file")
     with pytest.raises(ValueError, match="garbage.weights.h5"):
-        cm.build_classifier(input_size=SIZE, weights=garbage)
+        models.build_classifier(input_size=SIZE, weights=garbage)
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     wrong = tmp_path / "dense.weights.h5"
     other.save_weights(wrong)
     with pytest.raises(ValueError, match="dense.weights.h5"):
-        cm.build_classifier(input_size=SIZE, weights=wrong)
+        models.build_classifier(input_size=SIZE, weights=wrong)
 
 
 def test_local_imagenet_weights_are_loaded():
     path = shared_path("weights", "xception_imagenet_notop.weights.h5")
-    model = cm.build_classifier(input_size=SIZE, weights=path)
+    model = models.build_classifier(input_size=SIZE, weights=path)
     reference = keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
     reference.load_weights(path)
     for name in ("block1_conv1", "block14_sepconv2"):
@@ -108,30 +108,30 @@ def test_local_imagenet_weights_are_loaded():
 
 
 def test_trainable_layers_per_mode(classifier):
-    names = cm.configure_trainable(classifier, train_mode="frozen")
+    names = models.configure_trainable(classifier, train_mode="frozen")
     assert names == ["pneumonia"]
     assert len(classifier.trainable_weights) == 2
-    names = cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block14")
+    names = models.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block14")
     assert "block14_sepconv1" in names and "pneumonia" in names
     assert not any(n.startswith("block13") for n in names)
     assert not any(n.endswith("_bn") for n in names)  # pretrained statistics kept
-    names = cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block13")
+    names = models.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block13")
     assert "block13_sepconv1" in names and not any(n.startswith("block12") for n in names)
     assert len([n for n in names if n.startswith("conv2d")]) == 1  # block13's residual projection
     batchnorm = [layer for layer in classifier.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    cm.configure_trainable(classifier, train_mode="finetune", train_batchnorm=True)
+    models.configure_trainable(classifier, train_mode="finetune", train_batchnorm=True)
     assert len(classifier.non_trainable_weights) == 2 * len(batchnorm)  # only the BN moving statistics
-    cm.configure_trainable(classifier, train_mode="finetune")
+    models.configure_trainable(classifier, train_mode="finetune")
     assert not any(layer.trainable for layer in batchnorm)
     with pytest.raises(ValueError, match="block15"):
-        cm.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block15")
+        models.configure_trainable(classifier, train_mode="finetune", finetune_from_block="block15")
     with pytest.raises(ValueError, match="train_mode"):
-        cm.configure_trainable(classifier, train_mode="partial")
+        models.configure_trainable(classifier, train_mode="partial")
 
 
 def test_split_at_composes_to_the_classifier(classifier):
-    prefix, suffix = cm.split_at(classifier, "block14_sepconv1")
-    x = cm.to_model_input(np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE), dtype=np.uint8))
+    prefix, suffix = models.split_at(classifier, "block14_sepconv1")
+    x = models.to_model_input(np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE), dtype=np.uint8))
     np.testing.assert_allclose(suffix.predict_on_batch(prefix.predict_on_batch(x)),
                                classifier.predict_on_batch(x), rtol=1e-5, atol=1e-6)
     assert len(suffix.layers) < 12
@@ -139,38 +139,38 @@ def test_split_at_composes_to_the_classifier(classifier):
 
 @pytest.mark.parametrize("lr,rate,steps", [(1e-3, 0.9, 100), (5e-4, 0.5, 7)])
 def test_schedule_is_eq10(lr, rate, steps):
-    schedule = cm.lr_schedule(learning_rate=lr, decay_rate=rate, decay_steps=steps)
+    schedule = models.lr_schedule(learning_rate=lr, decay_rate=rate, decay_steps=steps)
     for s in (0, 1, 7, 50, 100, 1234):
         assert float(schedule(s)) == pytest.approx(lr * rate ** (s / steps), rel=1e-5)
 
 
 def test_schedule_refusals():
     with pytest.raises(ValueError, match="lr_decay_rate"):
-        cm.lr_schedule(learning_rate=1e-3, decay_rate=1.5, decay_steps=10)
+        models.lr_schedule(learning_rate=1e-3, decay_rate=1.5, decay_steps=10)
     with pytest.raises(ValueError, match="learning_rate"):
-        cm.lr_schedule(learning_rate=0, decay_rate=0.9, decay_steps=10)
+        models.lr_schedule(learning_rate=0, decay_rate=0.9, decay_steps=10)
 
 
 def test_model_input_conversion():
     images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
-    batch = cm.to_model_input(images)
+    batch = models.to_model_input(images)
     assert batch.shape == (2, 4, 4, 3) and batch.dtype == np.float32
     np.testing.assert_array_equal(batch[..., 2], images)
-    assert cm.to_model_input(images[0]).shape == (1, 4, 4, 3)
+    assert models.to_model_input(images[0]).shape == (1, 4, 4, 3)
     with pytest.raises(TypeError, match="uint8"):
-        cm.to_model_input(images.astype(float))
+        models.to_model_input(images.astype(float))
 
 
 def test_predict_proba_checks_size(classifier):
-    proba = cm.predict_proba(classifier, np.zeros((3, SIZE, SIZE), np.uint8), batch_size=2)
+    proba = models.predict_proba(classifier, np.zeros((3, SIZE, SIZE), np.uint8), batch_size=2)
     assert proba.shape == (3,) and np.all((proba >= 0) & (proba <= 1))
     with pytest.raises(ValueError, match="read_images"):
-        cm.predict_proba(classifier, np.zeros((3, 64, 64), np.uint8))
+        models.predict_proba(classifier, np.zeros((3, 64, 64), np.uint8))
 
 
 def test_missing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="03_training"):
-        cm.load_classifier(tmp_path / "processed.keras")
+        models.load_classifier(tmp_path / "processed.keras")
 
 
 # ----------------------------------------------------------------------------- threshold
@@ -219,9 +219,9 @@ def test_frozen_training_lowers_the_loss_and_saves_a_usable_model(frame, tmp_pat
     # the saved classifier is a full-image model that 04/05 can load and score
     path = tmp_path / "processed.keras"
     result.model.save(path)
-    loaded = cm.load_classifier(path)
+    loaded = models.load_classifier(path)
     images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.image_paper])
-    np.testing.assert_allclose(cm.predict_proba(loaded, images), result.validation.score, atol=2e-3)
+    np.testing.assert_allclose(models.predict_proba(loaded, images), result.validation.score, atol=2e-3)
     assert loaded.get_layer(BACKBONES["xception"].gradcam_layer) is not None
 
 
@@ -231,13 +231,13 @@ def test_finetune_end_to_end_with_augmentation_runs_and_saves(frame, tmp_path):
     assert len(result.history) == 2 and np.isfinite(result.history.loss).all()
     assert len(result.trainable_layers) > 75  # every layer with weights
     assert result.settings.cached is False
-    paths = ct.save_training_outputs({("original", 0): result}, tmp_path, tmp_path / "models")
+    paths = models.save_training_outputs({("original", 0): result}, tmp_path, tmp_path / "models")
     model_path = tmp_path / "models" / "original-seed0.keras"
     assert model_path in paths and (tmp_path / "training" / "original-seed0_history.csv").is_file()
     assert model_path.stat().st_size < 1.3 * 4 * result.model.count_params()  # no optimizer state
-    loaded = cm.load_classifier(model_path)
+    loaded = models.load_classifier(model_path)
     images = np.zeros((2, SIZE, SIZE), np.uint8)
-    np.testing.assert_allclose(cm.predict_proba(loaded, images), cm.predict_proba(result.model, images), atol=1e-6)
+    np.testing.assert_allclose(models.predict_proba(loaded, images), models.predict_proba(result.model, images), atol=1e-6)
     saved = pd.read_csv(tmp_path / "validation_predictions.csv")
     assert list(saved.columns) == ["arm", "seed", "path", "patient_id", "label", "score", "threshold", "predicted"]
     record = json.loads((tmp_path / "training.json").read_text())["arms"]["original"]["seeds"]["0"]
@@ -257,7 +257,7 @@ def test_finetune_from_block14_on_cached_prefix_lowers_the_loss(frame):
 @RANDOM_FROZEN
 def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monkeypatch):
     settings = TrainSettings(train_mode="frozen", epochs=4, **FAST)
-    original = ct._EpochKeeper.on_epoch_end
+    original = _EpochKeeper.on_epoch_end
     calls = []
 
     def interrupt_after_two(self, epoch, logs=None):
@@ -266,7 +266,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monke
         if epoch == 1:
             raise KeyboardInterrupt("simulated interruption")
 
-    monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", interrupt_after_two)
+    monkeypatch.setattr(_EpochKeeper, "on_epoch_end", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, name="m", progress=False)
     state = json.loads(next((tmp_path / "checkpoints").glob("m-*/state.json")).read_text())
@@ -277,7 +277,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monke
         original(self, epoch, logs)
         calls.append(epoch)
 
-    monkeypatch.setattr(ct._EpochKeeper, "on_epoch_end", spy)
+    monkeypatch.setattr(_EpochKeeper, "on_epoch_end", spy)
     result = train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, name="m", progress=False)
     assert calls == [2, 3]  # only the epochs left ran
     assert list(result.history.epoch) == [1, 2, 3, 4]
@@ -290,7 +290,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(frame, tmp_path, monke
 
 @RANDOM_FROZEN
 def test_nan_loss_is_a_clear_error(frame, monkeypatch):
-    real = ct.cached_features
+    real = models.cached_features
 
     def poisoned(images, prefix, **kwargs):
         features = real(images, prefix, **kwargs)
@@ -335,7 +335,7 @@ def test_small_cnn_trains_from_scratch_and_learns_a_visible_opacity(frame, tmp_p
     path = tmp_path / "m.keras"
     result.model.save(path)
     images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.path])
-    np.testing.assert_allclose(ct.predict_scores(cm.load_classifier(path), images, settings=settings),
+    np.testing.assert_allclose(models.predict_scores(models.load_classifier(path), images, settings=settings),
                                result.validation.score, atol=1e-5)
 
 
@@ -349,30 +349,30 @@ def test_bfloat16_training_learns_records_its_policy_and_loads_with_it(frame, tm
     assert all(w.dtype == "float32" for w in result.model.trainable_weights)  # bf16 arithmetic, float32 weights
     path = tmp_path / "m.keras"
     result.model.save(path)
-    loaded = cm.load_classifier(path)
+    loaded = models.load_classifier(path)
     assert loaded.get_layer("conv4_act").dtype_policy.name == "mixed_bfloat16"
     images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in result.validation.path])
-    np.testing.assert_allclose(ct.predict_scores(loaded, images, settings=settings), result.validation.score,
+    np.testing.assert_allclose(models.predict_scores(loaded, images, settings=settings), result.validation.score,
                                atol=1e-5)
 
 
 def test_precision_is_resolved_per_machine_and_checked(monkeypatch):
     monkeypatch.setattr(ct, "accelerators", lambda: [])
-    assert ct.distribution("auto")[1] == "float32"
+    assert models.distribution("auto")[1] == "float32"
     monkeypatch.setattr(ct, "_cpu_has_bfloat16", lambda: False)
     with pytest.warns(UserWarning, match="emulated and slower than float32"):
-        assert ct.distribution("mixed_bfloat16")[1] == "mixed_bfloat16"
+        assert models.distribution("mixed_bfloat16")[1] == "mixed_bfloat16"
     with pytest.raises(ValueError, match="precision='bf16' is refused"):
         TrainSettings(precision="bf16")
 
 
 def test_small_cnn_refuses_weights_and_tiny_inputs():
     with pytest.raises(ValueError, match="takes no weights"):
-        cm.build_classifier(backbone="small_cnn", input_size=64, weights="imagenet")
+        models.build_classifier(backbone="small_cnn", input_size=64, weights="imagenet")
     with pytest.raises(ValueError, match="at least 32"):
-        cm.build_classifier(backbone="small_cnn", input_size=16, weights="none")
+        models.build_classifier(backbone="small_cnn", input_size=16, weights="none")
     with pytest.raises(ValueError, match="unknown"):
-        cm.build_classifier(backbone="resnet", input_size=64, weights="none")
+        models.build_classifier(backbone="resnet", input_size=64, weights="none")
 
 
 def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame, tmp_path):
@@ -385,8 +385,8 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
         settings = TrainSettings(train_mode="frozen", epochs=1, **{**FAST, "seed": seed, "weights": str(weights)})
         result = train_classifier(frame, image_column="path", settings=settings, work_dir=tmp_path, progress=False,
                                   name=f"s{seed}")
-        cached = ct.predict_scores(result.model, images, settings=settings, work_dir=tmp_path)
-        np.testing.assert_allclose(cached, cm.predict_proba(result.model, images), atol=2e-3)
+        cached = models.predict_scores(result.model, images, settings=settings, work_dir=tmp_path)
+        np.testing.assert_allclose(cached, models.predict_proba(result.model, images), atol=2e-3)
         scores.append(cached)
     # one feature file per image set (train, val, these six), whatever the number of seeds
     assert len(list((tmp_path / "features").glob("*.npy"))) == 3
@@ -394,7 +394,7 @@ def test_cached_prefix_scores_match_the_full_model_and_are_shared_by_seeds(frame
 
 
 def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
-    from cxrlib import gradcam
+    from cxrlib import audit
 
     weights = tmp_path / "fixed_notop.weights.h5"
     keras.applications.Xception(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3)).save_weights(weights)
@@ -403,17 +403,17 @@ def test_gradcam_on_cached_features_matches_the_whole_model(frame, tmp_path):
     model = train_classifier(frame, image_column="path", settings=settings, progress=False).model
     images = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in frame.path[:6]])
     layer = "block14_sepconv2_act"
-    explained, inputs = ct.gradcam_inputs(model, images, settings=settings, layer_name=layer, work_dir=tmp_path)
+    explained, inputs = models.gradcam_inputs(model, images, settings=settings, layer_name=layer, work_dir=tmp_path)
     assert explained.name == "suffix" and len(inputs) == len(images)
     table = frame.iloc[:6].assign(roi_y0=0.0, roi_x0=0.0, roi_y1=1.0, roi_x1=1.0)
-    cached, maps = gradcam.measure_gradcam(table, explained, image_column="path", crop=False, frame_size=32,
+    cached, maps = audit.measure_gradcam(table, explained, image_column="path", crop=False, frame_size=32,
                                            layer_name=layer, inputs=inputs, progress=False)
-    whole, whole_maps = gradcam.measure_gradcam(table, model, image_column="path", crop=False, frame_size=32,
+    whole, whole_maps = audit.measure_gradcam(table, model, image_column="path", crop=False, frame_size=32,
                                                 layer_name=layer, progress=False)
     np.testing.assert_allclose(cached["probability"], whole["probability"], atol=2e-3)
     np.testing.assert_allclose(maps, whole_maps, atol=0.05)
     # a layer inside the frozen part needs the whole model
-    assert ct.gradcam_inputs(model, images, settings=settings, layer_name="block13_sepconv2_bn")[1] is None
+    assert models.gradcam_inputs(model, images, settings=settings, layer_name="block13_sepconv2_bn")[1] is None
 
 
 def test_operating_thresholds_on_constructed_scores():
@@ -440,7 +440,7 @@ def test_history_plot_has_whole_epoch_ticks_and_does_not_magnify_auc_noise():
     history = pd.DataFrame({"epoch": epochs, "loss": [0.25, 0.15, 0.11, 0.08], "val_loss": [0.3, 0.2, 0.15, 0.1],
                             "accuracy": [0.90, 0.94, 0.96, 0.97], "val_accuracy": [0.93, 0.935, 0.937, 0.94],
                             "val_auc": [0.9959, 0.9962, 0.9967, 0.9968]})
-    fig = ct.plot_histories({"arm": {0: history, 1: history.assign(val_auc=history.val_auc - 0.001)}},
+    fig = models.plot_histories({"arm": {0: history, 1: history.assign(val_auc=history.val_auc - 0.001)}},
                             best_epochs={"arm": {0: 4, 1: 3}})
     fig.canvas.draw()
     for ax in fig.axes:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cxrlib.params import ProfileError, StudyParams, load_profile, parse_overrides
+from cxrlib.run.params import ProfileError, StudyParams, load_profile, parse_overrides
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
 
@@ -142,5 +142,5 @@ def test_preprocessing_ranges_are_declared_once():
         with pytest.raises(ValueError):
             PreprocessConfig(**{key: high + 1 if isinstance(high, int) else high * 2})
     assert StudyParams().augment is False
-    from cxrlib.training import TrainSettings
+    from cxrlib.models import TrainSettings
     assert TrainSettings().augment is StudyParams().augment

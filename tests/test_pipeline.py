@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from conftest import TINY_ARMS
-from cxrlib.params import StudyParams
-from cxrlib.pipeline import StudyRunError, discover_steps, run_study
+from cxrlib.run.params import StudyParams
+from cxrlib.run.pipeline import StudyRunError, discover_steps, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_a_full_run_starts_from_an_empty_folder_and_keeps_the_earlier_run_until_
 
 
 def test_the_run_s_own_folder_does_not_make_the_code_count_as_changed(tmp_path, monkeypatch):
-    from cxrlib import pipeline
+    from cxrlib.run import pipeline
 
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
@@ -126,7 +126,7 @@ def test_a_notebook_declaring_an_unknown_parameter_is_refused(tmp_path):
 def test_every_study_notebook_declares_only_known_parameters():
     import jupytext
 
-    from cxrlib.pipeline import _declared_parameters
+    from cxrlib.run.pipeline import _declared_parameters
 
     known = set(StudyParams.known_keys()) | {"run_dir"}
     for step in discover_steps():
@@ -209,7 +209,7 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     notebook(nbdir / "01_log.py", 'run_dir = "x"',
              "import sys\nsys.stderr.write('I0000 00:00:1 port.cc:153] oneDNN noise\\nreal warning\\n')\n"
              "print('WARNING:tensorflow:5 out of the last 5 calls triggered tf.function retracing')\n"
-             "import matplotlib.pyplot as plt, numpy as np\nfrom cxrlib.study import StudyRun\n"
+             "import matplotlib.pyplot as plt, numpy as np\nfrom cxrlib.run.study import StudyRun\n"
              "run = StudyRun(run_dir, step='01')\nfig, ax = plt.subplots()\nax.plot([0, 1])\nrun.show(fig, 'line')\n"
              "fig, ax = plt.subplots()\nax.imshow(np.random.default_rng(0).random((64, 64)), cmap='gray')\n"
              "run.show(fig, 'radiograph')")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.plausibility import PLAUSIBLE, failure_rates, flag_boxes, lung_side_ratio, rates_sentence
+from cxrlib.preprocess import PLAUSIBLE, failure_rates, flag_boxes, lung_side_ratio, rates_sentence
 
 
 def _boxes(rows):

@@ -11,11 +11,11 @@ import pytest
 from skimage.segmentation import (inverse_gaussian_gradient, morphological_chan_vese,
                                   morphological_geodesic_active_contour)
 
-from cxrlib import roi
-from cxrlib.data import read_radiograph
+from cxrlib import preprocess
+from cxrlib.data import read_radiograph, synthetic_radiograph
 from cxrlib.preprocess import (PreprocessConfig, agreement_sample, apply_clahe, evaluate_roi, extract_roi,
-                               preprocess_image, resize_image, roi_eval_main)
-from cxrlib.synthetic import synthetic_radiograph
+                               preprocess_image, resize_image)
+from cxrlib.run.roi_eval import roi_eval_main
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -89,7 +89,7 @@ def test_apply_clahe_refuses(kwargs):
 
 def test_mean_threshold_is_eq_1_and_2():
     image = np.array([[0, 10], [20, 30]], np.uint8)
-    binary, th = roi.mean_threshold(image)
+    binary, th = preprocess.mean_threshold(image)
     assert th == 15.0
     assert binary.tolist() == [[False, False], [True, True]]
 
@@ -98,14 +98,14 @@ def test_mean_threshold_is_eq_1_and_2():
                                           (np.zeros(5), ValueError), ("image", TypeError)])
 def test_mean_threshold_refuses(image, error):
     with pytest.raises(error):
-        roi.mean_threshold(image)
+        preprocess.mean_threshold(image)
 
 
 def test_chan_vese_contour_recovers_dark_lungs_from_noisy_init():
     image, lungs = phantom()
     rng = np.random.default_rng(1)
     init = lungs ^ (rng.random(lungs.shape) < 0.15)
-    out = roi.chan_vese_contour(image, init, iterations=10)
+    out = preprocess.chan_vese_contour(image, init, iterations=10)
     inside_body = np.zeros_like(lungs)
     inside_body[12:126, 20:108] = True
     assert iou(out & inside_body, lungs) > 0.9
@@ -113,8 +113,8 @@ def test_chan_vese_contour_recovers_dark_lungs_from_noisy_init():
 
 def test_chan_vese_contour_matches_scikit_image():
     image, lungs = phantom()
-    binary, _ = roi.mean_threshold(cv2.GaussianBlur(image, (0, 0), 1))
-    ours = roi.chan_vese_contour(image, ~binary, iterations=8, smoothing=1)
+    binary, _ = preprocess.mean_threshold(cv2.GaussianBlur(image, (0, 0), 1))
+    ours = preprocess.chan_vese_contour(image, ~binary, iterations=8, smoothing=1)
     theirs = morphological_chan_vese(image.astype(float), 8, init_level_set=~binary, smoothing=1).astype(bool)
     assert iou(ours, theirs) > 0.995
 
@@ -126,7 +126,7 @@ def test_geodesic_contour_grows_to_the_edge_and_matches_scikit_image():
     seed = np.zeros((80, 80), bool)
     seed[35:45, 35:45] = True
     gimage = inverse_gaussian_gradient(image / 255.0, sigma=1.5)
-    ours = roi.geodesic_contour(gimage, seed, iterations=40, balloon=1, threshold=0.5)
+    ours = preprocess.geodesic_contour(gimage, seed, iterations=40, balloon=1, threshold=0.5)
     assert iou(ours, truth) > 0.85
     theirs = morphological_geodesic_active_contour(gimage, 40, init_level_set=seed, smoothing=1, balloon=1,
                                                   threshold=0.5)
@@ -142,20 +142,20 @@ def test_geodesic_contour_grows_to_the_edge_and_matches_scikit_image():
 def test_chan_vese_contour_refuses(kwargs, error):
     args = {"image": np.zeros((8, 8)), "init_mask": np.zeros((8, 8), bool), "iterations": 2, **kwargs}
     with pytest.raises(error):
-        roi.chan_vese_contour(args.pop("image"), args.pop("init_mask"), **args)
+        preprocess.chan_vese_contour(args.pop("image"), args.pop("init_mask"), **args)
 
 
 @pytest.mark.parametrize("kwargs", [{"balloon": 2}, {"threshold": "median"}, {"iterations": -3}])
 def test_geodesic_contour_refuses(kwargs):
     with pytest.raises(ValueError):
-        roi.geodesic_contour(np.ones((8, 8)), np.zeros((8, 8), bool), **{"iterations": 1, **kwargs})
+        preprocess.geodesic_contour(np.ones((8, 8)), np.zeros((8, 8), bool), **{"iterations": 1, **kwargs})
 
 
 def test_mean_filter_mask_drops_small_blobs_keeps_large_regions():
     mask = np.zeros((60, 60), bool)
     mask[10:40, 10:40] = True
     mask[50:53, 50:53] = True
-    out = roi.mean_filter_mask(mask, 9)
+    out = preprocess.mean_filter_mask(mask, 9)
     assert out[25, 25] and not out[51, 51]
     assert iou(out, mask) > 0.85
 
@@ -163,7 +163,7 @@ def test_mean_filter_mask_drops_small_blobs_keeps_large_regions():
 @pytest.mark.parametrize("size, level", [(4, 0.5), (0, 0.5), (5, 0.0), (5, 1.5)])
 def test_mean_filter_mask_refuses(size, level):
     with pytest.raises(ValueError):
-        roi.mean_filter_mask(np.zeros((10, 10), bool), size, level=level)
+        preprocess.mean_filter_mask(np.zeros((10, 10), bool), size, level=level)
 
 
 def test_select_lung_fields_cuts_necks_and_drops_outside_air():
@@ -173,7 +173,7 @@ def test_select_lung_fields_cuts_necks_and_drops_outside_air():
     mask[:, 0:8] = True                # air beside the body, touches the border
     mask[40:44, 8:15] = True           # narrow neck joining the left lung to the air
     mask[88:91, 48:51] = True          # small blob
-    fields = roi.select_lung_fields(mask, split_radius=5, min_fraction=0.1)
+    fields = preprocess.select_lung_fields(mask, split_radius=5, min_fraction=0.1)
     assert fields[50, 25] and fields[50, 70]
     assert not fields[:, 0:8].any() and not fields[88:91, 48:51].any()
 
@@ -181,27 +181,27 @@ def test_select_lung_fields_cuts_necks_and_drops_outside_air():
 def test_select_lung_fields_empty_when_all_touch_the_border():
     mask = np.zeros((50, 50), bool)
     mask[:, :20] = True
-    assert not roi.select_lung_fields(mask, split_radius=3).any()
+    assert not preprocess.select_lung_fields(mask, split_radius=3).any()
     with pytest.raises(ValueError):
-        roi.select_lung_fields(mask, split_radius=0)
+        preprocess.select_lung_fields(mask, split_radius=0)
 
 
 def test_body_midline_finds_the_bright_spine():
     image = np.full((60, 100), 50, np.uint8)
     image[:, 54:60] = 220
-    assert abs(roi.body_midline(image, np.zeros_like(image, bool)) - 0.57) < 0.03
+    assert abs(preprocess.body_midline(image, np.zeros_like(image, bool)) - 0.57) < 0.03
 
 
 def test_roi_box_fractions_margin_and_mirroring():
     fields = np.zeros((100, 200), bool)
     fields[20:60, 40:80] = True                  # left lung only
-    assert roi.roi_box(fields, margin=0) == (0.2, 0.2, 0.6, 0.4)
-    y0, x0, y1, x1 = roi.roi_box(fields, margin=0.1)
+    assert preprocess.roi_box(fields, margin=0) == (0.2, 0.2, 0.6, 0.4)
+    y0, x0, y1, x1 = preprocess.roi_box(fields, margin=0.1)
     assert (y0, y1) == pytest.approx((0.16, 0.64)) and (x0, x1) == pytest.approx((0.18, 0.42))
-    mirrored = roi.roi_box(fields, margin=0, midline=0.5)
+    mirrored = preprocess.roi_box(fields, margin=0, midline=0.5)
     assert mirrored == pytest.approx((0.2, 0.2, 0.6, 0.8))
     fields[20:60, 120:160] = True                # both lungs: no mirroring about an off-centre midline
-    assert roi.roi_box(fields, margin=0, midline=0.45) == pytest.approx((0.2, 0.2, 0.6, 0.8))
+    assert preprocess.roi_box(fields, margin=0, midline=0.45) == pytest.approx((0.2, 0.2, 0.6, 0.8))
 
 
 def test_trim_thin_parts_cuts_back_a_strip_and_keeps_a_lung_at_the_edge():
@@ -209,19 +209,19 @@ def test_trim_thin_parts_cuts_back_a_strip_and_keeps_a_lung_at_the_edge():
     fields[20:70, 30:60] = True                  # a lung, 30 px wide
     fields[60:100, 0:4] = True                   # a strip along the left edge, 4 px wide ...
     fields[60:64, 0:30] = True                   # ... joined to the lung's base
-    trimmed = roi.trim_thin_parts(fields, radius=3)
+    trimmed = preprocess.trim_thin_parts(fields, radius=3)
     assert trimmed[20:70, 30:60].all()           # the lung keeps every pixel, corners included
     assert not trimmed[:, :20].any()             # the strip ends within 2 * radius of the lung's core
-    y0, x0, y1, x1 = roi.roi_box(trimmed, margin=0)
+    y0, x0, y1, x1 = preprocess.roi_box(trimmed, margin=0)
     assert (y0, y1, x1) == (0.2, 0.7, 0.6) and 0.3 - 0.06 <= x0 < 0.3    # at most 2 * radius past the lung
     base = np.zeros((100, 100), bool)
     base[50:100, 10:90] = True                   # a lung base cut by the lower edge is not thin
-    assert (roi.trim_thin_parts(base, radius=3) == base).all()
+    assert (preprocess.trim_thin_parts(base, radius=3) == base).all()
     strip = np.zeros((100, 100), bool)
     strip[:, 0:4] = True                         # nothing wide at all: the fields are kept as they are
-    assert (roi.trim_thin_parts(strip, radius=3) == strip).all()
+    assert (preprocess.trim_thin_parts(strip, radius=3) == strip).all()
     with pytest.raises(ValueError, match="radius"):
-        roi.trim_thin_parts(fields, radius=0)
+        preprocess.trim_thin_parts(fields, radius=0)
 
 
 @pytest.mark.parametrize("kwargs", [{"margin": -0.1}, {"margin": 0.1, "midline": 1.5}, {"margin": 0.1, "balance": 2}])
@@ -229,22 +229,22 @@ def test_roi_box_refuses(kwargs):
     fields = np.zeros((10, 10), bool)
     fields[2:5, 2:5] = True
     with pytest.raises(ValueError):
-        roi.roi_box(fields, **kwargs)
+        preprocess.roi_box(fields, **kwargs)
     with pytest.raises(ValueError):
-        roi.roi_box(np.zeros((10, 10), bool), margin=0.1)
+        preprocess.roi_box(np.zeros((10, 10), bool), margin=0.1)
 
 
 def test_crop_box_takes_the_box_and_resizes():
     image = np.zeros((100, 100), np.uint8)
     image[20:60, 30:90] = 200
-    crop = roi.crop_box(image, (0.2, 0.3, 0.6, 0.9), output_size=32)
+    crop = preprocess.crop_box(image, (0.2, 0.3, 0.6, 0.9), output_size=32)
     assert crop.shape == (32, 32) and crop.dtype == np.uint8 and crop.min() == 200
 
 
 @pytest.mark.parametrize("box", [(0.5, 0.2, 0.4, 0.9), (0, 0, 1, 1.2), (0, 0, 1), "box"])
 def test_crop_box_refuses_bad_boxes(box):
     with pytest.raises(ValueError):
-        roi.crop_box(np.zeros((10, 10), np.uint8), box, output_size=8)
+        preprocess.crop_box(np.zeros((10, 10), np.uint8), box, output_size=8)
 
 
 # --------------------------------------------------------------------------- whole ROI / chain
@@ -255,7 +255,7 @@ def test_extract_roi_keeps_both_phantom_lungs_and_drops_the_marker():
     config = PreprocessConfig(preprocess_size=200, contour_size=100, output_size=64)
     result = preprocess_image(image, config)
     assert not result.roi.fallback and result.roi.reason == ""
-    r0, c0, r1, c1 = roi._box_pixels(result.roi.box, lungs.shape)
+    r0, c0, r1, c1 = preprocess.box_pixels(result.roi.box, lungs.shape)
     assert lungs[r0:r1, c0:c1].sum() / lungs.sum() > 0.99
     assert r0 > 0.1 * 200 and c0 > 0.1 * 200          # the marker (top-left corner) is outside
     assert result.processed.shape == (64, 64) and result.processed.dtype == np.uint8
@@ -269,7 +269,7 @@ def test_extract_roi_on_synthetic_radiographs_keeps_lungs_drops_markers():
     for label in ("NORMAL", "PNEUMONIA", "NORMAL", "PNEUMONIA"):
         sample = synthetic_radiograph(label=label, rng=rng, size=256, shortcut=True)
         result = preprocess_image(sample.image, config)
-        r0, c0, r1, c1 = roi._box_pixels(result.roi.box, sample.image.shape)
+        r0, c0, r1, c1 = preprocess.box_pixels(result.roi.box, sample.image.shape)
         assert sample.lung_mask[r0:r1, c0:c1].sum() / sample.lung_mask.sum() > 0.98
         shortcut = sample.marker_boxes[-1]                  # the planted tag, top-right corner
         assert shortcut[2] <= r0 or shortcut[1] >= c1
@@ -377,10 +377,10 @@ def test_opencv_snakes_match_scikit_image_on_real_images():
         stages = extract_roi(equalized, config).stages
         image, init = stages["smoothed"], ~stages["binary"]
         theirs = morphological_chan_vese(image.astype(float), 10, init_level_set=init, smoothing=1).astype(bool)
-        assert iou(roi.chan_vese_contour(image, init, iterations=10), theirs) > 0.995
+        assert iou(preprocess.chan_vese_contour(image, init, iterations=10), theirs) > 0.995
         gimage = inverse_gaussian_gradient(image / 255.0, sigma=1.0)
         theirs = morphological_geodesic_active_contour(gimage, 10, init_level_set=init, smoothing=1, balloon=1)
-        assert iou(roi.geodesic_contour(gimage, init, iterations=10), theirs.astype(bool)) > 0.995
+        assert iou(preprocess.geodesic_contour(gimage, init, iterations=10), theirs.astype(bool)) > 0.995
 
 
 def test_roi_covers_the_lungs_on_shenzhen_masks(tmp_path):
@@ -400,9 +400,9 @@ def test_roi_covers_the_lungs_on_shenzhen_masks(tmp_path):
 def test_roi_box_extends_flat_boxes_downwards():
     fields = np.zeros((100, 100), bool)
     fields[10:30, 20:80] = True                     # only the apices: 0.2 tall, 0.6 wide
-    y0, x0, y1, x1 = roi.roi_box(fields, margin=0, min_aspect=0.8)
+    y0, x0, y1, x1 = preprocess.roi_box(fields, margin=0, min_aspect=0.8)
     assert (y0, x0, x1) == pytest.approx((0.1, 0.2, 0.8)) and y1 == pytest.approx(0.1 + 0.48)
-    assert roi.roi_box(fields, margin=0)[2] == pytest.approx(0.3)
+    assert preprocess.roi_box(fields, margin=0)[2] == pytest.approx(0.3)
 
 
 # --------------------------------------------------------------------------- lungs at the image edge
@@ -413,7 +413,7 @@ def test_select_lung_fields_keeps_lungs_touching_the_bottom_edge():
     mask[30:100, 15:40] = True          # lung bases cut by the lower edge
     mask[30:100, 60:85] = True
     mask[0:20, 0:30] = True             # air above the shoulder: touches the top edge
-    fields = roi.select_lung_fields(mask, split_radius=5, midline=0.5)
+    fields = preprocess.select_lung_fields(mask, split_radius=5, midline=0.5)
     assert fields[60, 25] and fields[60, 70] and fields[99, 25] and fields[99, 70]
     assert not fields[5, 5]
 
@@ -423,12 +423,12 @@ def test_select_lung_fields_side_edge_lung_kept_outside_air_dropped():
     mask[20:90, 0:40] = True            # lung cut by the left edge, reaches to 0.1 of the width from the midline
     mask[20:90, 60:80] = True           # the other lung
     mask[10:100, 94:100] = True         # air beside the chest wall on the right
-    fields = roi.select_lung_fields(mask, split_radius=3, midline=0.5, reach=0.25)
+    fields = preprocess.select_lung_fields(mask, split_radius=3, midline=0.5, reach=0.25)
     assert fields[50, 5] and fields[50, 70]
     assert not fields[50, 97]
     # Without a midline every piece on a side edge is air (the rule before issue 10).
-    assert not roi.select_lung_fields(mask, split_radius=3)[50, 5]
-    assert roi.outside_air(mask, split_radius=3, midline=0.5)[50, 97]
+    assert not preprocess.select_lung_fields(mask, split_radius=3)[50, 5]
+    assert preprocess.outside_air(mask, split_radius=3, midline=0.5)[50, 97]
 
 
 def test_outside_air_wider_cuts_free_a_lung_joined_to_the_air_by_a_wide_neck():
@@ -437,21 +437,21 @@ def test_outside_air_wider_cuts_free_a_lung_joined_to_the_air_by_a_wide_neck():
     mask[30:45, 45:55] = True           # a neck 10 px wide: only a cut wider than 2 * 5 px parts it
     mask[45:95, 20:80] = True           # the lung
     mask[40:100, 92:100] = True         # a thin strip of air beside the chest wall: no piece at wider cuts
-    finest = roi.outside_air(mask, split_radius=3, midline=0.5)
+    finest = preprocess.outside_air(mask, split_radius=3, midline=0.5)
     assert finest[70, 50] and finest[10, 50] and finest[70, 96]
-    air = roi.outside_air(mask, split_radius=3, midline=0.5, wider_cuts=(2, 3))
+    air = preprocess.outside_air(mask, split_radius=3, midline=0.5, wider_cuts=(2, 3))
     assert not air[70, 50] and air[10, 50] and air[70, 96]
     with pytest.raises(ValueError, match="wider_cuts"):
-        roi.outside_air(mask, split_radius=3, wider_cuts=(0.5,))
+        preprocess.outside_air(mask, split_radius=3, wider_cuts=(0.5,))
 
 
 @pytest.mark.parametrize("kwargs", [{"reach": 1.5}, {"midline": -0.1}, {"split_radius": 0}])
 def test_select_lung_fields_and_outside_air_refuse(kwargs):
     args = {"split_radius": 3, **kwargs}
     with pytest.raises(ValueError):
-        roi.select_lung_fields(np.zeros((10, 10), bool), **args)
+        preprocess.select_lung_fields(np.zeros((10, 10), bool), **args)
     with pytest.raises(ValueError):
-        roi.outside_air(np.zeros((10, 10), bool), **args)
+        preprocess.outside_air(np.zeros((10, 10), bool), **args)
 
 
 @pytest.mark.parametrize("rows, cols", [(slice(0, 80), slice(0, 128)), (slice(0, 80), slice(33, 128)),
@@ -463,7 +463,7 @@ def test_extract_roi_keeps_both_lungs_touching_the_bottom_and_a_side(rows, cols)
     config = PreprocessConfig(preprocess_size=128, contour_size=64, output_size=32)
     result = extract_roi(cv2.resize(image, (128, 128)), config)
     assert not result.fallback
-    r0, c0, r1, c1 = roi._box_pixels(result.box, lungs.shape)
+    r0, c0, r1, c1 = preprocess.box_pixels(result.box, lungs.shape)
     count, labels = cv2.connectedComponents(lungs.astype(np.uint8))
     assert count == 3
     for label in (1, 2):
@@ -485,7 +485,7 @@ def test_evaluate_roi_reports_each_lung_and_the_area_ratio(tmp_path):
 
 
 def test_two_lungs_splits_by_column_and_handles_joined_masks():
-    from cxrlib.preprocess import _two_lungs
+    from cxrlib.preprocess.roi_evaluation import _two_lungs
 
     mask = np.zeros((20, 30), bool)
     mask[2:18, 20:28] = True
@@ -505,7 +505,7 @@ def test_worst_case_plots_return_figures(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from cxrlib.plots_preprocess import plot_lungmask_worst_cases, plot_roi_extremes
+    from cxrlib.preprocess import plot_lungmask_worst_cases, plot_roi_extremes
 
     images, masks = _mask_folder(tmp_path)
     config = PreprocessConfig(preprocess_size=160, output_size=64)
@@ -524,7 +524,7 @@ def test_clahe_example_titles_are_wrapped_to_their_panels(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cxrlib.plots_preprocess import plot_clahe_examples
+    from cxrlib.preprocess import plot_clahe_examples
 
     paths = []
     for i in range(2):

@@ -1,4 +1,9 @@
-"""The reader's checks on a rendered run folder (cxrlib.report.check_run), on constructed pages."""
+"""The report: the reader's checks on a rendered run folder (cxrlib.report.check_run) on constructed pages, the
+summary sentences, and two runs' records compared (cxrlib.report.compare_runs)."""
+
+import json
+
+import pytest
 
 from cxrlib.report import check_run
 
@@ -37,8 +42,9 @@ def test_records_with_machine_paths_are_named(tmp_path):
     assert check_run(run) == ["manifest.csv: holds the local path '/work/shared/data/x.jpeg'"]
 
 
-def test_the_plain_summary_and_the_figure_are_built_from_the_records():
-    from cxrlib.report import _plain_summary, plot_at_a_glance
+def test_theplain_summary_and_the_figure_are_built_from_the_records():
+    from cxrlib.report import plot_at_a_glance
+    from cxrlib.report.summary import plain_summary
 
     def arm(auc, ci):
         return {"roc_auc": auc, "sensitivity": 0.9, "specificity": 0.8, "accuracy": 0.85, "n": 624,
@@ -60,12 +66,12 @@ def test_the_plain_summary_and_the_figure_are_built_from_the_records():
     }
     run = {"parameters": {"arms": {"original": {"clahe": False, "roi": False}, "paper": {"clahe": True, "roi": True}}}}
     data = {"source": "kermany", "description": "Kermany 2018 chest X-rays, 224x224 third-party copies (5840 images)"}
-    summary = _plain_summary(run, data, metrics)
+    summary = plain_summary(run, data, metrics)
     assert "each 3 times with different random starts" in summary and "624" in summary
     assert "0.96" in summary and "include zero" in summary and "0.94" in summary  # the floor, rounded
     assert "not equality" in summary and "±0.017" in summary  # absence of evidence is not stated as equality
     metrics["comparisons"][0].update(verdict="equivalent", equivalence_margin=0.02)
-    assert "equivalent within ±0.02" in _plain_summary(run, data, metrics)
+    assert "equivalent within ±0.02" in plain_summary(run, data, metrics)
     assert "original still ranks the images better than chance" in summary
     assert "12.0% to 30.0%" in summary
     figure = plot_at_a_glance(run, metrics)
@@ -90,8 +96,8 @@ def test_the_committed_report_passes_the_reader_s_checks():
     assert check_run(Path(__file__).resolve().parents[1] / "reports" / "kermany224") == []
 
 
-def test_the_limitations_name_the_training_regime_of_the_run():
-    from cxrlib.report import _limitations
+def test_thelimitations_name_the_training_regime_of_the_run():
+    from cxrlib.report.sections import limitations
 
     def training(**settings):
         seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, **settings},
@@ -99,10 +105,38 @@ def test_the_limitations_name_the_training_regime_of_the_run():
         return {"arms": {"paper": {"seeds": {"0": seed}}}}
 
     data = {"source": "kermany", "description": "Kermany 2018, 224x224 third-party copies"}
-    whole = _limitations({}, data, {}, training(finetune_from_block=None), {})
+    whole = limitations({}, data, {}, training(finetune_from_block=None), {})
     assert "All of Xception's layers are trained, for 3 epochs at 112 px, on a CPU (2 cores)" in whole
     assert "needs a GPU and was not run here" in whole
-    part = _limitations({}, data, {}, training(finetune_from_block="block14"), {})
+    part = limitations({}, data, {}, training(finetune_from_block="block14"), {})
     assert "Only Xception's layers from <code>block14</code> on are trained" in part
-    paper = _limitations({}, data, {}, training(finetune_from_block=None, model_input_size=400, epochs=100), {})
+    paper = limitations({}, data, {}, training(finetune_from_block=None, model_input_size=400, epochs=100), {})
     assert "for 100 epochs at 400 px" in paper and "not run here" not in paper  # the paper's regime, run
+
+
+def _record_run(root, name, *, auc=0.91, seconds=3.0, figure=b"png"):
+    """A run folder with the records two runs of one profile share, and what legitimately differs between them."""
+    run = root / name
+    (run / "figures").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"run_name": name, "started": f"{name} time", "git": {"commit": name},
+                                              "parameters": {"run_name": name, "work_dir": f"../../work-{name}"}}))
+    (run / "metrics.json").write_text(json.dumps({"arms": {"paper": {"roc_auc": auc, "train_seconds": seconds}}}))
+    (run / "processed.csv").write_text(f"path,score\n../../work-{name}/a.png,0.25\n")
+    (run / "figures" / "04_roc.png").write_bytes(figure)
+    return run
+
+
+def test_compare_runs_ignores_timings_and_the_runs_own_names_and_names_every_other_difference(tmp_path):
+    from cxrlib.report import compare_runs
+
+    before = _record_run(tmp_path, "demo-before")
+    assert compare_runs(before, _record_run(tmp_path, "demo-after", seconds=9.0)) == []
+    changed = _record_run(tmp_path, "demo-changed", auc=0.92, figure=b"other")
+    assert compare_runs(before, changed) == ["figures/04_roc.png: the figure differs",
+                                             "metrics.json/arms/paper/roc_auc: 0.91 against 0.92"]
+    assert compare_runs(before, changed, figures=False) == ["metrics.json/arms/paper/roc_auc: 0.91 against 0.92"]
+    (changed / "gradcam.csv").write_text("a\n1\n")
+    assert "gradcam.csv: only in the second run" in compare_runs(before, changed)
+    with pytest.raises(ValueError, match="run_b"):
+        compare_runs(before, tmp_path / "absent")
+

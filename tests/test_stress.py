@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.preprocess import ROI_GOALS, agreement_sample, compare_to_reference, evaluate_roi, roi_eval_main
-from cxrlib.stress import STRESS_TRANSFORMS, build_stress_set, stress_crop, stress_transform
+from cxrlib.preprocess import (ROI_GOALS, STRESS_TRANSFORMS, agreement_sample, build_stress_set, compare_to_reference,
+                               evaluate_roi, stress_crop, stress_transform)
+from cxrlib.run.roi_eval import roi_eval_main
 from conftest import shared_path
 
 

@@ -1,4 +1,4 @@
-"""Tests for cxrlib.synthetic: the seeded synthetic chest radiographs and the Kermany-layout dataset writer."""
+"""Tests for cxrlib.data.synthetic: the seeded synthetic chest radiographs and the Kermany-layout dataset writer."""
 
 import hashlib
 import json
@@ -9,13 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrlib.synthetic import (
-    SHORTCUT_RATES,
-    Anatomy,
-    make_synthetic_dataset,
-    sample_anatomy,
-    synthetic_radiograph,
-)
+from cxrlib.data import Anatomy, SHORTCUT_RATES, make_synthetic_dataset, sample_anatomy, synthetic_radiograph
 
 KERMANY_NAME = {
     "NORMAL": re.compile(r"^(NORMAL2-)?IM-\d{4}-\d{4}\.jpeg$"),

@@ -11,12 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cxrlib import data, synthetic
-from cxrlib.arms import Arm
-from cxrlib.cache import preprocess_manifest
-from cxrlib.inputs import read_images
-from cxrlib.preprocess import PreprocessConfig
-from cxrlib.training import TrainSettings, predict_scores, train_classifier
+from cxrlib import data
+from cxrlib.data import synthetic
+from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
+from cxrlib.models import predict_scores, read_images, train_classifier, TrainSettings
 
 pytestmark = pytest.mark.slow
 

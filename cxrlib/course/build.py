@@ -247,7 +247,7 @@ def render_guide(course, record, prompts):
 <p class="muted">Built with otter-grader {esc(record['otter_grader'])}, variant version {record['variant_version']}.
 Exercises on V. H. Galindo-Ramirez et al., "Detection and Classification of Pneumonia in X-Ray Images Using
 Preprocessing Techniques and Deep Learning", Research in Computing Science 151(6), 2022.</p>
-<p class="banner">All exercise data is SYNTHETIC (cartoon radiographs from <code>cxrlib.synthetic</code>, simulated
+<p class="banner">All exercise data is SYNTHETIC (cartoon radiographs from <code>cxrlib.data.synthetic</code>, simulated
 scores); it trains the method and says nothing clinical.</p>
 <h2>Overview</h2>
 <table><thead><tr><th>exercise</th><th>title</th><th>paper</th><th>expected time</th><th>points</th></tr></thead>
@@ -268,8 +268,8 @@ executed again from the top (no Docker) and the hidden tests recompute the expec
 <code>feedback</code> column.</li>
 </ol>
 <p>Keep <code>OUT_DIR/autograder</code> and <code>OUT_DIR/solutions</code> away from students. The expected answers
-are not stored in any file: the hidden tests compute them with the study's functions (<code>cxrlib.metrics</code>,
-<code>cxrlib.metrics.choose_threshold</code>, the generator's ground truth) from the identifier, and call the
+are not stored in any file: the hidden tests compute them with the study's functions (<code>cxrlib.evaluation</code>,
+<code>cxrlib.evaluation.choose_threshold</code>, the generator's ground truth) from the identifier, and call the
 students' functions on fresh data of their variant. A student who calls the study's own functions instead of
 writing them gets the same marks; the variants stop copying between students, not use of the library. The
 exception is exercise c's answer key, <code>cxrlib.course.variants.shortcut_marker(STUDENT_ID)</code>: the notebook

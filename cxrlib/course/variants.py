@@ -3,7 +3,7 @@
 Everything here is a pure function of ``(exercise, student_id)``: two identifiers give different data, the same
 identifier always the same data, on any machine. Nothing in a student's notebook stores an expected answer; the
 hidden tests of the autograder recompute the answers from the identifier with the study's own functions
-(:mod:`cxrlib.course.checks`). All data is SYNTHETIC (:mod:`cxrlib.synthetic` and simulated scores).
+(:mod:`cxrlib.course.checks`). All data is SYNTHETIC (:mod:`cxrlib.data.synthetic` and simulated scores).
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .. import synthetic
-from ..gradcam import box_pixels
+from ..data import synthetic
+from ..audit.gradcam_measures import box_pixels
 
 __all__ = [
     "VARIANT_VERSION",
     "EXERCISES",
     "check_student_id",
     "variant_seed",
+    "shortcut_plan",
     "RoiCase",
     "roi_cases",
     "predictions_table",
@@ -272,7 +273,7 @@ def shortcut_marker(student_id):
     return ShortcutMarker(kind=kind, corner=corner, box=box)
 
 
-def _shortcut_plan(student_id):
+def shortcut_plan(student_id):
     """One row per image of exercise c: subset, label and whether it carries the marker, in file order."""
     rng = np.random.default_rng(variant_seed("c", student_id, stream="plan"))
     rows = []
@@ -292,7 +293,7 @@ def shortcut_dataset(student_id, folder):
     """Exercise c: write the student's synthetic radiographs (PNG) with the planted marker; return the manifest.
 
     In the train and validation subsets the marker goes with PNEUMONIA (on 90% of PNEUMONIA and 10% of NORMAL
-    images, :data:`cxrlib.synthetic.SHORTCUT_RATES` ``["train"]``); in the test subset it is on half the images of
+    images, :data:`cxrlib.data.SHORTCUT_RATES` ``["train"]``); in the test subset it is on half the images of
     each class, so it says nothing about the label there (a shortcut-free test). Each image is one patient.
 
     Parameters
@@ -305,13 +306,13 @@ def shortcut_dataset(student_id, folder):
     -------
     pandas.DataFrame
         Columns ``image_id``, ``path`` (absolute), ``label`` ('NORMAL' | 'PNEUMONIA'), ``subset`` ('train' | 'val'
-        | 'test'), ``patient_id``: what :func:`cxrlib.cache.preprocess_manifest` and
-        :func:`cxrlib.training.train_classifier` read. Whether an image carries the marker is not in it.
+        | 'test'), ``patient_id``: what :func:`cxrlib.preprocess.preprocess_manifest` and
+        :func:`cxrlib.models.train_classifier` read. Whether an image carries the marker is not in it.
     """
     from ..atomic import write_bytes
 
     marker = shortcut_marker(student_id)
-    plan = _shortcut_plan(student_id)
+    plan = shortcut_plan(student_id)
     folder = Path(folder).resolve()
     seed = variant_seed("c", student_id)
     y0, x0, y1, x1 = box_pixels(marker.box, (SHORTCUT_SIZE, SHORTCUT_SIZE))

@@ -27,11 +27,11 @@
 # grader measures your lung fields and your box against the lung masks the generator drew.
 #
 # 1. CLAHE (§3.2) — `cxrlib.preprocess.apply_clahe`
-# 2. Mean threshold (Eq. 1–2) — `cxrlib.roi.mean_threshold`; the lungs are the **dark** pixels (`~binary`)
-# 3. Morphological active contour (Eq. 3–9) — `cxrlib.roi.chan_vese_contour`
-# 4. Mean filter, 21×21 at 400 px (§3.3) — `cxrlib.roi.mean_filter_mask`
-# 5. Keep the lung fields (drop the air outside the body) — `cxrlib.roi.select_lung_fields`
-# 6. Bounding box with a margin — `cxrlib.roi.roi_box`
+# 2. Mean threshold (Eq. 1–2) — `cxrlib.preprocess.mean_threshold`; the lungs are the **dark** pixels (`~binary`)
+# 3. Morphological active contour (Eq. 3–9) — `cxrlib.preprocess.chan_vese_contour`
+# 4. Mean filter, 21×21 at 400 px (§3.3) — `cxrlib.preprocess.mean_filter_mask`
+# 5. Keep the lung fields (drop the air outside the body) — `cxrlib.preprocess.select_lung_fields`
+# 6. Bounding box with a margin — `cxrlib.preprocess.roi_box`
 #
 # **Before you start:** write your student identifier in the next cell (it selects your data; the grader reads it
 # from there), then run the notebook from the top. Check your work with the `grader.check(...)` cells: they test
@@ -47,7 +47,7 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cxrlib import roi
+from cxrlib import preprocess
 from cxrlib.course import checks, variants
 from cxrlib.preprocess import apply_clahe
 
@@ -100,10 +100,10 @@ def lung_fields(image):
     equalized = apply_clahe(image)
     smoothed = cv2.GaussianBlur(equalized, (0, 0), 0.005 * image.shape[0])
     small = cv2.resize(smoothed, (WORK, WORK), interpolation=cv2.INTER_AREA)
-    binary, _ = roi.mean_threshold(small)
-    contour = roi.chan_vese_contour(small, ~binary, iterations=10)
-    filtered = roi.mean_filter_mask(contour, MEAN_FILTER)
-    fields = roi.select_lung_fields(filtered, split_radius=0.03 * WORK)
+    binary, _ = preprocess.mean_threshold(small)
+    contour = preprocess.chan_vese_contour(small, ~binary, iterations=10)
+    filtered = preprocess.mean_filter_mask(contour, MEAN_FILTER)
+    fields = preprocess.select_lung_fields(filtered, split_radius=0.03 * WORK)
     return cv2.resize(fields.astype(np.uint8), image.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
     # END SOLUTION
 
@@ -153,7 +153,7 @@ def test_lung_fields_dice(lung_fields, STUDENT_ID):
 def thorax_box(image):
     """Thorax ROI box of a radiograph as (y0, x0, y1, x1) fractions."""
     # BEGIN SOLUTION
-    return roi.roi_box(lung_fields(image), margin=0.04)
+    return preprocess.roi_box(lung_fields(image), margin=0.04)
     # END SOLUTION
 
 

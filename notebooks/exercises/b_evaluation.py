@@ -25,7 +25,7 @@
 # The paper reports accuracy, sensitivity, specificity, precision and F1 (Eq. 11–15) without intervals. The study
 # adds the threshold-free ROC AUC and 95% bootstrap intervals that resample **patients**: a patient's images are
 # alike, so resampling images pretends there is more independent evidence than there is. You compute all three
-# from a predictions table of your own (simulated) classifier; the grader compares them with `cxrlib.metrics`.
+# from a predictions table of your own (simulated) classifier; the grader compares them with `cxrlib.evaluation`.
 #
 # **Before you start:** write your student identifier in the next cell (it selects your data; the grader reads it
 # from there), then run the notebook from the top. Check your work with the `grader.check(...)` cells; the points
@@ -58,7 +58,7 @@ table.head()
 # %% [markdown]
 # **b1.** Write `paper_metrics(table, threshold)` returning a dict with the counts `tn, fp, fn, tp` and Eq. 11–15:
 # `accuracy, sensitivity, specificity, precision, f1`. Graded exactly (1e-9) against
-# `cxrlib.metrics.classification_metrics` on your table and on a fresh table of your variant at another threshold.
+# `cxrlib.evaluation.classification_metrics` on your table and on a fresh table of your variant at another threshold.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -176,7 +176,7 @@ def test_roc_auc_value(roc_auc, STUDENT_ID):
 # %% [markdown]
 # **b3.** Write `patient_bootstrap_ci(table, n_boot, seed)`: the 95% percentile bootstrap interval `(low, high)` of
 # the accuracy at threshold 0.5, drawing **patients** with replacement (each brings all its images) `n_boot` times
-# from `np.random.default_rng(seed)`. Graded: each end within 0.02 of `cxrlib.metrics.bootstrap_intervals` with
+# from `np.random.default_rng(seed)`. Graded: each end within 0.02 of `cxrlib.evaluation.bootstrap_intervals` with
 # `groups=patient_id`, called with `n_boot=1000`.
 
 # %% [raw]

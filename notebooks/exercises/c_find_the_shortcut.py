@@ -29,7 +29,7 @@
 # the validation images too. The test images carry it on half of each class, so there it says nothing: a
 # shortcut-free test.
 #
-# 1. Train the study's `small_cnn` on the **whole** images; use Grad-CAM (`cxrlib.gradcam`) and a **blanking
+# 1. Train the study's `small_cnn` on the **whole** images; use Grad-CAM (`cxrlib.audit.gradcam`) and a **blanking
 #    test** (black out a region, see how the predictions change) to find the marker; report its box (c1) and its
 #    kind (c2).
 # 2. Train the same network on the **thorax crop** and measure that the gap between validation and the
@@ -52,14 +52,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.arms import Arm
-from cxrlib.cache import preprocess_manifest
+from cxrlib.audit import box_pixels, gradcam, overlay, upsample
 from cxrlib.course import variants
-from cxrlib.gradcam import box_pixels, gradcam, overlay, upsample
-from cxrlib.inputs import read_images
-from cxrlib.model import predict_proba
-from cxrlib.preprocess import PreprocessConfig
-from cxrlib.training import TrainSettings, train_classifier
+from cxrlib.models import TrainSettings, predict_proba, read_images, train_classifier
+from cxrlib.preprocess import Arm, PreprocessConfig, preprocess_manifest
 
 SIZE = 64  # the network's input side (the radiographs are 96 px)
 # Your images, crops and trained models (safe to delete): a rerun with the same settings reuses the trainings.
@@ -110,7 +106,7 @@ plt.show()
 
 # %% [markdown]
 # **c1.** Train `whole_model` on the whole images and set `marker_box = (y0, x0, y1, x1)`: the marker's box as
-# fractions of the image's height and width (as `cxrlib.roi.roi_box` returns; the image's left is the patient's
+# fractions of the image's height and width (as `cxrlib.preprocess.roi_box` returns; the image's left is the patient's
 # right). The cell after the question draws your evidence from these names: `val` (the validation rows of
 # `processed`), `val_images` (their whole images at `SIZE`), `probs` (their P(PNEUMONIA)), `mean_map` (the mean
 # Grad-CAM map, `SIZE` x `SIZE`), `drops` (the fall of the mean P(PNEUMONIA) for each cell of a 4x4 grid, row by

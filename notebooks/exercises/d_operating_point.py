@@ -23,7 +23,7 @@
 # # Exercise d · Operating point and test-set optimism (Galindo-Ramirez et al. 2022, §4.3–4.4)
 #
 # Accuracy, sensitivity and specificity hold at one **threshold**. The study chooses it on validation
-# (`cxrlib.metrics.choose_threshold`: Youden's J, i.e. the best balanced accuracy) and only then opens the test
+# (`cxrlib.evaluation.choose_threshold`: Youden's J, i.e. the best balanced accuracy) and only then opens the test
 # set. Choosing it on test flatters the result: you measure by how much, over patient-level resamples of the test
 # set.
 #
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cxrlib.course import checks, variants
-from cxrlib.metrics import choose_threshold
+from cxrlib.evaluation.operating_points import choose_threshold
 
 validation, test = variants.operating_point_tables(STUDENT_ID)
 print(f"validation: {len(validation)} images, test: {len(test)} images (columns {list(test.columns)})")

@@ -1,0 +1,100 @@
+"""The run's figures on disk (:func:`save_figure`, the one writer of ``figures/``) and the report's own figure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..atomic import atomic_path
+from .html import arm_label
+from .summary import blanking_test
+
+__all__ = ["FIGURE_METADATA", "save_figure", "plot_at_a_glance"]
+
+
+#: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
+#: section pages link that file instead of embedding the figure a second time.
+FIGURE_METADATA = "cxrlib_figure"
+_FIGURE_DPI = 100
+_JPEG_QUALITY = 85
+
+
+def _shows_images(fig) -> bool:
+    """True when a figure draws pixel images (radiographs, heatmaps) rather than only lines, bars and text."""
+    return any(min(image.get_array().shape[:2]) > 32 for ax in fig.axes for image in ax.get_images())
+
+
+def save_figure(fig, stem: str | os.PathLike) -> Path:
+    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` (quality 85) when it shows radiographs.
+
+    The one writer of a run's ``figures/``: atomic, and a copy of the same figure in the other format (from an
+    earlier version) is removed, so that :func:`figure_html` finds this one.
+    """
+    import matplotlib.pyplot as plt
+
+    stem = Path(stem)
+    photo = _shows_images(fig)
+    path = stem.with_name(f"{stem.name}.{'jpg' if photo else 'png'}")
+    for stale in stem.parent.glob(f"{stem.name}.*"):
+        if stale != path:
+            stale.unlink()
+    options = {"format": "jpg", "pil_kwargs": {"quality": _JPEG_QUALITY}} if photo else {"format": "png"}
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
+    plt.close(fig)
+    return path
+
+
+def plot_at_a_glance(run: dict, metrics: dict):
+    """Per arm: test ROC AUC with the trivial floor; AUC with the thorax blanked; Grad-CAM mass minus area."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(metrics["arms"])
+    y = range(len(arms))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(arms) + 1.6), sharey=True)
+
+    def points(ax, values, intervals, color):
+        for row, (value, ci) in enumerate(zip(values, intervals)):
+            if value is None:
+                ax.text(0.5, row, "not measured", transform=ax.get_yaxis_transform(), ha="center", va="center",
+                        color="#888", fontsize=9)
+                continue
+            if ci and ci[0] is not None:
+                ax.plot(ci, [row, row], color=color, lw=2.5, alpha=0.6)
+            ax.plot(value, row, "o", color=color)
+
+    ax = axes[0]
+    trivial = metrics.get("baselines", {}).get("trivial", {})
+    if trivial.get("roc_auc") is not None:
+        low, high = trivial.get("ci", {}).get("roc_auc", [trivial["roc_auc"]] * 2)
+        ax.axvspan(low, high, color="#999", alpha=0.25, lw=0)
+        ax.axvline(trivial["roc_auc"], color="#666", ls="--", lw=1, label=f"trivial floor {trivial['roc_auc']:.3f}")
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+    points(ax, [metrics["arms"][a]["roc_auc"] for a in arms], [metrics["arms"][a].get("ci", {}).get("roc_auc")
+                                                                 for a in arms], "#4C72B0")
+    ax.set_title("Test ROC AUC (95% CI)", fontsize=10)
+
+    ax = axes[1]
+    perturbations = metrics.get("perturbations", {})
+    blanked = [blanking_test(run, arm, perturbations)[1] for arm in arms]
+    points(ax, [b.get("roc_auc") for b in blanked], [b.get("ci") for b in blanked], "#DD8452")
+    ax.axvline(0.5, color="#666", ls="--", lw=1)
+    ax.set_title("AUC with the thorax blanked\n(lung fields for cropped arms; 0.5 = chance)", fontsize=10)
+
+    ax = axes[2]
+    grad = metrics.get("gradcam", {})
+    points(ax, [grad.get(a, {}).get("lung_mass_over_chance_mean") for a in arms],
+           [grad.get(a, {}).get("lung_mass_over_chance_ci") for a in arms], "#55A868")
+    ax.axvline(0, color="#666", ls="--", lw=1)
+    ax.set_title("Grad-CAM mass on the lung fields over chance,\nin each network's own frame (0 = chance)",
+                 fontsize=10)
+
+    axes[0].set_yticks(list(y), [arm_label(run, a) for a in arms])
+    axes[0].invert_yaxis()
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

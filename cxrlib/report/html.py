@@ -1,0 +1,62 @@
+"""The building blocks of the report's pages: escaped text, numbers with intervals, tables, figures, arm labels."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html", "missing_step",
+           "arm_label"]
+
+
+def read_record(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def esc(value) -> str:
+    return html.escape(str(value))
+
+
+def pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def ci_text(m: dict, key: str, *, percent: bool = True) -> str:
+    value, ci = m.get(key), m.get("ci", {}).get(key)
+    if value is None:
+        return "n/a"
+    if percent:
+        return f"{100 * value:.1f}%" + (f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+    return f"{value:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+
+
+def html_table(rows: list[list], header: list[str]) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def frame_html(frame: pd.DataFrame) -> str:
+    return f"<div class='wide'>{frame.to_html(border=0, escape=True)}</div>"
+
+
+def figure_html(run_dir: Path, stem: str, caption: str) -> str:
+    """A saved figure (``figures/<stem>.png`` or ``.jpg``) with its caption; nothing when the step did not make it."""
+    found = sorted((run_dir / "figures").glob(f"{stem}.*"))
+    if not found:
+        return ""
+    return (f'<figure><img src="figures/{esc(found[0].name)}" alt="{esc(caption)}" loading="lazy">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def missing_step(step: str) -> str:
+    return f"<p class='muted'>Not available: step {esc(step)} has not run in this folder.</p>"
+
+
+def arm_label(run: dict, arm: str) -> str:
+    spec = run.get("parameters", {}).get("arms", {}).get(arm, {})
+    steps = [name for name, key in (("CLAHE", "clahe"), ("thorax crop", "roi")) if spec.get(key)]
+    return f"{arm} ({' + '.join(steps) or 'no preprocessing'})"

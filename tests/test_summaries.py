@@ -1,0 +1,208 @@
+"""What the notebooks show, computed in cxrlib: each step's tables, sentences and records on tiny constructed inputs.
+
+The end-to-end runs (tests/test_pipeline.py) execute them inside the notebooks; these tests pin what they say.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxrlib import audit, data, evaluation, preprocess
+from cxrlib.preprocess import Arm
+
+ARMS = [Arm("original"), Arm("paper", clahe=True, roi=True)]
+
+
+def tiny_manifest():
+    rows = []
+    for subset, patients in (("train", ["IM-0001", "person1", "person2", "IM-0002"]), ("val", ["IM-0003", "person3"]),
+                             ("test", ["IM-0004", "person4"])):
+        for patient in patients:
+            label = "PNEUMONIA" if patient.startswith("person") else "NORMAL"
+            rows.append({"path": f"/d/{subset}/{patient}.jpeg", "filename": f"{patient}.jpeg",
+                         "split": "test" if subset == "test" else "train", "subset": subset, "label": label,
+                         "subtype": "bacteria" if label == "PNEUMONIA" else "", "patient_id": patient, "bytes": 10,
+                         "sha256": f"{len(rows):064d}"})
+    return pd.DataFrame(rows)
+
+
+def test_data_summaries_count_subsets_patients_and_balance():
+    manifest = tiny_manifest()
+    counts = data.split_counts(manifest)
+    assert list(counts.index) == ["train", "val", "test", "all"]
+    assert counts.loc["all", "patients"] == 8 and counts.loc["train", "PNEUMONIA share"] == 0.5
+    assert data.shared_patients(manifest) == set()
+    assert data.imbalance_sentence(manifest) == "Train + validation: **1 : 1.00** NORMAL : PNEUMONIA."
+    assert data.subtype_counts(manifest).loc["val", "bacteria"] == 1
+    sizes = pd.DataFrame({"width": [224, 224], "height": [224, 224]})
+    assert data.uniform_size_sentence(sizes) == "All 2 sampled images are 224 x 224 pixels."
+    assert data.uniform_size_sentence(pd.DataFrame({"width": [224, 300], "height": [224, 224]})) is None
+
+
+def test_data_record_and_conclusion_read_the_manifest():
+    manifest = tiny_manifest()
+    leakage = data.leakage_report(manifest, progress=False)
+    assert len(data.leakage_tables(manifest, leakage)) == 1  # no duplicate and no shared patient: the counts only
+    release = data.class_counts(manifest, by="split")
+    record = data.data_record(manifest, root="/d", description="tiny", synthetic=True, release_counts=release,
+                              leakage=leakage, evaluation_sets={})
+    assert record["source"] == "synthetic" and record["counts"]["val"] == {"NORMAL": 1, "PNEUMONIA": 1}
+    assert record["release_counts"]["test"] == {"NORMAL": 1, "PNEUMONIA": 1}
+    assert record["manifest_sha256"] == data.manifest_hash(manifest)
+    assert data.data_conclusion(manifest, "tiny", set()).endswith(
+        "**Conclusion:** tiny; train 4, validation 2, test 2 images; 0 patients shared between train and validation.")
+
+
+def tiny_processed():
+    processed = tiny_manifest().assign(roi_y0=0.1, roi_x0=0.1, roi_y1=0.9, roi_x1=0.8, mask_area=0.2, fallback=False,
+                                       implausible=False, roi_flags="")
+    processed.loc[1, ["fallback", "roi_y0", "roi_x0", "roi_y1", "roi_x1"]] = [True, 0.0, 0.0, 1.0, 1.0]
+    processed.loc[2, ["implausible", "roi_flags"]] = [True, "low"]
+    return preprocess.with_box_area(processed)
+
+
+def test_preprocess_summaries_rates_worst_cases_and_record():
+    processed = tiny_processed()
+    assert processed["box_area"].iloc[0] == pytest.approx(0.56)
+    by_label = preprocess.roi_by_label(processed)
+    assert by_label.loc["PNEUMONIA", "fallback_rate"] == pytest.approx(0.25)
+    failures = preprocess.study_failures(processed)
+    assert failures["fallback"]["count"] == 1 and failures["implausible"]["count"] == 1
+    assert "fell back to the whole image" in preprocess.failures_sentence(**failures)
+    worst = preprocess.worst_cases(processed)
+    assert set(worst.index) >= {1, 2} and preprocess.unshown_sentence(processed, worst) is None
+    agreement = pd.DataFrame({"path": ["/x/a.jpeg"], "fallback_fast": [False], "fallback_reference": [False],
+                              "box_iou": [0.98765], "mask_iou": [0.9], "max_edge_difference": [0.01]})
+    assert list(preprocess.agreement_table(agreement)["image"]) == ["a.jpeg"]
+    config = preprocess.PreprocessConfig(preprocess_size=128, output_size=64)
+    record = preprocess.roi_record(processed, config, agreement=agreement, lung_eval=None, lungmask_dir=None,
+                                   paediatric=None, **failures)
+    assert record["dataset"]["n"] == 8 and record["fast_vs_reference"]["box_iou_median"] == pytest.approx(0.98765)
+    assert record["cache_key"] == config.key() and record["lungmasks"] is None
+    assert preprocess.roi_conclusion(processed, None, synthetic=True).startswith(
+        "Wrote `processed.csv` and `roi.json`.  \n**Conclusion:** 8 radiographs (SYNTHETIC data) cropped to the thorax")
+    assert preprocess.paediatric_table(None).startswith("The 40 annotated")
+    assert list(preprocess.arms_table(ARMS)["image set"]) == ["raw", "clahe_roi"]
+
+
+def tiny_predictions(seeds=(0, 1)):
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 10)
+    test = pd.DataFrame({"filename": [f"f{i}.png" for i in range(20)], "patient_id": [f"p{i // 2}" for i in range(20)],
+                         "label": np.where(y == 1, "PNEUMONIA", "NORMAL"), "subtype": np.where(y == 1, "virus", ""),
+                         "fallback": [i == 3 for i in range(20)], "implausible": False})
+    rows = []
+    for arm in ARMS:
+        for s in seeds:
+            score = np.clip(0.5 * y + rng.uniform(0, 0.5, 20), 0.01, 0.99)
+            rows.append(test.assign(y_true=y, arm=arm.name, seed=s, score=score, predicted=(score >= 0.5).astype(int)))
+    thresholds = {a.name: {s: {"fixed_0.5": 0.5, "youden": 0.5, "sensitivity_0.95": 0.4} for s in seeds} for a in ARMS}
+    return test, pd.concat(rows, ignore_index=True), thresholds
+
+
+def test_evaluation_summaries_say_what_the_records_hold():
+    test, predictions, thresholds = tiny_predictions()
+    result = evaluation.evaluate_arms(predictions, thresholds, pairs=[["paper", "original"]], n_boot=20)
+    stability, sentence, table = evaluation.headline_tables(result)
+    assert list(table.index) == ["original", "paper"] and sentence.startswith("**Headline")
+    assert len(evaluation.operating_point_tables(result["arms"])) == 2 * len(evaluation.OPERATING_POINTS)
+    note, without = evaluation.failures_tables(predictions, result["arms"])
+    assert note == ("NORMAL: 0 fallbacks and 0 implausible boxes of 10, PNEUMONIA: 1 fallbacks and 0 implausible boxes "
+                    "of 10 test images.")
+    first = evaluation.first_seed(predictions, test, 0)
+    assert list(first.scores) == ["original", "paper"] and first.y.sum() == 10
+    assert set(evaluation.subtype_errors(test, first)["paper"].index) == {"NORMAL", "virus"}
+    assert set(evaluation.first_seed_figures(first)) == {"confusion_matrices", "roc", "precision_recall"}
+    conclusion = evaluation.evaluation_conclusion(result, ARMS, synthetic=True)
+    assert conclusion.startswith("**SYNTHETIC data.** On 20 test images, mean over 2 seeds")
+    assert "- **paper** (CLAHE" in conclusion
+    assert evaluation.comparisons_notes({**result, "comparisons": []}) == "One arm: nothing to compare."
+    assert "624 test images: 390 PNEUMONIA, 234 NORMAL" in evaluation.table2_notes()
+
+
+def test_evaluation_record_keeps_the_keys_of_metrics_json_in_order():
+    test, predictions, thresholds = tiny_predictions(seeds=(0,))
+    result = evaluation.evaluate_arms(predictions, thresholds, n_boot=10)
+    first = evaluation.first_seed(predictions, test, 0)
+    audit_part = {"baselines": {}, "gain_over_trivial": {}, "perturbations": {}, "shortcut_decisions": None,
+                  "audit_fill": {"raw": 1.0}}
+    record = evaluation.evaluation_record(result, first=first, by_subtype=evaluation.subtype_errors(test, first),
+                                          resamples=10, audit=audit_part, evaluation_sets={}, set_records={},
+                                          data={"source": "synthetic", "description": "tiny", "root": "/x"})
+    assert list(record)[-10:] == ["first_seed", "bootstrap_resamples", "baselines", "gain_over_trivial",
+                                  "perturbations", "shortcut_decisions", "evaluation_sets",
+                                  "evaluation_set_descriptions", "audit_fill", "data"]
+    assert record["data"] == {"source": "synthetic", "description": "tiny"}
+    assert evaluation.saved_sentence({"arms": 1, "data": 2}) == "`metrics.json` holds: `arms`, `data`."
+
+
+def test_evaluation_sets_measure_a_normal_only_set_by_its_false_positive_rate():
+    rows = pd.DataFrame({"filename": ["a", "b", "c"], "patient_id": ["a", "b", "c"], "label": "NORMAL"})
+    scores = {"original": [np.array([0.9, 0.1, 0.2]), np.array([0.9, 0.9, 0.2])]}
+    thresholds = {"original": {0: {"youden": 0.5}, 1: {"youden": 0.5}}}
+    record = evaluation.evaluate_set(rows, scores, thresholds, n_boot=20)["original"]
+    assert record["per_seed"] == pytest.approx([1 / 3, 2 / 3]) and record["n"] == 3
+    table = evaluation.set_predictions({"x": rows}, {"x": scores}, [0, 1])
+    assert len(table) == 6 and set(table["set"]) == {"x"}
+    notes = evaluation.sets_notes({"x": rows}, {"x": {"original": record}}, {"x": {"source": "here"}})
+    assert notes[0] == "**x**: 3 images (NORMAL 3)  \n*source:* here" and "false_positive_rate" in notes[1].columns
+    assert evaluation.sets_notes({}, {}, {}) == ["No further evaluation sets in this profile."]
+
+
+def test_audit_summaries_tables_and_records():
+    floor = {"record": {**{k: 0.7 for k in evaluation.METRIC_NAMES}, "ci": {"roc_auc": [0.6, 0.8]}},
+             "threshold": 0.4, "file_size_roc_auc": 0.65, "larger_files_pneumonia": True}
+    records = {"paper": {"roc_auc": 0.9, "ci": {"roc_auc": [0.85, 0.95]}}}
+    gains = {"paper": {"auc_difference": 0.2, "auc_difference_ci": [0.1, 0.3], "verdict": "a higher"}}
+    table = audit.floor_table(floor, records, gains)
+    assert table.loc["paper", "gain over the floor"] == "+0.200 (+0.100 to +0.300)"
+    assert audit.floor_sentence(floor, synthetic=True).startswith("The trivial floor reaches ROC AUC **0.700**")
+    assert audit.floor_record(floor)["features"] == list(audit.STATISTICS)
+    assert audit.gains_record(gains) == {"paper": {"auc_difference": 0.2, "auc_difference_ci": [0.1, 0.3]}}
+    entry = {"roc_auc": 0.5, "ci": [0.4, 0.6]}
+    summary = {"paper": {c: dict(entry) for c in audit.CONDITIONS} | {"none": dict(entry)}}
+    summary["paper"]["swap"].update(follows_thorax_rate=0.5, follows_thorax_ci=[0.4, 0.6])
+    sample = pd.DataFrame({"label": ["NORMAL", "PNEUMONIA"]})
+    notes = audit.perturbation_notes({"sample": sample, "summary": summary, "fill": {"raw": 100.0, "equalized": 90.0}},
+                                     [ARMS[1]])
+    assert notes[0].startswith("2 test images (1 PNEUMONIA)") and "no signal outside the lung fields" in notes[2]
+    assert audit.decisions_table(None) is None
+    assert audit.shortcut_decisions({"source": "kermany"}, {}, {}) is None
+    record = audit.audit_record(floor, gains, {"summary": summary, "fill": {"raw": 1}}, None)
+    assert list(record) == ["baselines", "gain_over_trivial", "perturbations", "shortcut_decisions", "audit_fill"]
+
+
+def test_gradcam_notes_say_what_the_maps_show():
+    assert audit.tag_spot({"source": "kermany"}, None) == (None, None)
+    assert audit.shortcut_notes(None, {})[0].startswith("Real radiographs carry no planted tag")
+    assert audit.paired_notes({"a - b": {}})[1].startswith("No image where both models")
+    test = pd.DataFrame({"mask_path": ["m.png", ""]})
+    sentence = audit.maps_sentence({"source": "synthetic", "description": "tiny"}, test, seeds=[0],
+                                   layer_name=None)
+    assert sentence.endswith("2 test images; lung-field masks: **yes**; models: each arm's 1 seed; Grad-CAM layer: "
+                             "**the backbone default**.")
+
+
+def test_training_summaries_count_images_and_runs():
+    from cxrlib import models
+
+    table = tiny_manifest()
+    counts = models.training_counts(table)
+    assert counts.loc["train", "PNEUMONIA per NORMAL"] == 1.0
+    assert models.class_weight_sentence(table) == ("Class weights: NORMAL **1.00**, PNEUMONIA **1.00**. Test rows (2) "
+                                                   "are left for step 04.")
+    assert list(models.arms_inputs(ARMS)["images"]) == ["image_original", "image_paper"]
+    assert models.wall_sentence({"original": 3.2}) == "Wall time per arm (all seeds, features included): original **3 s**."
+    history = pd.DataFrame({"epoch": [1, 2]})
+    validation = pd.DataFrame({"predicted": [1, 0], "label_int": [1, 1]})
+    result = SimpleNamespace(best_epoch=2, history=history, val_auc=0.91234, thresholds={"fixed_0.5": 0.5, "youden": 0.4},
+                             validation=validation, feature_seconds=0.0, train_seconds=1.26)
+    results = {("original", 0): result, ("original", 1): result}
+    summary = models.training_table(results)
+    assert summary.loc[("original", 1), "val accuracy (Youden)"] == 0.5
+    assert models.first_seed_results(results) == {"original": result}
+    conclusion = models.training_conclusion(summary, results, arms=ARMS[:1], seeds=[0, 1], device="CPU",
+                                            synthetic=False)
+    assert "2 models (1 arms × 2 seeds)" in conclusion and "last one for 2 of 2 models" in conclusion
