@@ -73,7 +73,7 @@ def test_theplain_summary_and_the_figure_are_built_from_the_records():
     metrics["comparisons"][0].update(verdict="equivalent", equivalence_margin=0.02)
     assert "equivalent within ±0.02" in plain_summary(run, data, metrics)
     assert "original still ranks the images better than chance" in summary
-    assert "12.0% to 30.0%" in summary
+    assert "12.0% (paper) to 30.0% (original)" in summary
     figure = plot_at_a_glance(run, metrics)
     assert [ax.get_yticklabels()[0].get_text() for ax in figure.axes[:1]] == ["original (no preprocessing)"]
     assert len(figure.axes) == 3
@@ -96,22 +96,97 @@ def test_the_committed_report_passes_the_reader_s_checks():
     assert check_run(Path(__file__).resolve().parents[1] / "reports" / "kermany224") == []
 
 
-def test_thelimitations_name_the_training_regime_of_the_run():
-    from cxrlib.report.sections import limitations
+def test_the_regime_sentence_names_the_run_s_regime_and_the_paper_s_only_when_it_differs():
+    from cxrlib.report.answers import regime_sentence
 
     def training(**settings):
         seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, **settings},
                 "val_auc": 0.99, "best_epoch": 3, "epochs_run": 3, "device": "CPU (2 cores)"}
-        return {"arms": {"paper": {"seeds": {"0": seed}}}}
+        return {"arms": {"paper": {"seeds": {"0": seed, "1": seed}}}}
 
-    data = {"source": "kermany", "description": "Kermany 2018, 224x224 third-party copies"}
-    whole = limitations({}, data, {}, training(finetune_from_block=None), {})
-    assert "All of Xception's layers are trained, for 3 epochs at 112 px, on a CPU (2 cores)" in whole
+    whole = regime_sentence({}, training(finetune_from_block=None))
+    assert "All of Xception's layers are trained from the ImageNet weights, for 3 epochs at 112 px on a CPU " \
+           "(2 cores), 2 seeds per arm" in whole
     assert "needs a GPU and was not run here" in whole
-    part = limitations({}, data, {}, training(finetune_from_block="block14"), {})
-    assert "Only Xception's layers from <code>block14</code> on are trained" in part
-    paper = limitations({}, data, {}, training(finetune_from_block=None, model_input_size=400, epochs=100), {})
+    part = regime_sentence({}, training(finetune_from_block="block14", epochs=1))
+    assert "fine-tuned from <code>block14</code> on, for 1 epoch at" in part
+    paper = regime_sentence({}, training(finetune_from_block=None, model_input_size=400, epochs=100))
     assert "for 100 epochs at 400 px" in paper and "not run here" not in paper  # the paper's regime, run
+    assert regime_sentence({}, {}) == ""
+
+
+def _answers_records(clahe_ci=(-0.006, 0.007), crop_ci=(0.004, 0.021)):
+    def comparison(a, b, ci, verdict):
+        return {"a": a, "b": b, "auc_difference": sum(ci) / 2, "auc_difference_ci": list(ci), "verdict": verdict,
+                "equivalence_margin": 0.02, "minimal_detectable_difference": 0.017}
+
+    def arm(auc):
+        return {"roc_auc": auc, "accuracy": 0.92, "sensitivity": 0.97, "specificity": 0.84, "n": 624,
+                "ci": {"roc_auc": [auc - 0.01, auc + 0.01], "accuracy": [0.90, 0.94]}}
+
+    run = {"parameters": {"arms": {"original": {}, "clahe": {"clahe": True}, "roi": {"roi": True},
+                                   "paper": {"clahe": True, "roi": True}}}}
+    metrics = {"seeds": [0, 1, 2], "arms": {a: arm(0.97) for a in ("original", "clahe", "roi", "paper")},
+               "comparisons": [comparison("clahe", "original", clahe_ci, "equivalent"),
+                               comparison("original", "roi", tuple(-x for x in reversed(crop_ci)), "not shown")],
+               "evaluation_sets": {"adult_normals": {"original": {"false_positive_rate": 0.085, "n": 279},
+                                                     "roi": {"false_positive_rate": 0.148, "n": 279}}},
+               "gradcam": {"original": {"lung_mass_mean": 0.23, "lung_chance_mean": 0.21,
+                                        "lung_mass_over_chance_mean": 0.02, "lung_mass_over_chance_ci": [0.001, 0.04]},
+                           "roi": {"lung_mass_mean": 0.22, "lung_chance_mean": 0.30,
+                                   "lung_mass_over_chance_mean": -0.08, "lung_mass_over_chance_ci": [-0.1, -0.05]}},
+               "perturbations": {"original": {"mask_blanked": {"roc_auc": 0.93, "ci": [0.90, 0.96]}},
+                                 "roi": {"mask_blanked": {"roc_auc": 0.52, "ci": [0.45, 0.58]}}}}
+    return run, metrics
+
+
+def test_the_four_answers_are_read_from_the_records_with_their_intervals():
+    from cxrlib.report.answers import four_answers
+
+    run, metrics = _answers_records()
+    text = four_answers(run, metrics)
+    assert "No measurable effect (equivalent within ±0.02 in AUC)" in text and "(clahe − original" in text
+    # the crop: the pair given as original - roi is turned round, so the answer reads the crop minus no crop
+    assert "Yes: the crop raises the test ROC AUC by +0.013 (roi − original; 95% CI +0.004 to +0.021)" in text
+    assert "roi 14.8% with the crop against original 8.5% without" in text and "(adult normals)" in text
+    assert "accuracy 92.0% (95% CI 90.0%–94.0%)" in text and "printed 91%, 91% and 86%" in text
+    assert "1 of 2 arms put more Grad-CAM heat on the lung fields" in text
+    assert "1 of them use signal outside the lung fields" in text
+    assert "resample patients and the 3 training seeds" in text
+    assert "No, it hurts: CLAHE lowers" in four_answers(*_answers_records(clahe_ci=(-0.03, -0.01)))
+    del metrics["comparisons"][0]
+    assert "Not measured here: no two arms of this run differ in CLAHE alone" in four_answers(run, metrics)
+    assert four_answers(run, {}) == ""
+
+
+def test_each_glossary_term_is_linked_at_its_first_use_in_running_text_only():
+    from cxrlib.report.glossary import GLOSSARY, glossary_html, link_terms, term_id
+
+    page = ("<h2>ROC AUC</h2><p>The <code>AUC</code> and the AUC of each arm; the AUC again.</p>"
+            "<a href='x'>CLAHE</a><p>Then CLAHE, then CLAHE.</p>" + glossary_html())
+    linked = link_terms(page)
+    assert linked.count("href='#g-roc-auc'") == 1 and "the <a class='term' href='#g-roc-auc'>AUC</a> of" in linked
+    assert "<h2>ROC AUC</h2>" in linked and "<code>AUC</code>" in linked  # headings and code stay as they are
+    assert "Then <a class='term' href='#g-clahe'>CLAHE</a>, then CLAHE." in linked
+    assert all(f"id='{term_id(term)}'" in linked for term in GLOSSARY)
+    assert "<dd>" in linked and "class='term'" not in linked.split("<dl", 1)[1]  # the glossary links nothing
+
+
+def test_the_provenance_box_names_sources_environment_step_times_and_links_the_records(tmp_path):
+    from cxrlib.report.provenance import provenance_section
+
+    (tmp_path / "metrics.json").write_text("{}")
+    run = {"parameters": {"run_name": "kermany224", "weights": "/x/xception.weights.h5", "lungmask_dir": None,
+                          "sources": {"images": "Kermany et al. 2018, CC BY 4.0", "lung masks": "Shenzhen"}},
+           "packages": {"python": "3.11.2", "keras": "3.15.1"}, "backend": "tensorflow", "device": "CPU (2 cores)",
+           "steps": {"01_eda": {"seconds": 10.3}, "03_training": {"seconds": 6603.5}}, "git": {"commit": "abc"}}
+    box = provenance_section(tmp_path, run, {"source": "kermany"}, {}, {})
+    assert "Kermany et al. 2018, CC BY 4.0" in box and "Shenzhen" not in box  # no lung masks in this run
+    assert "local file xception.weights.h5" in box and "/x/" not in box
+    assert "01 10 s · 03 6604 s · total 6614 s (1 h 50 min)" in box
+    assert "python 3.11.2, keras 3.15.1; Keras backend tensorflow" in box
+    assert "<a href='metrics.json'>metrics.json</a>" in box and "test_predictions.csv" not in box
+    assert "make study PROFILE=params/kermany224.yaml" in box
 
 
 def _record_run(root, name, *, auc=0.91, seconds=3.0, figure=b"png"):

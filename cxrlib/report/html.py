@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html", "missing_step",
-           "arm_label"]
+           "arm_label", "set_label"]
 
 
 def read_record(path: Path) -> dict:
@@ -60,3 +60,8 @@ def arm_label(run: dict, arm: str) -> str:
     spec = run.get("parameters", {}).get("arms", {}).get(arm, {})
     steps = [name for name, key in (("CLAHE", "clahe"), ("thorax crop", "roi")) if spec.get(key)]
     return f"{arm} ({' + '.join(steps) or 'no preprocessing'})"
+
+
+def set_label(name: str) -> str:
+    """An evaluation set's profile key as a reader reads it (``adult_normals`` -> ``adult normals``)."""
+    return name.replace("_", " ")

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 from ..atomic import write_text
-from .checks import LOCAL_PATH
+from .answers import four_answers, regime_sentence
 from .figures import plot_at_a_glance, save_figure
-from .html import esc, figure_html, html_table, missing_step, read_record
+from .glossary import glossary_html, link_terms
+from .html import esc, figure_html, missing_step, read_record
+from .provenance import provenance_section
 from .sections import audit_section, data_section, gradcam_section, limitations, method_section, results_section
 from .summary import abstract, plain_summary
 
@@ -41,6 +43,13 @@ text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:lef
 .wide{overflow-x:auto;max-width:100%}
 .muted{color:#666;font-size:.9rem}figure{margin:1.2rem 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}pre{background:#f5f5f5;padding:.6rem}
+.answers li{margin:.45rem 0}.regime{background:#f6f8fa;padding:.5rem .9rem;border-left:4px solid #8172B2}
+.limits{background:#fff8f0;border:1px solid #e8c9a0;border-radius:4px;padding:.1rem 1rem;margin:1rem 0}
+.limits h2{font-size:1.1rem;border:0;margin-top:.7rem}.limits li{margin:.25rem 0;font-size:.93rem}
+.toc{background:#fafafa;border:1px solid #e3e3e3;border-radius:4px;padding:.5rem 1rem;margin:1rem 0}
+.toc ol{columns:2;margin:.3rem 0}.box{background:#fafafa;border:1px solid #ddd;border-radius:4px;padding:.3rem 1rem}
+.glossary dt{font-weight:600;margin-top:.4rem}.glossary dd{margin-left:1.2rem}a.term{color:inherit;
+text-decoration:underline dotted}
 """
 
 
@@ -56,17 +65,6 @@ def _sections(run_dir: Path, run: dict) -> str:
     return "<ol>" + "".join(rows) + "</ol>"
 
 
-_POLICIES = {"float32": "float32", "mixed_bfloat16": "mixed bfloat16 (bfloat16 arithmetic, float32 weights)",
-             "mixed_float16": "mixed float16 (float16 arithmetic, float32 weights)"}
-
-
-def _numerics(training):
-    """The Keras dtype policies the run's models trained in (``training.json``), in words."""
-    policies = sorted({t.get("dtype_policy", "not recorded") for by_seed in training.get("arms", {}).values()
-                       for t in by_seed["seeds"].values()})
-    return ", ".join(_POLICIES.get(p, p) for p in policies) or "no model trained yet"
-
-
 def write_index(run_dir: str | os.PathLike) -> Path:
     """Write ``run_dir/index.html`` from the run's JSON records and figures; returns its path."""
     run_dir = Path(run_dir)
@@ -79,17 +77,6 @@ def write_index(run_dir: str | os.PathLike) -> Path:
     if data.get("source") == "synthetic":
         banner = ("<p class='banner'><strong>Synthetic demo data.</strong> Every number and figure in this run comes "
                   "from generated radiographs, not patients; it shows the method at work and nothing clinical.</p>")
-    git = run.get("git", {})
-    provenance = html_table(
-        [["data", data.get("description", "not described yet")],
-         ["started / finished", f"{run.get('started', '?')} / {run.get('finished', 'not finished')}"],
-         ["device", run.get("device", "?")],
-         ["numerics", _numerics(training)],
-         ["code", f"{git.get('commit') or 'unknown'}{' (with uncommitted changes)' if git.get('dirty') else ''}"],
-         ["command", LOCAL_PATH.sub(lambda m: "…/" + Path(m.group(0)).name, run.get("command", "?"))]],
-        ["", ""],
-    )
-    profile = run.get("parameters", {}).get("run_name", run_dir.name)
     glance = ""
     if metrics.get("arms"):
         save_figure(plot_at_a_glance(run, metrics), run_dir / "figures" / "00_at_a_glance")
@@ -98,48 +85,58 @@ def write_index(run_dir: str | os.PathLike) -> Path:
                                                     "fields for cropped arms); Grad-CAM heatmap mass on the lung "
                                                     "fields minus their share of the frame each network saw. Dots: "
                                                     "means over seeds; bars: 95% CIs over patients and seeds.")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>cxr-study · {esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>
-<h1>Pneumonia detection on chest X-rays: a measured reproduction of Galindo-Ramirez et al. (2022)</h1>
-<p class="muted">Run <code>{esc(run_dir.name)}</code> · reproduces V. H. Galindo-Ramirez et al., "Detection and
-Classification of Pneumonia in X-Ray Images Using Preprocessing Techniques and Deep Learning", Research in Computing
-Science 151(6), 2022.</p>
+    contents = [("answers", "Four answers"), ("brief", "In brief"), ("abstract", "Abstract"), ("data", "Data"),
+                ("method", "Method"), ("results", "Results"), ("gradcam", "Where the models look (Grad-CAM)"),
+                ("audit", "Shortcut audit"), ("sections", "The sections, as executed"), ("glossary", "Glossary"),
+                ("provenance", "Provenance and how to reproduce")]
+    toc = "<nav class='toc'><strong>Contents</strong><ol>" + "".join(
+        f"<li><a href='#{key}'>{esc(title)}</a></li>" for key, title in contents) + "</ol></nav>"
+    body = f"""<h1>Pneumonia detection on chest X-rays: a measured reproduction of Galindo-Ramirez et al. (2022)</h1>
+<p class="muted">Run <code>{esc(run_dir.name)}</code> on {esc(data.get("description", "data not described yet"))} ·
+reproduces V. H. Galindo-Ramirez et al., "Detection and Classification of Pneumonia in X-Ray Images Using
+Preprocessing Techniques and Deep Learning", Research in Computing Science 151(6), 2022.</p>
 {banner}
-<h2>In brief</h2>
+<h2 id="answers">Four answers</h2>
+{four_answers(run, metrics) or missing_step("04")}
+<p class="regime"><strong>Training regime.</strong> {regime_sentence(run, training) or "No model trained yet."}</p>
+<aside class="limits"><h2>Limitations</h2>{limitations(run, data, roi, training, metrics)}</aside>
+{toc}
+<h2 id="brief">In brief</h2>
 {plain_summary(run, data, metrics) or missing_step("04")}
 {glance}
-<h2>Abstract</h2>
+<h2 id="abstract">Abstract</h2>
 {abstract(run, data, roi, training, metrics)}
-<h2>Data</h2>
+<h2 id="data">Data</h2>
 {data_section(data)}
 {figure_html(run_dir, "01_samples", "Random images per class.")}
-<h2>Method</h2>
+<h2 id="method">Method</h2>
 {method_section(run, roi, training)}
 {figure_html(run_dir, "02_clahe", "The paper's Fig. 4: original and CLAHE-enhanced images.")}
 {figure_html(run_dir, "02_processed", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
 {figure_html(run_dir, "02_stages", "Every stage of the ROI extraction on a few images.")}
 {figure_html(run_dir, "02_lungmask_distributions", "The ROI box against manual lung masks: coverage and area.")}
 {figure_html(run_dir, "03_curves", "Training and validation accuracy and loss per epoch, every arm and seed.")}
-<h2>Results</h2>
+<h2 id="results">Results</h2>
 {results_section(run_dir, run, training, metrics)}
-<h2>Where the models look (Grad-CAM)</h2>
+<h2 id="gradcam">Where the models look (Grad-CAM)</h2>
 {gradcam_section(run_dir, run, metrics)}
-<h2>Shortcut audit</h2>
+<h2 id="audit">Shortcut audit</h2>
 {audit_section(run, metrics)}
 {figure_html(run_dir, "05_checks", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
-<h2>Discussion and limitations</h2>
-{limitations(run, data, roi, training, metrics)}
-<h2>Sections</h2>
-<p>Each section as its executed notebook shows it, code hidden (the executed <code>NN_name.ipynb</code> files, with
+<h2 id="sections">The sections, as executed</h2>
+<p>Each step as its executed notebook shows it, code hidden (the executed <code>NN_name.ipynb</code> files, with
 their code and every log line, stay in the run folder where the study ran; they are not part of a committed
 report):</p>
 {_sections(run_dir, run)}
-<h2>Provenance and how to rerun</h2>
-{provenance}
-<p>Full record: <a href="run.json">run.json</a> (code version, package versions, every parameter, data manifest hash,
-device). To rerun this profile: <code>python -m cxrlib run params/{esc(profile)}.yaml</code>; change a value with
-<code>--set key=value</code>.</p>
+<h2 id="glossary">Glossary</h2>
+{glossary_html()}
+<h2 id="provenance">Provenance and how to reproduce</h2>
+{provenance_section(run_dir, run, data, training, metrics)}
+"""
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cxr-study · {esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>
+{link_terms(body)}
 </body></html>
 """
     index = run_dir / "index.html"

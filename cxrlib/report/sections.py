@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..models.backbones import shown_weights
-from .html import arm_label, ci_text, esc, figure_html, frame_html, html_table, missing_step, pct
+from .html import arm_label, ci_text, esc, figure_html, frame_html, html_table, missing_step, pct, set_label
 from .summary import blanking_test
 
 __all__ = ["data_section", "method_section", "results_section", "gradcam_section", "audit_section", "limitations"]
@@ -189,7 +189,7 @@ def audit_section(run: dict, metrics: dict) -> str:
                 for arm, r in by_arm.items() if "false_positive_rate" in r]
         about = metrics.get("evaluation_set_descriptions", {}).get(name, {})
         if rows:
-            text += (f"<h4>{esc(name)}</h4>"
+            text += (f"<h4>{esc(set_label(name))}</h4>"
                      + "".join(f"<p><em>{esc(k)}:</em> {esc(v)}</p>" for k, v in about.items() if v)
                      + html_table(rows, ["arm", "false-positive rate (mean over seeds)", "per seed",
                                      "95% CI (images and seeds)", "images"]))
@@ -249,37 +249,23 @@ def limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict)
         if last:
             items.append(f"For {last} of {len(models)} models the best validation epoch was the last one trained: "
                          "longer training might have helped them.")
-    settings = [t.get("settings", {}) for _, t in models]
-    if any(x.get("train_mode") == "frozen" for x in settings):
-        items.append("Training mode <em>frozen</em>: the ImageNet Xception base is not fine-tuned (CPU budget); the "
-                     "paper fine-tuned for 100 epochs on a GPU (params/paper.yaml).")
-    elif settings and settings[0].get("train_mode") == "finetune":
-        first = settings[0]
-        trained = (f"Only Xception's layers from <code>{esc(first['finetune_from_block'])}</code> on are"
-                   if first.get("finetune_from_block") else "All of Xception's layers are")
-        epochs, size = first.get("epochs"), first.get("model_input_size")
-        device = str(models[0][1].get("device", "CPU"))
-        text = f"{trained} trained, for {epochs} epoch{'' if epochs == 1 else 's'} at {size} px, on a {esc(device)}"
-        if (first.get("finetune_from_block"), size, epochs) != (None, 400, 100):
-            text += ("; the paper's regime (all layers, 400 px, 100 epochs, <code>params/paper.yaml</code>) "
-                     + ("was" if "GPU" in device else "needs a GPU and was") + " not run here")
-        items.append(text + ".")
     failures = [(roi[key], what) for key, what in (("fallback", "fell back to the whole image"),
                                                     ("implausible", "gave a box flagged implausible"))
-                if roi.get(key)]
+                if roi.get(key, {}).get("count")]
     if failures:
         said = "; ".join(f"{what} for {f['count']} of {f['n']} of the study's images ("
                          + ", ".join(f"{label} {pct(v['rate'])}" for label, v in f["by_label"].items()) + ")"
                          for f, what in failures)
-        shown = any(f["count"] for f, _ in failures)
+        shown = any(m.get("fallback_images") for m in metrics.get("arms", {}).values())
         items.append(f"The thorax crop {said}. A failure more common in one class frames that class differently, a cue "
-                     "the network could learn" + ("; results without those images are given above." if shown else "."))
+                     "the network could learn" + ("; the results section repeats the metrics without those images."
+                                                  if shown else "."))
     agreement = roi.get("fast_vs_reference", {})
     if agreement:
         items.append(f"The ROI is computed on a reduced-size fast path; on {agreement['images']} images checked in this "
                      f"run its box agrees with the full-size reference with median IoU "
                      f"{agreement['box_iou_median']:.2f} (the preprocessing section shows the worst cases).")
     items.append("The paper's Table 1 (hyperparameters) and its figures are lost from our copy of the paper; the "
-                 "settings above are this study's choices, and the paper's own Table 2 row is not internally "
+                 "settings in the method section are this study's choices, and the paper's own Table 2 row is not internally "
                  "consistent (see the evaluation section).")
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"

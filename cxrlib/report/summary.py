@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .html import arm_label, ci_text, esc, pct, read_record
+from .html import arm_label, ci_text, esc, pct, read_record, set_label
 
 __all__ = ["paper_printed", "lead_records", "blanking_test", "abstract", "plain_summary", "readme_headline"]
 
@@ -173,11 +173,12 @@ def plain_summary(run: dict, data: dict, metrics: dict) -> str:
         sentences.append(text)
     closing = []
     for name, by_arm in metrics.get("evaluation_sets", {}).items():
-        rates = [r["false_positive_rate"] for r in by_arm.values() if r.get("false_positive_rate") is not None]
+        rates = {a: r["false_positive_rate"] for a, r in by_arm.items() if r.get("false_positive_rate") is not None}
         if rates:
+            low, high = min(rates, key=rates.get), max(rates, key=rates.get)
             closing.append(f"On {next(iter(by_arm.values())).get('n')} normal X-rays of another population "
-                           f"({esc(name)}), the versions called pneumonia in {pct(min(rates))} to {pct(max(rates))} "
-                           "of them.")
+                           f"({esc(set_label(name))}), the versions called pneumonia in {pct(rates[low])} "
+                           f"({esc(low)}) to {pct(rates[high])} ({esc(high)}) of them.")
     closing.append("These are synthetic images: the run shows the method at work and nothing about patients."
                    if synthetic else "This is a research reproduction on one hospital's data, not a tool for "
                                      "diagnosing patients.")

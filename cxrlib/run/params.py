@@ -126,6 +126,8 @@ class StudyParams(BaseModel):
 
     # data
     data_dir: str | None = Field(None, description="Kermany root (train/test/{NORMAL,PNEUMONIA}); null: synthetic demo data")
+    sources: dict[str, str] = Field(default_factory=dict, description="input -> who made it and under which terms "
+                                    "(e.g. images, lung masks, weights), one line each; the report's provenance box")
     synthetic_train_per_class: int = Field(60, ge=4, le=5000)
     synthetic_test_per_class: int = Field(30, ge=2, le=5000)
     synthetic_size: int = Field(256, ge=96, le=1024)
