@@ -215,3 +215,17 @@ def test_compare_runs_ignores_timings_and_the_runs_own_names_and_names_every_oth
     with pytest.raises(ValueError, match="run_b"):
         compare_runs(before, tmp_path / "absent")
 
+
+
+def test_the_pipeline_diagram_shows_each_arm_s_steps_applied_or_skipped():
+    import re
+
+    from cxrlib.report.sections import pipeline_diagram
+
+    run = {"parameters": {"arms": {"original": {}, "paper": {"clahe": True, "roi": True}}, "preprocess_size": 400,
+                          "clahe_clip_limit": 2.0, "clahe_tile_grid": 8, "roi_mean_filter": 21, "backbone": "xception"}}
+    rows = re.findall(r"<tr>(.*?)</tr>", pipeline_diagram(run, {}))
+    assert [re.findall(r"<th>(\w+)</th>", row) for row in rows] == [["original"], ["paper"]]
+    assert rows[0].count("class='off'>skipped") == 2 and "skipped" not in rows[1]
+    assert "CLAHE (clip 2.0, 8×8 tiles)" in rows[1] and "21×21 mean filter" in rows[1]
+    assert pipeline_diagram({}, {}) == ""

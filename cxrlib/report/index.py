@@ -49,7 +49,9 @@ figcaption{font-size:.88rem;color:#444}code{background:#f5f5f5;padding:0 .2rem}p
 .toc{background:#fafafa;border:1px solid #e3e3e3;border-radius:4px;padding:.5rem 1rem;margin:1rem 0}
 .toc ol{columns:2;margin:.3rem 0}.box{background:#fafafa;border:1px solid #ddd;border-radius:4px;padding:.3rem 1rem}
 .glossary dt{font-weight:600;margin-top:.4rem}.glossary dd{margin-left:1.2rem}a.term{color:inherit;
-text-decoration:underline dotted}
+text-decoration:underline dotted}.pipeline td,.pipeline th{font-size:.8rem;text-align:center;vertical-align:middle}
+.pipeline td.on{background:#e8f0fa;border-color:#9db7d8}.pipeline td.off{color:#999;background:#fafafa}
+.pipeline caption{caption-side:bottom;font-size:.85rem;color:#555;text-align:left;padding-top:.3rem}
 """
 
 

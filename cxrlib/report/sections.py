@@ -8,7 +8,7 @@ from ..models.backbones import shown_weights
 from .html import arm_label, ci_text, esc, figure_html, frame_html, html_table, missing_step, pct, set_label
 from .summary import blanking_test
 
-__all__ = ["data_section", "method_section", "results_section", "gradcam_section", "audit_section", "limitations"]
+__all__ = ["pipeline_diagram", "data_section", "method_section", "results_section", "gradcam_section", "audit_section", "limitations"]
 
 
 def data_section(data: dict) -> str:
@@ -36,9 +36,36 @@ def data_section(data: dict) -> str:
     return text
 
 
+def pipeline_diagram(run: dict, training: dict) -> str:
+    """The study's pipeline as one row per arm: the paper's steps left to right, each applied or skipped."""
+    p = run.get("parameters", {})
+    arms = p.get("arms", {})
+    if not arms:
+        return ""
+    size = p.get("preprocess_size", "?")
+    settings = next((t.get("settings", {}) for by_seed in training.get("arms", {}).values()
+                     for t in by_seed["seeds"].values()), {})
+    steps = [("radiograph", None), (f"resize to {esc(size)}×{esc(size)}", None),  # HTML: numbers and arrows
+             (f"CLAHE (clip {p.get('clahe_clip_limit', '?')}, {p.get('clahe_tile_grid', '?')}×"
+              f"{p.get('clahe_tile_grid', '?')} tiles)", "clahe"),
+             (f"thorax ROI: mean threshold → morphological snakes → {p.get('roi_mean_filter', '?')}×"
+              f"{p.get('roi_mean_filter', '?')} mean filter → box → crop", "roi"),
+             (f"resize to {settings.get('model_input_size', p.get('model_input_size', '?'))} px", None),
+             (f"network <code>{esc(p.get('backbone', '?'))}</code> → P(pneumonia)", None),
+             ("threshold chosen on validation", None)]
+    rows = "".join(
+        f"<tr><th>{esc(arm)}</th>" + "".join(
+            f"<td class='{'on' if key is None or spec.get(key) else 'off'}'>"
+            f"{step if key is None or spec.get(key) else 'skipped'}</td>" for step, key in steps) + "</tr>"
+        for arm, spec in arms.items())
+    return (f"<div class='wide'><table class='pipeline'><caption>The pipeline of each arm, left to right: every arm "
+            "shares the steps in blue; CLAHE and the thorax crop are what the arms differ in.</caption>"
+            f"<tbody>{rows}</tbody></table></div>")
+
+
 def method_section(run: dict, roi: dict, training: dict) -> str:
     p = run.get("parameters", {})
-    text = ("<h3>Preprocessing and ROI (paper §3.2–3.3)</h3>"
+    text = (pipeline_diagram(run, training) + "<h3>Preprocessing and ROI (paper §3.2–3.3)</h3>"
             f"<p>Each radiograph is resized to {p.get('preprocess_size', '?')}×{p.get('preprocess_size', '?')} and "
             f"enhanced with CLAHE (clip limit {p.get('clahe_clip_limit', '?')}, {p.get('clahe_tile_grid', '?')}×"
             f"{p.get('clahe_tile_grid', '?')} tiles). The thorax ROI follows the paper's operations (mean-intensity "
