@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import atomic_path
-from .html import arm_label
+from ..atomic import atomic_path, write_json
+from .html import CAPTIONS, arm_label, read_captions
 from .summary import blanking_test
 
-__all__ = ["FIGURE_METADATA", "save_figure", "plot_at_a_glance"]
+__all__ = ["FIGURE_METADATA", "describe_figure", "save_figure", "plot_at_a_glance"]
 
 
 #: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
 #: section pages link that file instead of embedding the figure a second time.
 FIGURE_METADATA = "cxrlib_figure"
-_FIGURE_DPI = 100
+_FIGURE_DPI = 200  # 2x: sharp on high-density screens and when zoomed
 _JPEG_QUALITY = 85
 
 
@@ -24,14 +24,33 @@ def _shows_images(fig) -> bool:
     return any(min(image.get_array().shape[:2]) > 32 for ax in fig.axes for image in ax.get_images())
 
 
-def save_figure(fig, stem: str | os.PathLike) -> Path:
-    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` (quality 85) when it shows radiographs.
+def describe_figure(fig) -> str:
+    """A figure's alt text, read from what it draws: its title and each panel's title and axes (or "image")."""
+    panels = []
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        what = ax.get_title() or ("image" if ax.get_images() else "")
+        axes = "; ".join(f"{k}: {v}" for k, v in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if v)
+        panels.append(f"{what} ({axes})" if what and axes else what or axes)
+    panels = [p for p in panels if p]
+    title = fig.get_suptitle()
+    shown = sorted(set(panels), key=panels.index)
+    counted = f"{len(panels)} panels: " + ", ".join(shown[:8]) + ("…" if len(shown) > 8 else "") if panels else ""
+    return ". ".join(part for part in (title, counted) if part) or "A figure without titles or axis labels."
+
+
+def save_figure(fig, stem: str | os.PathLike, caption: str) -> Path:
+    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` (quality 85) when it shows radiographs, and
+    record its caption and alt text (:func:`describe_figure`) in the folder's :data:`CAPTIONS`.
 
     The one writer of a run's ``figures/``: atomic, and a copy of the same figure in the other format (from an
-    earlier version) is removed, so that :func:`figure_html` finds this one.
+    earlier version) is removed, so that the pages find this one.
     """
     import matplotlib.pyplot as plt
 
+    if not str(caption).strip():
+        raise ValueError(f"figure {Path(stem).name!r} needs a caption: one sentence on what a reader takes from it")
     stem = Path(stem)
     photo = _shows_images(fig)
     path = stem.with_name(f"{stem.name}.{'jpg' if photo else 'png'}")
@@ -39,9 +58,13 @@ def save_figure(fig, stem: str | os.PathLike) -> Path:
         if stale != path:
             stale.unlink()
     options = {"format": "jpg", "pil_kwargs": {"quality": _JPEG_QUALITY}} if photo else {"format": "png"}
+    alt = describe_figure(fig)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
     plt.close(fig)
+    captions = read_captions(path.parent)
+    captions[path.name] = {"caption": str(caption), "alt": alt}
+    write_json(dict(sorted(captions.items())), path.parent / CAPTIONS)
     return path
 
 

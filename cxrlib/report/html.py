@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html", "missing_step",
+__all__ = ["CAPTIONS", "read_captions", "read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html", "missing_step",
            "arm_label", "set_label"]
+
+
+#: The record beside a run's figures: file name -> {"caption": what to take from it, "alt": what it shows}; written
+#: by :func:`cxrlib.report.figures.save_figure`.
+CAPTIONS = "captions.json"
+
+
+def read_captions(folder: Path) -> dict:
+    """A figures folder's :data:`CAPTIONS` record (empty when there is none yet)."""
+    return read_record(Path(folder) / CAPTIONS)
 
 
 def read_record(path: Path) -> dict:
@@ -43,13 +53,16 @@ def frame_html(frame: pd.DataFrame) -> str:
     return f"<div class='wide'>{frame.to_html(border=0, escape=True)}</div>"
 
 
-def figure_html(run_dir: Path, stem: str, caption: str) -> str:
-    """A saved figure (``figures/<stem>.png`` or ``.jpg``) with its caption; nothing when the step did not make it."""
+def figure_html(run_dir: Path, stem: str) -> str:
+    """A saved figure (``figures/<stem>.png`` or ``.jpg``) with its recorded caption and alt text; nothing when the
+    step did not make it."""
     found = sorted((run_dir / "figures").glob(f"{stem}.*"))
     if not found:
         return ""
-    return (f'<figure><img src="figures/{esc(found[0].name)}" alt="{esc(caption)}" loading="lazy">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>")
+    record = read_captions(run_dir / "figures").get(found[0].name, {})
+    caption = record.get("caption", "")
+    return (f'<figure><img src="figures/{esc(found[0].name)}" alt="{esc(record.get("alt") or caption or stem)}" '
+            f'loading="lazy">' + (f"<figcaption>{esc(caption)}</figcaption>" if caption else "") + "</figure>")
 
 
 def missing_step(step: str) -> str:

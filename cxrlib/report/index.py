@@ -81,12 +81,12 @@ def write_index(run_dir: str | os.PathLike) -> Path:
                   "from generated radiographs, not patients; it shows the method at work and nothing clinical.</p>")
     glance = ""
     if metrics.get("arms"):
-        save_figure(plot_at_a_glance(run, metrics), run_dir / "figures" / "00_at_a_glance")
-        glance = figure_html(run_dir, "00_at_a_glance", "At a glance, per arm: test ROC AUC against the trivial floor "
-                                                    "(grey band: its 95% CI); AUC with the thorax blanked (the lung "
-                                                    "fields for cropped arms); Grad-CAM heatmap mass on the lung "
-                                                    "fields minus their share of the frame each network saw. Dots: "
-                                                    "means over seeds; bars: 95% CIs over patients and seeds.")
+        save_figure(plot_at_a_glance(run, metrics), run_dir / "figures" / "00_at_a_glance",
+                    "At a glance, per arm: test ROC AUC against the trivial floor (grey band: its 95% CI); AUC with "
+                    "the thorax blanked (the lung fields for cropped arms); Grad-CAM heatmap mass on the lung fields "
+                    "minus their share of the frame each network saw. Dots: means over seeds; bars: 95% CIs over "
+                    "patients and seeds.")
+        glance = figure_html(run_dir, "00_at_a_glance")
     contents = [("answers", "Four answers"), ("brief", "In brief"), ("abstract", "Abstract"), ("data", "Data"),
                 ("method", "Method"), ("results", "Results"), ("gradcam", "Where the models look (Grad-CAM)"),
                 ("audit", "Shortcut audit"), ("sections", "The sections, as executed"), ("glossary", "Glossary"),
@@ -110,21 +110,21 @@ Preprocessing Techniques and Deep Learning", Research in Computing Science 151(6
 {abstract(run, data, roi, training, metrics)}
 <h2 id="data">Data</h2>
 {data_section(data)}
-{figure_html(run_dir, "01_samples", "Random images per class.")}
+{figure_html(run_dir, "01_samples")}
 <h2 id="method">Method</h2>
 {method_section(run, roi, training)}
-{figure_html(run_dir, "02_clahe", "The paper's Fig. 4: original and CLAHE-enhanced images.")}
-{figure_html(run_dir, "02_processed", "The paper's Fig. 5: original images with the ROI box, and the processed crops.")}
-{figure_html(run_dir, "02_stages", "Every stage of the ROI extraction on a few images.")}
-{figure_html(run_dir, "02_lungmask_distributions", "The ROI box against manual lung masks: coverage and area.")}
-{figure_html(run_dir, "03_curves", "Training and validation accuracy and loss per epoch, every arm and seed.")}
+{figure_html(run_dir, "02_clahe")}
+{figure_html(run_dir, "02_processed")}
+{figure_html(run_dir, "02_stages")}
+{figure_html(run_dir, "02_lungmask_distributions")}
+{figure_html(run_dir, "03_curves")}
 <h2 id="results">Results</h2>
 {results_section(run_dir, run, training, metrics)}
 <h2 id="gradcam">Where the models look (Grad-CAM)</h2>
 {gradcam_section(run_dir, run, metrics)}
 <h2 id="audit">Shortcut audit</h2>
 {audit_section(run, metrics)}
-{figure_html(run_dir, "05_checks", "Grad-CAM checks: cascading randomization and deletion/insertion per arm.")}
+{figure_html(run_dir, "05_checks")}
 <h2 id="sections">The sections, as executed</h2>
 <p>Each step as its executed notebook shows it, code hidden (the executed <code>NN_name.ipynb</code> files, with
 their code and every log line, stay in the run folder where the study ran; they are not part of a committed

@@ -144,13 +144,8 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
              "column is our addition; ours are measured in this run (means over seeds).</p>"
              + frame_html(paper_table2({arm_label(run, arm): {**m, **trained_as(training.get("arms", {}), arm)}
                                     for arm, m in arms.items()})))
-    for name, caption in [("04_confusion_matrices", "Confusion matrices at the validation-chosen thresholds (first seed)."),
-                          ("04_roc", "ROC curves on the test split (first seed)."),
-                          ("04_precision_recall", "Precision-recall curves on the test split (first seed)."),
-                          ("04_errors_by_subtype", ("False-positive rate on NORMAL images, miss rate on PNEUMONIA "
-                                                    "images by subtype (first seed).")),
-                          ("04_calibration", "Calibration on the test split (first seed).")]:
-        text += figure_html(run_dir, name, caption)
+    for name in ("04_roc", "04_precision_recall", "04_confusion_matrices", "04_errors_by_subtype", "04_calibration"):
+        text += figure_html(run_dir, name)
     return text
 
 
@@ -164,12 +159,8 @@ def gradcam_section(run_dir: Path, run: dict, metrics: dict) -> str:
             "the ROI box for cropped arms (which see nothing else), each against that frame's chance level (the "
             "region's share of it). Means over every seed's model and the test images.</p>")
     text += frame_html(summary_table({arm_label(run, arm): m for arm, m in summaries.items()}))
-    for name, caption in [("05_fig8_examples", "The paper's Fig. 8: heatmaps of every arm on the same test "
-                                                   "images, both classes, right and wrong predictions."),
-                          ("05_mass_distributions", "Per-image heatmap mass over chance on the lung fields and "
-                                                    "the thorax box, in each network's own frame (first seed)."),
-                          ]:
-        text += figure_html(run_dir, name, caption)
+    for name in ("05_fig8_examples", "05_failures", "05_mass_distributions"):
+        text += figure_html(run_dir, name)
     return text
 
 
