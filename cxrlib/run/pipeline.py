@@ -317,6 +317,14 @@ def _navigation(stem: str, stems: list[str]) -> str:
             + " · ".join(links) + "</nav>")
 
 
+def _page_title(notebook, stem: str, run_name: str) -> str:
+    """A section page's title: the notebook's heading (its first Markdown ``# ...`` line) and the run, e.g.
+    ``02 · Preprocessing and thorax ROI · cxr-study · kermany224``; the notebook's file name when it has no heading."""
+    headings = [line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
+                for line in cell.source.splitlines() if line.startswith("# ")]
+    return f"{headings[0] if headings else stem.replace('_', ' ')} · cxr-study · {run_name}"
+
+
 def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
@@ -325,6 +333,7 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
 
     notebook = nbformat.read(executed, as_version=4)
     _reader_view(notebook)
+    notebook.metadata["title"] = _page_title(notebook, executed.stem, executed.parent.name)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
