@@ -221,6 +221,7 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     page = (run_dir / "01_log.html").read_text()
     assert "real warning" not in page and "oneDNN noise" not in page and "retracing" not in page
     assert 'href="index.html"' in page  # every section page leads back to the study
+    assert "<title>test notebook · cxr-study · r</title>" in page  # its heading and the run, not "Notebook"
     # figures are saved once (radiograph panels as JPEG) and linked, not embedded a second time
     assert 'src="figures/01_line.png"' in page and 'src="figures/01_radiograph.jpg"' in page
     assert "src=\"data:image" not in page  # (the lab template's CSS icons are data: URLs, not figures)
@@ -232,6 +233,16 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     assert any("image/jpeg" in output.get("data", {}) for output in executed.cells[-1].outputs)
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "no executed notebooks" in result.stderr
+
+
+def test_a_section_page_is_titled_by_its_heading_or_else_by_its_file_name():
+    from cxrlib.run import pipeline
+
+    cells = [nbformat.v4.new_markdown_cell("Intro\n\n## 1. Part"), nbformat.v4.new_markdown_cell("# 02 · Preprocessing")]
+    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells), "02_preprocessing", "demo") == (
+        "02 · Preprocessing · cxr-study · demo")
+    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells[:1]), "02_preprocessing", "demo") == (
+        "02 preprocessing · cxr-study · demo")
 
 
 def test_only_a_later_step_in_an_empty_run_folder_is_refused_before_anything_starts(tmp_path):
