@@ -31,20 +31,59 @@ def tiny_manifest():
 def test_data_summaries_count_subsets_patients_and_balance():
     manifest = tiny_manifest()
     counts = data.split_counts(manifest)
-    assert list(counts.index) == ["train", "val", "test", "all"]
-    assert counts.loc["all", "patients"] == 8 and counts.loc["train", "PNEUMONIA share"] == 0.5
+    assert list(counts.index) == ["train", "validation", "test", "all"] and counts.columns.name == "subset"
+    assert counts.index.name is None  # the subsets' name is in the header's corner, not on an empty header row
+    assert counts.loc["all", "patients"] == 8 and counts.loc["train", "PNEUMONIA share"] == "50.0%"
     assert data.shared_patients(manifest) == set()
     assert data.imbalance_sentence(manifest) == "Train + validation: **1 : 1.00** NORMAL : PNEUMONIA."
-    assert data.subtype_counts(manifest).loc["val", "bacteria"] == 1
+    assert data.subtype_counts(manifest).loc["validation", "bacterial"] == 1
     sizes = pd.DataFrame({"width": [224, 224], "height": [224, 224]})
     assert data.uniform_size_sentence(sizes) == "All 2 sampled images are 224 x 224 pixels."
     assert data.uniform_size_sentence(pd.DataFrame({"width": [224, 300], "height": [224, 224]})) is None
+    sizes = pd.DataFrame({"label": ["NORMAL", "NORMAL"], "width": [224, 300], "height": [224, 224],
+                          "aspect": [1.0, 1.34], "mean_intensity": [100.0, 110.0]})
+    assert data.size_summary(sizes).loc["NORMAL"].to_dict() == {
+        "images sampled": 2, "width (px)": "224 to 300", "height (px)": "224", "aspect ratio, median": "1.17",
+        "grey level, mean (SD across images)": "105.0 (7.1)"}
+
+
+def test_patients_are_keyed_by_number_and_subtype_and_the_text_says_what_crosses_subsets():
+    manifest = tiny_manifest()
+    # the release numbers bacterial and viral patients separately: person1's viral files in test are another child
+    manifest.loc[len(manifest)] = {**manifest.loc[1].to_dict(), "subset": "test", "split": "test",
+                                   "subtype": "virus", "filename": "person1_virus_9.jpeg", "sha256": "f" * 64}
+    assert list(data.patient_key(manifest)[[0, 1, len(manifest) - 1]]) == ["IM-0001", "person1/bacteria",
+                                                                             "person1/virus"]
+    leakage = data.leakage_report(manifest, progress=False)
+    assert leakage["summary"]["n_cross_split_patients"] == 1
+    assert leakage["summary"]["n_cross_split_patients_by_subtype"] == 0
+    files, table, patients = data.leakage_tables(manifest, leakage)
+    assert files == "**Byte-identical files:** none." and table is None
+    assert patients == (
+        "**Patients:** 1 patient number occurs in more than one subset, in test and in train or "
+        "validation. The file names number bacterial and viral pneumonia patients in separate sequences (1 of the 4 "
+        "pneumonia patient numbers have both bacterial and viral files), so a number alone can name two children. "
+        "Keyed by number and subtype, no patient is in more than one subset. The validation split groups images by "
+        "number alone, which can keep two children together but never splits one: train and validation share no "
+        "patient number.")
+    assert data.split_counts(manifest).loc["test", "patients"] == 3  # IM-0004, person4 and person1's viral files
+
+
+def test_identical_files_are_summed_up_with_a_few_groups_shown():
+    manifest = tiny_manifest()
+    manifest.loc[[1, 2], "sha256"] = "a" * 64  # two training PNEUMONIA files
+    manifest.loc[[4, 6], "sha256"] = "b" * 64  # a NORMAL file in validation and in test
+    files, table, patients = data.leakage_tables(manifest, data.leakage_report(manifest, progress=False), shown=1)
+    assert files == ("**Byte-identical files:** 2 groups of identical files (4 files in all); 1 of the groups cross "
+                     "subsets and 0 carry both labels. The first 1:")
+    assert table.to_dict("index") == {"person1.jpeg and 1 more": {"subset": "train", "class": "PNEUMONIA"}}
+    assert table.columns.name == "files" and table.index.name is None
+    assert patients == "**Patients:** no patient number occurs in more than one subset."
 
 
 def test_data_record_and_conclusion_read_the_manifest():
     manifest = tiny_manifest()
     leakage = data.leakage_report(manifest, progress=False)
-    assert len(data.leakage_tables(manifest, leakage)) == 1  # no duplicate and no shared patient: the counts only
     release = data.class_counts(manifest, by="split")
     record = data.data_record(manifest, root="/d", description="tiny", synthetic=True, release_counts=release,
                               leakage=leakage, evaluation_sets={})
@@ -53,6 +92,16 @@ def test_data_record_and_conclusion_read_the_manifest():
     assert record["manifest_sha256"] == data.manifest_hash(manifest)
     assert data.data_conclusion(manifest, "tiny", set()).endswith(
         "**Conclusion:** tiny; train 4, validation 2, test 2 images; 0 patients shared between train and validation.")
+
+
+def test_only_a_synthetic_run_says_it_reads_synthetic_radiographs():
+    release = data.class_counts(tiny_manifest(), by="split")
+    synthetic = " ".join(data.source_notes("demo", "/w/synthetic-v3", release, synthetic=True)[:2])
+    kermany = " ".join(data.source_notes("Kermany 2018", "/d/kermany224", release, synthetic=False)[:2])
+    assert "synthetic radiographs" in synthetic and "No clinical conclusion" in synthetic
+    assert "synthetic" not in kermany.lower() and "Kermany et al. (2018)" in kermany
+    table = data.source_notes("demo", "/d", release, synthetic=True)[2]
+    assert table.columns.name == "split as released" and table.index.name is None
 
 
 def tiny_processed():
