@@ -124,16 +124,49 @@ def test_preprocess_summaries_rates_worst_cases_and_record():
     assert set(worst.index) >= {1, 2} and preprocess.unshown_sentence(processed, worst) is None
     agreement = pd.DataFrame({"path": ["/x/a.jpeg"], "fallback_fast": [False], "fallback_reference": [False],
                               "box_iou": [0.98765], "mask_iou": [0.9], "max_edge_difference": [0.01]})
-    assert list(preprocess.agreement_table(agreement)["image"]) == ["a.jpeg"]
+    assert preprocess.agreement_table(agreement).to_dict("index") == {"a.jpeg": {
+        "fast path fell back": "no", "reference fell back": "no", "box IoU": 0.988, "lung mask IoU": 0.9,
+        "largest box edge difference (of the side)": 0.01}}
     config = preprocess.PreprocessConfig(preprocess_size=128, output_size=64)
     record = preprocess.roi_record(processed, config, agreement=agreement, lung_eval=None, lungmask_dir=None,
                                    paediatric=None, **failures)
     assert record["dataset"]["n"] == 8 and record["fast_vs_reference"]["box_iou_median"] == pytest.approx(0.98765)
     assert record["cache_key"] == config.key() and record["lungmasks"] is None
+    assert record["cache_folder"] == f"preprocess-{config.key()}"
     assert preprocess.roi_conclusion(processed, None, synthetic=True).startswith(
         "Wrote `processed.csv` and `roi.json`.  \n**Conclusion:** 8 radiographs (SYNTHETIC data) cropped to the thorax")
     assert preprocess.paediatric_table(None).startswith("The 40 annotated")
-    assert list(preprocess.arms_table(ARMS)["image set"]) == ["raw", "clahe_roi"]
+    assert preprocess.arms_table(ARMS).to_dict() == {"steps": {"original": "none", "paper": "CLAHE + thorax crop"}}
+    table = preprocess.roi_table(processed)
+    assert table.columns.name == "class" and table.index.name is None
+    assert table.loc["PNEUMONIA"].to_dict() == {
+        "images": 4, "fell back to the whole image": "25.0%", "box flagged implausible": "25.0%",
+        "box area, median (of the image)": "56.0%", "lung mask area, median": "20.0%"}
+    assert "Cache key" not in preprocess.cache_sentence(processed) and config.key() not in preprocess.cache_sentence(
+        processed)
+
+
+def test_the_preprocessing_settings_read_as_a_table_of_values_and_jobs_not_as_a_repr():
+    config = preprocess.PreprocessConfig(preprocess_size=128, output_size=64, roi_margin=0.05)
+    note = preprocess.parameters_note("tiny", config)
+    assert "PreprocessConfig(" not in note and config.key() not in note
+    rows = [line for line in note.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| setting | value | what it does |" and len(rows) == 1 + len(config.to_dict())
+    assert "| resized side (`preprocess_size`) | 128 px | every radiograph is resized to this square |" in rows
+    assert "| network input (`model_input_size`) | 64 px | side of the crop the network sees |" in rows
+    assert any(row.startswith("| box margin (`roi_margin`) | 5% |") for row in rows)
+    assert all(row.count("|") == 4 for row in rows)  # no pipe inside a cell: the table renders
+
+
+def test_the_lung_mask_goals_read_as_labels_and_percentages():
+    goals = {name: {"goal": f"{op} {value}", "met": True} for name, (op, value) in preprocess.ROI_GOALS.items()}
+    lung_eval = {**{name: 0.5 for name in preprocess.ROI_GOALS}, "coverage_median": 0.9998, "goals": goals, "n": 3,
+                 "coverage_min": 0.9, "coverage_mean": 0.95}
+    table, sentence = preprocess.lungmask_notes(lung_eval, "/d/lungmasks")
+    assert table.loc["lung pixels inside the box, median"].to_dict() == {"value": "99.98%", "goal": "≥ 99.50%",
+                                                                          "met": "yes"}
+    assert table.loc["box area over the lungs' tightest box, median", "goal"] == "≤ 1.300"
+    assert table.columns.name == "on the lung masks" and sentence.startswith("3 image/mask pairs from `lungmasks`")
 
 
 def tiny_predictions(seeds=(0, 1)):
