@@ -23,7 +23,7 @@ READABLE = """<h2>1. Settings of <code>PreprocessConfig</code></h2>
 <h3>Written to test_predictions.csv (see https://example.org/a_b)</h3>
 <pre><code>| step | choice |
 | --- | --- |</code></pre>
-<p>Scores a | b and more… ending with three dots...</p>
+<p>Scores a | b and more… ending with three dots... The seed(s) of <code>2 seed(s)</code>.</p>
 <p>The nav: 01_eda, then <code>sensitivity_95</code> (a key of <code>metrics.json</code>).</p>
 """
 
@@ -81,6 +81,7 @@ PANDAS_INDEX_NAME = ('<table><thead><tr><th></th><th>images</th><th>rate</th></t
     ("<table><tr><th>metric</th><th>value</th></tr><tr><td>coverage_median</td><td>0.99</td></tr></table>",
      "shows a code name as a label (td)", "coverage_median"),
     ("<h2>Errors at fixed_0.5</h2>", "shows a code name as a label (h2)", "fixed_0.5"),
+    ("<p>4 arms × 3 seed(s) = 12 models</p>", "leaves a plural to the reader", "3 seed(s)"),
     (PANDAS_INDEX_NAME, "has an empty header row (the index's name on a row of its own)", "label"),
 ])
 def test_each_reading_problem_on_a_constructed_page_is_named(tmp_path, body, kind, quote):

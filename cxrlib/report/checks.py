@@ -29,13 +29,15 @@ _MARKDOWN_ROW = re.compile(r"^\s*\|(?:[^|\n]*\|){2,}\s*$", re.MULTILINE)
 _MARKDOWN_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE)
 #: pandas' note under a table it cut short, and the ``...`` of a cut row, column or cell.
 _TRUNCATED = re.compile(r"\b\d+ rows [×x] \d+ columns\b")
-_CUT_CELL = re.compile(r"(?!x)x")
+_CUT_CELL = re.compile(r"(?:\.\.\.|…)\s*$")
 #: A Python object's repr: ``Name(field=...)``, ``<... object at 0x...>``, a NumPy scalar or array.
 _OBJECT_REPR = re.compile(r"\b[A-Z]\w*\(\s*[a-z_]\w*=|<[\w.]+ object at 0x[0-9a-fA-F]+>|\bnp\.\w+\(|\barray\(\[")
 #: A dict or list repr (``{'a': 1}``, ``['a', 'b']``): machine output when it is not marked as code.
 _CONTAINER_REPR = re.compile(r"""\{\s*(['"])[^'"]*\1\s*:|\[\s*(['"])[^'"]*\2\s*(?:,\s*(['"])[^'"]*\3\s*)*\]""")
 #: A snake_case identifier that is not part of a file name (``test_predictions.csv``), a path or an address.
 _CODE_NAME = re.compile(r"(?<![\w./:@-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?:\.\d+)?(?![\w/@-]|\.[A-Za-z])")
+#: A count with a plural left to the reader: ``3 seed(s)``.
+_PLURAL = re.compile(r"\b\d+\s+[A-Za-z-]+\(s\)")
 _ADDRESS = re.compile(r"\b(?:https?|file)://\S+")
 #: Titles that name no page.
 _GENERIC_TITLES = {"", "notebook", "untitled", "document", "jupyter notebook", "index", "page"}
@@ -126,6 +128,7 @@ def page_problems(html: str, name: str) -> list[str]:
     * a code name as a label: a snake_case identifier (``fallback_rate``, ``fixed_0.5``) in prose of a table's header
       cell or row label (a ``<th>``, or a row's first ``<td>``), a heading, a caption or the title. File names
       (``test_predictions.csv``), paths and web addresses are not code names; a parameter's name shown as code passes;
+    * a count whose plural is left to the reader (``3 seed(s)``), in prose;
     * an empty pandas header row: below a header row, a row of header cells with only its first one filled (the
       index's name);
     * a title that names no page: missing, empty, generic ("Notebook") or the file's own name.
@@ -157,6 +160,8 @@ def page_problems(html: str, name: str) -> list[str]:
             say("shows a table cell pandas cut short", _clean(text))
         for match in [*_OBJECT_REPR.finditer(text), *_CONTAINER_REPR.finditer(prose)]:
             say("shows a Python repr", match.group(0))
+        for match in _PLURAL.finditer(prose):
+            say("leaves a plural to the reader", match.group(0))
         if block.tag in _LABELS or block.row_label:
             for match in _CODE_NAME.finditer(prose):
                 say(f"shows a code name as a label ({block.tag})", match.group(0))
@@ -175,8 +180,8 @@ def check_run(run_dir: str | os.PathLike) -> list[str]:
     ``data:`` URLs aside); no page may embed an image inline (a second copy of a file in ``figures/``), show an absolute
     local path, stderr output or a widget, or load a script from the web (the report must open offline); no
     record (``.json``, ``.csv``) may hold an absolute local path. Every page's text passes :func:`page_problems`
-    (unrendered Markdown, truncated tables, reprs, code names as labels, empty header rows, a title that names no
-    page).
+    (unrendered Markdown, truncated tables, reprs, code names as labels, "(s)" plurals, empty header rows, a title
+    that names no page).
     """
     run_dir = Path(run_dir)
     pages = sorted(run_dir.glob("*.html"))
