@@ -245,6 +245,21 @@ def test_a_section_page_is_titled_by_its_heading_or_else_by_its_file_name():
         "02 preprocessing · cxr-study · demo")
 
 
+def test_the_section_pages_lead_to_their_neighbours_by_heading(tmp_path):
+    from cxrlib.run import pipeline
+
+    run_dir, sources = tmp_path / "run", tmp_path / "nb"
+    run_dir.mkdir()
+    sources.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · The data")]),
+                   run_dir / "01_eda.ipynb")
+    notebook(sources / "02_prep.py", 'run_dir = "x"', "")  # not run yet: its heading comes from its source
+    names = pipeline._step_names(run_dir, ["01_eda", "02_prep", "03_none"], sources)
+    assert names == {"01_eda": "01 · The data", "02_prep": "test notebook", "03_none": "03 none"}
+    nav = pipeline._navigation("02_prep", ["01_eda", "02_prep", "03_none"], names)
+    assert '<a href="01_eda.html">previous: 01 · The data</a>' in nav and "next: 03 none</a>" in nav
+
+
 def test_only_a_later_step_in_an_empty_run_folder_is_refused_before_anything_starts(tmp_path):
     params = StudyParams(run_name="fresh", reports_dir=str(tmp_path / "reports"), weights="none")
     with pytest.raises(StudyRunError, match=r"lacks .*training.json \(written by step 03\)"):
