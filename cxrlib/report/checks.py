@@ -120,7 +120,8 @@ def page_problems(html: str, name: str) -> list[str]:
     The rule for what counts as code: text inside ``<code>``, ``<kbd>`` or ``<samp>`` is marked as code, and a reader
     reads it as such; everything else (``<pre>`` output included) is prose. Found anywhere outside scripts and styles:
 
-    * a Markdown table that did not render: a line ``| a | b |`` or a rule ``| --- |`` outside ``<pre>``;
+    * a Markdown table that did not render: a line ``| a | b |`` or a rule (``| --- | --- |``, ``--- | ---``)
+      outside ``<pre>``;
     * pandas' truncated output: its note ``N rows × M columns``, or a table cell that is or ends in ``...``/``…``;
     * a Python object's repr, even marked as code (a reader wants the values, not a constructor):
       ``Name(field=...)``, ``<... object at 0x...>``, ``np.float64(...)``, ``array([...``; in prose, a dict or list
