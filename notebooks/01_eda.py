@@ -15,9 +15,9 @@
 # which pneumonia subtypes there are, image sizes and grey levels, and whether the same image or the same
 # patient appears on both sides of a split.
 #
-# **Inputs:** the Kermany 2018 chest X-ray folder named by `data_dir`, or, when it is `None`, synthetic demo
-# radiographs generated here (`cxrlib.data.synthetic`). **Outputs:** `manifest.csv` (one row per image, with the
-# patient-level validation split) and `data.json` (what the data is) in the run folder; figures `01_*.png`.
+# **Inputs:** the data set the profile names (`data_dir`); section 1 says which data this run reads. **Outputs:**
+# `manifest.csv` (one row per image, with the patient-level validation split) and `data.json` (what the data is)
+# in the run folder; figures `01_*.png`.
 
 # %% tags=["parameters"]
 run_dir = "reports/dev"
@@ -40,9 +40,8 @@ run = StudyRun(run_dir, step="01")
 # %% [markdown]
 # ## 1. The data
 #
-# What `data_dir` holds: the Kermany 2018 release (the full-resolution originals, or third-party 224 x 224
-# copies), or, when it is `None`, synthetic radiographs generated here. The table gives the split counts as
-# released, before the validation carve-out of section 2.
+# Which data this run reads, where it comes from, and its split counts as released, before the validation
+# carve-out of section 2.
 
 # %%
 synthetic = data_dir is None
@@ -52,14 +51,15 @@ manifest = data.build_manifest(root, with_hashes=True)
 data.check_images(manifest)
 description = data.describe_source(manifest, synthetic=synthetic, sample=data.SIZE_SAMPLE, seed=seed)
 release_counts = data.class_counts(manifest, by="split")
-run.display(*data.source_notes(description, root, synthetic=synthetic), release_counts)
+run.display(*data.source_notes(description, root, release_counts, synthetic=synthetic))
 
 # %% [markdown]
 # ## 2. Validation split by patient
 #
 # The release's test split is kept untouched for the final evaluation (notebook 04). Validation, used for
 # choosing the epoch and the decision threshold, is carved out of the training split **by patient**, stratified
-# by class and seeded, so that no patient has images on both sides.
+# by class and seeded, so that no patient has images on both sides. Patients are counted as the release numbers
+# them: by the patient number of the file name and the pneumonia subtype (section 7 says why).
 
 # %%
 manifest = data.split_train_validation(manifest, val_fraction=val_fraction, seed=seed)
@@ -104,7 +104,8 @@ run.show(data.plot_intensity_histograms(manifest, per_class=200, seed=seed), "in
 # ## 7. Duplicates and leakage
 #
 # Byte-identical files and patients that appear in more than one subset. Duplicates inside one subset only
-# weigh those images twice; duplicates or patients crossing subsets leak information between them.
+# weigh those images twice; duplicates or patients crossing subsets leak information between them. `data.json`
+# keeps the counts, and `manifest.csv` every file's SHA-256.
 
 # %%
 leakage = data.leakage_report(manifest)

@@ -1,4 +1,5 @@
-"""Reports and JupyterLab in headless Chromium: every page loads without a failed request; make lab's double-click."""
+"""Reports and JupyterLab in headless Chromium: every page loads without a failed request and reads cleanly; make
+lab's double-click."""
 
 import os
 import shutil
@@ -51,6 +52,24 @@ def test_a_missing_image_and_a_script_error_are_reported(tmp_path):
     assert problems[1].startswith("01_intro.html: script error") and "undefined_function" in problems[1]
 
 
+def test_what_a_reader_trips_over_in_the_loaded_page_is_reported(tmp_path):
+    run_dir = run_folder(tmp_path / "run", "figures/01_ok.png")
+    wide = "".join(f"<td style=\"white-space:nowrap\">column {i} of a table too wide</td>" for i in range(12))
+    (run_dir / "01_intro.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>Notebook</title>'
+        "<p>| step | choice |\n| --- | --- |</p><p>3 rows × 24 columns</p>"
+        f'<div style="overflow-x:auto"><table><tr><th>fallback_rate</th>{wide}</tr></table></div>')
+    problems = check_pages(run_dir, tmp_path / "shots")
+    assert problems[:4] == ["01_intro.html: has a title that names no page: 'Notebook'",
+                            "01_intro.html: shows a Markdown table that did not render: '| step | choice |'",
+                            "01_intro.html: shows a Markdown table that did not render: '| --- | --- |'",
+                            "01_intro.html: shows pandas' truncated output: '3 rows × 24 columns'"]
+    assert problems[4] == "01_intro.html: shows a code name as a label (th): 'fallback_rate'"
+    assert problems[5].startswith("01_intro.html: wider than the page: table ") and len(problems) == 6, problems
+
+
+@pytest.mark.xfail(strict=True, reason="the committed report predates the reading checks (titles, code names, raw "
+                   "Markdown, truncated tables) and is regenerated at the end of issue 23; drop this mark then")
 def test_the_committed_report_loads_without_a_failed_request(tmp_path):
     if not (COMMITTED / "index.html").is_file():
         pytest.skip(f"{COMMITTED} is not in this checkout")

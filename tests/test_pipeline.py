@@ -221,6 +221,7 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     page = (run_dir / "01_log.html").read_text()
     assert "real warning" not in page and "oneDNN noise" not in page and "retracing" not in page
     assert 'href="index.html"' in page  # every section page leads back to the study
+    assert "<title>test notebook · cxr-study · r</title>" in page  # its heading and the run, not "Notebook"
     # figures are saved once (radiograph panels as JPEG) and linked, not embedded a second time
     assert 'src="figures/01_line.png"' in page and 'src="figures/01_radiograph.jpg"' in page
     assert "src=\"data:image" not in page  # (the lab template's CSS icons are data: URLs, not figures)
@@ -232,6 +233,31 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     assert any("image/jpeg" in output.get("data", {}) for output in executed.cells[-1].outputs)
     result = subprocess.run([sys.executable, "-m", "cxrlib", "render", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "no executed notebooks" in result.stderr
+
+
+def test_a_section_page_is_titled_by_its_heading_or_else_by_its_file_name():
+    from cxrlib.run import pipeline
+
+    cells = [nbformat.v4.new_markdown_cell("Intro\n\n## 1. Part"), nbformat.v4.new_markdown_cell("# 02 · Preprocessing")]
+    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells), "02_preprocessing", "demo") == (
+        "02 · Preprocessing · cxr-study · demo")
+    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells[:1]), "02_preprocessing", "demo") == (
+        "02 preprocessing · cxr-study · demo")
+
+
+def test_the_section_pages_lead_to_their_neighbours_by_heading(tmp_path):
+    from cxrlib.run import pipeline
+
+    run_dir, sources = tmp_path / "run", tmp_path / "nb"
+    run_dir.mkdir()
+    sources.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · The data")]),
+                   run_dir / "01_eda.ipynb")
+    notebook(sources / "02_prep.py", 'run_dir = "x"', "")  # not run yet: its heading comes from its source
+    names = pipeline._step_names(run_dir, ["01_eda", "02_prep", "03_none"], sources)
+    assert names == {"01_eda": "01 · The data", "02_prep": "test notebook", "03_none": "03 none"}
+    nav = pipeline._navigation("02_prep", ["01_eda", "02_prep", "03_none"], names)
+    assert '<a href="01_eda.html">previous: 01 · The data</a>' in nav and "next: 03 none</a>" in nav
 
 
 def test_only_a_later_step_in_an_empty_run_folder_is_refused_before_anything_starts(tmp_path):

@@ -5,21 +5,40 @@ import json
 
 import pytest
 
-from cxrlib.report import check_run
+from cxrlib.report import check_run, page_problems
 
-CLEAN = '<html><body><a href="01_eda.html">EDA</a><img src="figures/a.png"><a href="https://doi.org/x">doi</a></body></html>'
+CLEAN = ('<html><head><title>The study · cxr-study · demo</title></head><body><a href="01_eda.html">EDA</a>'
+         '<img src="figures/a.png"><a href="https://doi.org/x">doi</a></body></html>')
+#: What a reader legitimately sees and the checks must let pass: names marked as code (the settings table), file
+#: names, addresses, a Markdown table in a code block, pandas' column name in the corner, an ellipsis in prose.
+READABLE = """<h2>1. Settings of <code>PreprocessConfig</code></h2>
+<table><thead><tr><th>setting</th><th>value</th><th>what it does</th></tr></thead>
+<tbody><tr><td><code>preprocess_size</code></td><td>400</td><td>side of the resized radiograph</td></tr>
+<tr><td><code>roi_margin</code></td><td>4%</td><td>margin around the box, see <code>{'clahe': True}</code></td></tr>
+</tbody></table>
+<table><thead><tr><th>label</th><th>NORMAL</th><th>PNEUMONIA</th></tr></thead>
+<tbody><tr><th>train</th><td>1150</td><td>3321</td></tr></tbody></table>
+<table><tr><th>record</th><th>rows</th></tr><tr><td>test_predictions.csv</td><td>624</td></tr>
+<tr><td>metrics.json and https://example.org/some_page/x_y</td><td>1</td></tr></table>
+<h3>Written to test_predictions.csv (see https://example.org/a_b)</h3>
+<pre><code>| step | choice |
+| --- | --- |</code></pre>
+<p>Scores a | b and more… ending with three dots... The seed(s) of <code>2 seed(s)</code>.</p>
+<p>The nav: 01_eda, then <code>sensitivity_95</code> (a key of <code>metrics.json</code>).</p>
+"""
 
 
 def make_run(tmp_path, index):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "a.png").write_bytes(b"\x89PNG")
-    (tmp_path / "01_eda.html").write_text('<a href="index.html">back</a>')
+    (tmp_path / "01_eda.html").write_text('<title>01 · Exploratory data analysis · cxr-study · demo</title>'
+                                          '<a href="index.html">back</a>')
     (tmp_path / "index.html").write_text(index)
     return tmp_path
 
 
 def test_a_clean_run_has_no_problems(tmp_path):
-    assert check_run(make_run(tmp_path, CLEAN)) == []
+    assert check_run(make_run(tmp_path, CLEAN.replace("</body>", READABLE + "</body>"))) == []
 
 
 def test_each_kind_of_problem_is_named(tmp_path):
@@ -33,6 +52,50 @@ def test_each_kind_of_problem_is_named(tmp_path):
     assert "embeds an image inline" in problems
     assert "/work/shared/data/kermany224" in problems
     assert "stderr" in problems and "script from the web" in problems
+
+
+PANDAS_INDEX_NAME = ('<table><thead><tr><th></th><th>images</th><th>rate</th></tr><tr><th>label</th><th></th><th></th>'
+                     '</tr></thead><tbody><tr><th>NORMAL</th><td>1854</td><td>0.2%</td></tr></tbody></table>')
+
+
+@pytest.mark.parametrize("body, kind, quote", [
+    ("<p>| step | choice | why |\n| --- | --- | --- |\n| resize | 400 | paper |</p>",
+     "shows a Markdown table that did not render", "| resize | 400 | paper |"),
+    ("<p>| working resolution | <code>contour_size</code> | speed |\n| thin parts | trimmed | strips |</p>",
+     "shows a Markdown table that did not render", "| working resolution | contour_size | speed |"),
+    ("<p>step | choice\n--- | :---:\nresize | 400</p>", "shows a Markdown table that did not render", "--- | :---:"),
+    ("<p>3 rows × 24 columns</p>", "shows pandas' truncated output", "3 rows × 24 columns"),
+    ("<table><tr><th>arm</th><th>...</th></tr><tr><td>1</td><td>…</td></tr></table>",
+     "shows a table cell pandas cut short", "..."),
+    ("<table><tr><td>3</td><td>person1481_bacteria_3862.jpeg, person1481_bact...</td></tr></table>",
+     "shows a table cell pandas cut short", "person1481_bacteria_3862.jpeg, person1481_bact..."),
+    ("<p>Parameters: <code>PreprocessConfig(preprocess_size=400, roi_margin=0.04)</code></p>",
+     "shows a Python repr", "PreprocessConfig(preprocess_size="),
+    ("<p>&lt;cxrlib.run.study.StudyRun object at 0x7f3a2b1c&gt;</p>",
+     "shows a Python repr", "<cxrlib.run.study.StudyRun object at 0x7f3a2b1c>"),
+    ("<p>The AUC is np.float64(0.93).</p>", "shows a Python repr", "np.float64("),
+    ("<p>Counts: {'NORMAL': 234, 'PNEUMONIA': 390}</p>", "shows a Python repr", "{'NORMAL':"),
+    ("<p>Subsets ['train', 'val', 'test'] were read.</p>", "shows a Python repr", "['train', 'val', 'test']"),
+    ("<table><tr><th></th><th>fallback_rate</th></tr><tr><th>NORMAL</th><td>0.0</td></tr></table>",
+     "shows a code name as a label (th)", "fallback_rate"),
+    ("<table><tr><th>metric</th><th>value</th></tr><tr><td>coverage_median</td><td>0.99</td></tr></table>",
+     "shows a code name as a label (td)", "coverage_median"),
+    ("<h2>Errors at fixed_0.5</h2>", "shows a code name as a label (h2)", "fixed_0.5"),
+    ("<p>4 arms × 3 seed(s) = 12 models</p>", "leaves a plural to the reader", "3 seed(s)"),
+    (PANDAS_INDEX_NAME, "has an empty header row (the index's name on a row of its own)", "label"),
+])
+def test_each_reading_problem_on_a_constructed_page_is_named(tmp_path, body, kind, quote):
+    page = CLEAN.replace("</body>", READABLE + body + "</body>")
+    problems = check_run(make_run(tmp_path, page))
+    assert f"index.html: {kind}: {quote!r}" in problems
+    assert all(problem.startswith(f"index.html: {kind}: ") for problem in problems), problems
+
+
+@pytest.mark.parametrize("head", ["", "<title></title>", "<title>Notebook</title>", "<title> index </title>"])
+def test_a_page_whose_title_names_no_page_is_named(head):
+    problems = page_problems(f"<html><head>{head}</head><body>{READABLE}</body></html>", "index.html")
+    assert problems == ["index.html: has no <title>" if not head else
+                        f"index.html: has a title that names no page: {head[7:-8].strip()!r}"]
 
 
 def test_records_with_machine_paths_are_named(tmp_path):
@@ -90,6 +153,8 @@ def test_the_readme_headline_is_the_committed_report_s():
     assert block == readme_headline(repo / "reports" / "kermany224")
 
 
+@pytest.mark.xfail(strict=True, reason="the committed report predates the reading checks (titles, code names, raw "
+                   "Markdown, truncated tables) and is regenerated at the end of issue 23; drop this mark then")
 def test_the_committed_report_passes_the_reader_s_checks():
     from pathlib import Path
 

@@ -31,20 +31,59 @@ def tiny_manifest():
 def test_data_summaries_count_subsets_patients_and_balance():
     manifest = tiny_manifest()
     counts = data.split_counts(manifest)
-    assert list(counts.index) == ["train", "val", "test", "all"]
-    assert counts.loc["all", "patients"] == 8 and counts.loc["train", "PNEUMONIA share"] == 0.5
+    assert list(counts.index) == ["train", "validation", "test", "all"] and counts.columns.name == "subset"
+    assert counts.index.name is None  # the subsets' name is in the header's corner, not on an empty header row
+    assert counts.loc["all", "patients"] == 8 and counts.loc["train", "PNEUMONIA share"] == "50.0%"
     assert data.shared_patients(manifest) == set()
     assert data.imbalance_sentence(manifest) == "Train + validation: **1 : 1.00** NORMAL : PNEUMONIA."
-    assert data.subtype_counts(manifest).loc["val", "bacteria"] == 1
+    assert data.subtype_counts(manifest).loc["validation", "bacterial"] == 1
     sizes = pd.DataFrame({"width": [224, 224], "height": [224, 224]})
     assert data.uniform_size_sentence(sizes) == "All 2 sampled images are 224 x 224 pixels."
     assert data.uniform_size_sentence(pd.DataFrame({"width": [224, 300], "height": [224, 224]})) is None
+    sizes = pd.DataFrame({"label": ["NORMAL", "NORMAL"], "width": [224, 300], "height": [224, 224],
+                          "aspect": [1.0, 1.34], "mean_intensity": [100.0, 110.0]})
+    assert data.size_summary(sizes).loc["NORMAL"].to_dict() == {
+        "images sampled": 2, "width (px)": "224 to 300", "height (px)": "224", "aspect ratio, median": "1.17",
+        "grey level, mean (SD across images)": "105.0 (7.1)"}
+
+
+def test_patients_are_keyed_by_number_and_subtype_and_the_text_says_what_crosses_subsets():
+    manifest = tiny_manifest()
+    # the release numbers bacterial and viral patients separately: person1's viral files in test are another child
+    manifest.loc[len(manifest)] = {**manifest.loc[1].to_dict(), "subset": "test", "split": "test",
+                                   "subtype": "virus", "filename": "person1_virus_9.jpeg", "sha256": "f" * 64}
+    assert list(data.patient_key(manifest)[[0, 1, len(manifest) - 1]]) == ["IM-0001", "person1/bacteria",
+                                                                             "person1/virus"]
+    leakage = data.leakage_report(manifest, progress=False)
+    assert leakage["summary"]["n_cross_split_patients"] == 1
+    assert leakage["summary"]["n_cross_split_patients_by_subtype"] == 0
+    files, table, patients = data.leakage_tables(manifest, leakage)
+    assert files == "**Byte-identical files:** none." and table is None
+    assert patients == (
+        "**Patients:** 1 patient number occurs in more than one subset, in test and in train or "
+        "validation. The file names number bacterial and viral pneumonia patients in separate sequences (1 of the 4 "
+        "pneumonia patient numbers have both bacterial and viral files), so a number alone can name two children. "
+        "Keyed by number and subtype, no patient is in more than one subset. The validation split groups images by "
+        "number alone, which can keep two children together but never splits one: train and validation share no "
+        "patient number.")
+    assert data.split_counts(manifest).loc["test", "patients"] == 3  # IM-0004, person4 and person1's viral files
+
+
+def test_identical_files_are_summed_up_with_a_few_groups_shown():
+    manifest = tiny_manifest()
+    manifest.loc[[1, 2], "sha256"] = "a" * 64  # two training PNEUMONIA files
+    manifest.loc[[4, 6], "sha256"] = "b" * 64  # a NORMAL file in validation and in test
+    files, table, patients = data.leakage_tables(manifest, data.leakage_report(manifest, progress=False), shown=1)
+    assert files == ("**Byte-identical files:** 2 groups of identical files (4 files in all); 1 of the groups cross "
+                     "subsets and 0 carry both labels. The first 1:")
+    assert table.to_dict("index") == {"person1.jpeg and 1 more": {"subset": "train", "class": "PNEUMONIA"}}
+    assert table.columns.name == "files" and table.index.name is None
+    assert patients == "**Patients:** no patient number occurs in more than one subset."
 
 
 def test_data_record_and_conclusion_read_the_manifest():
     manifest = tiny_manifest()
     leakage = data.leakage_report(manifest, progress=False)
-    assert len(data.leakage_tables(manifest, leakage)) == 1  # no duplicate and no shared patient: the counts only
     release = data.class_counts(manifest, by="split")
     record = data.data_record(manifest, root="/d", description="tiny", synthetic=True, release_counts=release,
                               leakage=leakage, evaluation_sets={})
@@ -53,6 +92,16 @@ def test_data_record_and_conclusion_read_the_manifest():
     assert record["manifest_sha256"] == data.manifest_hash(manifest)
     assert data.data_conclusion(manifest, "tiny", set()).endswith(
         "**Conclusion:** tiny; train 4, validation 2, test 2 images; 0 patients shared between train and validation.")
+
+
+def test_only_a_synthetic_run_says_it_reads_synthetic_radiographs():
+    release = data.class_counts(tiny_manifest(), by="split")
+    synthetic = " ".join(data.source_notes("demo", "/w/synthetic-v3", release, synthetic=True)[:2])
+    kermany = " ".join(data.source_notes("Kermany 2018", "/d/kermany224", release, synthetic=False)[:2])
+    assert "synthetic radiographs" in synthetic and "No clinical conclusion" in synthetic
+    assert "synthetic" not in kermany.lower() and "Kermany et al. (2018)" in kermany
+    table = data.source_notes("demo", "/d", release, synthetic=True)[2]
+    assert table.columns.name == "split as released" and table.index.name is None
 
 
 def tiny_processed():
@@ -75,16 +124,49 @@ def test_preprocess_summaries_rates_worst_cases_and_record():
     assert set(worst.index) >= {1, 2} and preprocess.unshown_sentence(processed, worst) is None
     agreement = pd.DataFrame({"path": ["/x/a.jpeg"], "fallback_fast": [False], "fallback_reference": [False],
                               "box_iou": [0.98765], "mask_iou": [0.9], "max_edge_difference": [0.01]})
-    assert list(preprocess.agreement_table(agreement)["image"]) == ["a.jpeg"]
+    assert preprocess.agreement_table(agreement).to_dict("index") == {"a.jpeg": {
+        "fast path fell back": "no", "reference fell back": "no", "box IoU": 0.988, "lung mask IoU": 0.9,
+        "largest box edge difference (of the side)": 0.01}}
     config = preprocess.PreprocessConfig(preprocess_size=128, output_size=64)
     record = preprocess.roi_record(processed, config, agreement=agreement, lung_eval=None, lungmask_dir=None,
                                    paediatric=None, **failures)
     assert record["dataset"]["n"] == 8 and record["fast_vs_reference"]["box_iou_median"] == pytest.approx(0.98765)
     assert record["cache_key"] == config.key() and record["lungmasks"] is None
+    assert record["cache_folder"] == f"preprocess-{config.key()}"
     assert preprocess.roi_conclusion(processed, None, synthetic=True).startswith(
         "Wrote `processed.csv` and `roi.json`.  \n**Conclusion:** 8 radiographs (SYNTHETIC data) cropped to the thorax")
     assert preprocess.paediatric_table(None).startswith("The 40 annotated")
-    assert list(preprocess.arms_table(ARMS)["image set"]) == ["raw", "clahe_roi"]
+    assert preprocess.arms_table(ARMS).to_dict() == {"steps": {"original": "none", "paper": "CLAHE + thorax crop"}}
+    table = preprocess.roi_table(processed)
+    assert table.columns.name == "class" and table.index.name is None
+    assert table.loc["PNEUMONIA"].to_dict() == {
+        "images": 4, "fell back to the whole image": "25.0%", "box flagged implausible": "25.0%",
+        "box area, median (of the image)": "56.0%", "lung mask area, median": "20.0%"}
+    assert "Cache key" not in preprocess.cache_sentence(processed) and config.key() not in preprocess.cache_sentence(
+        processed)
+
+
+def test_the_preprocessing_settings_read_as_a_table_of_values_and_jobs_not_as_a_repr():
+    config = preprocess.PreprocessConfig(preprocess_size=128, output_size=64, roi_margin=0.05)
+    note = preprocess.parameters_note("tiny", config)
+    assert "PreprocessConfig(" not in note and config.key() not in note
+    rows = [line for line in note.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| setting | value | what it does |" and len(rows) == 1 + len(config.to_dict())
+    assert "| resized side (`preprocess_size`) | 128 px | every radiograph is resized to this square |" in rows
+    assert "| network input (`model_input_size`) | 64 px | side of the crop the network sees |" in rows
+    assert any(row.startswith("| box margin (`roi_margin`) | 5% |") for row in rows)
+    assert all(row.count("|") == 4 for row in rows)  # no pipe inside a cell: the table renders
+
+
+def test_the_lung_mask_goals_read_as_labels_and_percentages():
+    goals = {name: {"goal": f"{op} {value}", "met": True} for name, (op, value) in preprocess.ROI_GOALS.items()}
+    lung_eval = {**{name: 0.5 for name in preprocess.ROI_GOALS}, "coverage_median": 0.9998, "goals": goals, "n": 3,
+                 "coverage_min": 0.9, "coverage_mean": 0.95}
+    table, sentence = preprocess.lungmask_notes(lung_eval, "/d/lungmasks")
+    assert table.loc["lung pixels inside the box, median"].to_dict() == {"value": "99.98%", "goal": "≥ 99.50%",
+                                                                          "met": "yes"}
+    assert table.loc["box area over the lungs' tightest box, median", "goal"] == "≤ 1.300"
+    assert table.columns.name == "on the lung masks" and sentence.startswith("3 image/mask pairs from `lungmasks`")
 
 
 def tiny_predictions(seeds=(0, 1)):

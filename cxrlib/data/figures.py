@@ -22,6 +22,8 @@ def plot_class_counts(manifest: pd.DataFrame, *, by: str = "subset") -> plt.Figu
     sns.countplot(data=manifest, x=by, hue="label", order=order, hue_order=list(CLASSES), palette=_PALETTE, ax=ax)
     for container in ax.containers:
         ax.bar_label(container, fontsize=8)
+    ax.set_xticks(range(len(order)), ["validation" if s == "val" else s for s in order])
+    ax.get_legend().set_title("class")
     ax.set(xlabel=by, ylabel="images", title=f"Images per {by} and class")
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .manifest import CLASSES, check_manifest, has_hashes, sha256_file
 
-__all__ = ["split_train_validation", "leakage_report", "class_counts"]
+__all__ = ["split_train_validation", "patient_key", "leakage_report", "class_counts"]
 
 _SUBSET_ORDER = {"train": 0, "val": 1, "test": 2}
 
@@ -81,6 +81,23 @@ def split_train_validation(manifest: pd.DataFrame, *, val_fraction: float = 0.15
 # --------------------------------------------------------------------------- leakage and provenance
 
 
+def patient_key(manifest: pd.DataFrame) -> pd.Series:
+    """Each image's patient as the release numbers them: the file name's patient number and the pneumonia subtype.
+
+    Kermany's file names number bacterial and viral pneumonia patients in separate sequences (``person12_bacteria_*``
+    and ``person12_virus_*`` are the 12th patient of each), so a number alone may name two children.
+
+    Returns
+    -------
+    key : Series of str
+        ``patient_id`` for images without a subtype, ``patient_id/subtype`` (``person12/virus``) otherwise.
+    """
+    check_manifest(manifest, columns=("patient_id",))
+    subtype = manifest["subtype"].fillna("") if "subtype" in manifest.columns else ""
+    return manifest["patient_id"].where(subtype == "", manifest["patient_id"] + "/" + subtype)
+
+
+
 def leakage_report(manifest: pd.DataFrame, *, by: str | None = None, progress: bool = True) -> dict:
     """Byte-identical files and patients shared between subsets.
 
@@ -99,7 +116,9 @@ def leakage_report(manifest: pd.DataFrame, *, by: str | None = None, progress: b
         ``duplicate_groups``: DataFrame, one row per set of identical files (``group``, ``sha256``,
         ``n_files``, ``paths`` tuple, ``subsets``, ``labels``, ``crosses_subsets``, ``label_conflict``).
         ``cross_split_patients``: DataFrame indexed by ``patient_id``, image counts per subset, for
-        patients in more than one subset. ``summary``: dict of counts.
+        patient numbers in more than one subset. ``summary``: dict of counts; ``n_cross_split_patients`` counts
+        patient numbers, ``n_cross_split_patients_by_subtype`` patients keyed by number and subtype
+        (:func:`patient_key`).
     """
     check_manifest(manifest, columns=("path", "split", "label", "patient_id"))
     column = _group_column(manifest, by)
@@ -132,6 +151,7 @@ def leakage_report(manifest: pd.DataFrame, *, by: str | None = None, progress: b
     counts = counts[[c for c in sorted(counts.columns, key=lambda s: _SUBSET_ORDER.get(s, 9))]]
     counts.columns.name = None
     cross = counts[(counts > 0).sum(axis=1) > 1].sort_index()
+    by_subtype = frame.groupby(patient_key(frame))[column].nunique()
     summary = {
         "by": column,
         "n_images": int(len(frame)),
@@ -141,6 +161,7 @@ def leakage_report(manifest: pd.DataFrame, *, by: str | None = None, progress: b
         "n_groups_crossing_subsets": int(duplicate_groups["crosses_subsets"].sum()) if len(duplicate_groups) else 0,
         "n_groups_label_conflict": int(duplicate_groups["label_conflict"].sum()) if len(duplicate_groups) else 0,
         "n_cross_split_patients": int(len(cross)),
+        "n_cross_split_patients_by_subtype": int((by_subtype > 1).sum()),
     }
     return {"duplicate_groups": duplicate_groups, "cross_split_patients": cross, "summary": summary}
 

@@ -62,5 +62,5 @@ def arms_from(mapping):
 
 
 def arms_table(arms):
-    """The arms as a table: each arm's steps and the image set it reads (arms with the same steps share one)."""
-    return pd.DataFrame([{"arm": a.name, "steps": a.steps, "image set": a.variant} for a in arms]).set_index("arm")
+    """The arms as a table: each arm's preprocessing steps (arms with the same steps read one image set)."""
+    return pd.DataFrame({"steps": [a.steps for a in arms]}, index=[a.name for a in arms]).rename_axis(columns="arm")

@@ -127,8 +127,8 @@ def plot_roi_stages(paths, config=None):
     """Every intermediate stage of the ROI extraction, one radiograph per row.
 
     Columns: CLAHE image; binary image of Eq. 1 (white: >= mean); Chan-Vese contour mask of the dark
-    part; after the mean filter; lung fields (outside air and small pieces dropped); after the geodesic
-    contour, with the box; the processed crop.
+    part; after the mean filter; lung fields (outside air and small pieces dropped); the final lung fields (after
+    the geodesic contour, when ``config.grow_iterations`` is not 0) with the box; the processed crop.
 
     Parameters
     ----------
@@ -140,7 +140,8 @@ def plot_roi_stages(paths, config=None):
     fig : matplotlib.figure.Figure
     """
     config = config or PreprocessConfig()
-    names = ["CLAHE", "binary (Eq. 1)", "contour (dark part)", "mean filter", "lung fields", "grown + box", "crop"]
+    names = ["CLAHE", "binary (Eq. 1)", "contour (dark part)", "mean filter", "lung fields",
+             "grown + box" if config.grow_iterations else "fields + box", "crop"]
     fig, axes = _grid(len(paths), len(names), size=1.9)
     for row, path in enumerate(paths):
         result = _process(path, config)

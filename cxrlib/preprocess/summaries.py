@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.manifest import SPLITS
+from ..data.summaries import reader_table
 from .arms import arms_table
 from .cache import cache_folder, preprocess_manifest
 from .plausibility import failure_rates, flag_boxes, rates_sentence
-from .roi_evaluation import ROI_GOALS, evaluate_roi
+from .roi_evaluation import BOTH_LUNGS_LEVEL, ROI_GOALS, evaluate_roi
 
 __all__ = ["parameters_note", "figure_samples", "sample_titles", "preprocess_study", "with_box_area", "roi_by_label",
-           "cache_sentence", "preprocess_notes", "study_failures", "failures_sentence", "worst_cases",
+           "roi_table", "cache_sentence", "preprocess_notes", "study_failures", "failures_sentence", "worst_cases",
            "unshown_sentence", "agreement_table", "evaluate_lungmasks", "lungmask_notes", "mask_groups",
            "paediatric_table", "roi_record", "roi_conclusion"]
 
@@ -26,9 +27,37 @@ def _tag(synthetic):
     return " (SYNTHETIC data)" if synthetic else ""
 
 
+#: Each preprocessing setting for the reader: its label, its name where a profile sets it, its value and its job.
+_SETTINGS = {
+    "preprocess_size": ("resized side", "preprocess_size", "{} px", "every radiograph is resized to this square"),
+    "clahe_clip_limit": ("CLAHE clip limit", "clahe_clip_limit", "{:g}", "how far CLAHE may raise local contrast"),
+    "clahe_tile_grid": ("CLAHE tiles", "clahe_tile_grid", "{0} x {0}", "the regions CLAHE equalizes one by one"),
+    "roi_margin": ("box margin", "roi_margin", "{:.0%}", "added to the box on each side, of its height or width"),
+    "roi_mean_filter": ("mean filter", "roi_mean_filter", "{0} x {0} px", "the paper's filter on the lung mask"),
+    "output_size": ("network input", "model_input_size", "{} px", "side of the crop the network sees"),
+    "contour_size": ("working resolution", None, "{} px", "side of the copy the contour steps run on"),
+    "smoothing_sigma": ("smoothing", None, "{:.1%} of the side", "Gaussian sigma before the threshold"),
+    "chan_vese_iterations": ("contour iterations", None, "{}", "steps of the Chan-Vese contour"),
+    "split_radius": ("neck radius", None, "{:.0%} of the side", "regions are cut at necks narrower than twice this"),
+    "min_field_fraction": ("smallest lung piece", None, "{:.0%} of the largest", "smaller dark pieces are dropped"),
+    "grow_iterations": ("geodesic growth", None, "{} iterations", "0: the contour is not grown to strong edges"),
+    "gradient_sigma": ("edge scale", None, "{:.0%} of the side", "Gaussian scale of the growth's edge map"),
+    "mirror_balance": ("mirroring", None, "{:.0%}", "the box is mirrored about the spine when one side holds less "
+                                                      "than this share of the other side's lung area"),
+    "min_aspect": ("flattest box", None, "{:g}", "a flatter box (height / width) is extended downwards"),
+    "min_lung_area": ("smallest lung mask", None, "{:.0%} of the image", "a smaller mask falls back to the whole "
+                                                                         "image"),
+    "min_box_side": ("shortest box side", None, "{:.0%} of the side", "a shorter box falls back to the whole image"),
+}
+
+
 def parameters_note(description, config):
-    """The data, the preprocessing parameters and their cache key, in Markdown."""
-    return f"**Data:** {description}  \n**Parameters:** `{config}`  \n**Cache key:** `{config.key()}`"
+    """The data, and the preprocessing's settings as a Markdown table: what each is, its value and what it does
+    (a profile's key shown as code where the profile sets it). The cache key is in ``roi.json``, not here."""
+    rows = [f"| {label}{f' (`{key}`)' if key else ''} | {value.format(getattr(config, name))} | {job} |"
+            for name, (label, key, value, job) in _SETTINGS.items()]
+    return (f"**Data:** {description}  \n**Settings:** the profile sets the first six; the others are fixed for "
+            "every run.\n\n| setting | value | what it does |\n|---|---|---|\n" + "\n".join(rows))
 
 
 def figure_samples(manifest, *, n=2, seed=0):
@@ -62,15 +91,25 @@ def roi_by_label(processed):
                                           mask_area_median=("mask_area", "median"))
 
 
-def cache_sentence(processed, work_dir, config):
-    """``Wrote processed.csv (N images); cache folder ... under work_dir.``"""
-    return (f"Wrote `processed.csv` ({len(processed)} images); cache folder "
-            f"`{cache_folder(Path(work_dir) / 'preprocess', config).name}` under `work_dir`.")
+def roi_table(processed):
+    """:func:`roi_by_label` for the reader: per class, images, the fallback and implausible rates and the median box
+    and lung-mask areas, as percentages."""
+    table = roi_by_label(processed)
+    shares = table.drop(columns="images").map("{:.1%}".format)
+    return reader_table(pd.concat([table[["images"]].astype(int), shares], axis=1), corner="class", columns={
+        "fallback_rate": "fell back to the whole image", "implausible_rate": "box flagged implausible",
+        "box_area_median": "box area, median (of the image)", "mask_area_median": "lung mask area, median"})
 
 
-def preprocess_notes(processed, arms, work_dir, config):
-    """What section 4 of notebook 02 shows: the arms' image sets, the ROI by class (3 decimals), the cache."""
-    return [arms_table(arms), roi_by_label(processed).round(3), cache_sentence(processed, work_dir, config)]
+def cache_sentence(processed):
+    """``Wrote processed.csv (N images); the crops are cached under work_dir.``"""
+    return (f"Wrote `processed.csv` ({len(processed)} images); the crops are cached under `work_dir`, in the folder "
+            "`roi.json` names.")
+
+
+def preprocess_notes(processed, arms):
+    """What section 4 of notebook 02 shows: the arms' image sets, the ROI by class, where the crops went."""
+    return [arms_table(arms), roi_table(processed), cache_sentence(processed)]
 
 
 def study_failures(processed):
@@ -113,9 +152,14 @@ def unshown_sentence(processed, worst):
 
 
 def agreement_table(agreement):
-    """:func:`cxrlib.preprocess.compare_to_reference` for display: the image's file name, values to 3 decimals."""
-    return agreement.assign(path=[Path(path).name for path in agreement["path"]]).rename(
-        columns={"path": "image"}).round(3)
+    """:func:`cxrlib.preprocess.compare_to_reference` for the reader: per image (its file name), whether each path
+    fell back, the IoU of the boxes and of the lung masks and the largest difference of a box edge (3 decimals)."""
+    table = agreement.assign(path=[Path(path).name for path in agreement["path"]]).set_index("path")
+    table[["fallback_fast", "fallback_reference"]] = table[["fallback_fast", "fallback_reference"]].replace(
+        {True: "yes", False: "no"})
+    return reader_table(table.round(3), corner="image", columns={
+        "fallback_fast": "fast path fell back", "fallback_reference": "reference fell back", "box_iou": "box IoU",
+        "mask_iou": "lung mask IoU", "max_edge_difference": "largest box edge difference (of the side)"})
 
 
 def evaluate_lungmasks(lungmask_dir, config):
@@ -126,14 +170,35 @@ def evaluate_lungmasks(lungmask_dir, config):
     return evaluate_roi(Path(lungmask_dir) / "images", Path(lungmask_dir) / "masks", config)
 
 
+#: The lung-mask goals for the reader (:data:`cxrlib.preprocess.ROI_GOALS`), and how their values read.
+_GOAL_LABELS = {"coverage_median": "lung pixels inside the box, median",
+                "coverage_p05": "lung pixels inside the box, 5th percentile",
+                "area_median": "box area (of the image), median", "fallback_rate": "fell back to the whole image",
+                "fallback_or_implausible_rate": "fell back or box flagged implausible",
+                "both_lungs_rate": f"each lung {BOTH_LUNGS_LEVEL:.0%} inside the box",
+                "area_ratio_median": "box area over the lungs' tightest box, median"}
+_GOAL_FORMATS = {"coverage_median": "{:.2%}", "coverage_p05": "{:.2%}", "area_median": "{:.1%}",
+                 "fallback_rate": "{:.2%}", "fallback_or_implausible_rate": "{:.2%}", "both_lungs_rate": "{:.2%}",
+                 "area_ratio_median": "{:.3f}"}
+
+
+def _goal(goal, number):
+    """``'>= 0.995'`` as the reader reads it: ``≥ 99.50%``."""
+    sign, value = goal.split()
+    return {">=": "≥", "<=": "≤"}[sign] + " " + number.format(float(value))
+
+
 def lungmask_notes(lung_eval, lungmask_dir):
     """The goals met on the lung masks, as a table and a sentence; or why they were not measured."""
     if lung_eval is None:
         return ["No `lungmask_dir` in this profile: lung coverage is not measured in this run."]
-    table = pd.DataFrame([{"metric": name, "value": lung_eval[name], "goal": lung_eval["goals"][name]["goal"],
-                           "met": lung_eval["goals"][name]["met"]} for name in ROI_GOALS]).round(4)
-    return [table, f"{lung_eval['n']} image/mask pairs from `{Path(lungmask_dir).name}`; lowest coverage "
-                   f"{lung_eval['coverage_min']:.3f}, mean {lung_eval['coverage_mean']:.4f}."]
+    table = pd.DataFrame({"value": [_GOAL_FORMATS[name].format(lung_eval[name]) for name in ROI_GOALS],
+                          "goal": [_goal(lung_eval["goals"][name]["goal"], _GOAL_FORMATS[name]) for name in ROI_GOALS],
+                          "met": ["yes" if lung_eval["goals"][name]["met"] else "no" for name in ROI_GOALS]},
+                         index=[_GOAL_LABELS[name] for name in ROI_GOALS])
+    return [reader_table(table, corner="on the lung masks"),
+            f"{lung_eval['n']} image/mask pairs from `{Path(lungmask_dir).name}`; lowest coverage "
+            f"{lung_eval['coverage_min']:.3f}, mean {lung_eval['coverage_mean']:.4f}."]
 
 
 def mask_groups(per_image):
@@ -142,21 +207,25 @@ def mask_groups(per_image):
 
 
 def paediatric_table(paediatric):
-    """:func:`cxrlib.preprocess.evaluate_roi_on_boxes` per class, or why it was not measured."""
+    """:func:`cxrlib.preprocess.evaluate_roi_on_boxes` per class (shares as percentages), or why it was not
+    measured."""
     if paediatric is None:
         return "The 40 annotated Kermany test radiographs are not in this run's data: not measured here."
-    return pd.DataFrame({group: {"images": m["n"], "coverage, median": m["coverage_median"],
-                                 "coverage, 5th percentile": m["coverage_p05"], "coverage, lowest": m["coverage_min"],
-                                 "box area, median": m["area_median"], "box area / drawn box, median":
-                                 m["area_ratio_median"], "fallback rate": m["fallback_rate"]}
-                         for group, m in {"both classes": paediatric, **paediatric["by_class"]}.items()}).T.round(3)
+    table = pd.DataFrame({group: {"images": str(m["n"]), "coverage, median": f"{m['coverage_median']:.1%}",
+                                  "coverage, 5th percentile": f"{m['coverage_p05']:.1%}",
+                                  "coverage, lowest": f"{m['coverage_min']:.1%}",
+                                  "box area, median": f"{m['area_median']:.1%}",
+                                  "box area / drawn box, median": f"{m['area_ratio_median']:.2f}",
+                                  "fell back": f"{m['fallback_rate']:.1%}"}
+                          for group, m in {"both classes": paediatric, **paediatric["by_class"]}.items()}).T
+    return reader_table(table, corner="class")
 
 
 def roi_record(processed, config, *, fallback, implausible, agreement, lung_eval, lungmask_dir, paediatric):
     """``roi.json``: the parameters, the ROI over the data set, its failures, the reference and the lung masks."""
     kept_area = processed.loc[~processed["fallback"], "box_area"]
     return {
-        "config": config.to_dict(), "cache_key": config.key(),
+        "config": config.to_dict(), "cache_key": config.key(), "cache_folder": cache_folder(Path("."), config).name,
         "dataset": {"n": int(len(processed)), "area_median": float(kept_area.median()),
                     "fallback_rate": float(processed["fallback"].mean()),
                     "by_label": {label: {k: float(v) for k, v in row.items()}

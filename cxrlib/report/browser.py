@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..atomic import write_text
+from .checks import page_problems
 
 __all__ = ["CHROMIUM_ARGS", "LAB_OVERRIDES", "browser_missing", "check_pages", "chromium", "write_lab_overrides"]
 
@@ -25,6 +26,21 @@ LAB_OVERRIDES = {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {
 
 #: Chromium's console line for a failed request, which is recorded already (with its address) as the request.
 _ECHO = "Failed to load resource"
+#: Tables, figures and text blocks wider than the page, or than a box that clips or scrolls them sideways.
+_TOO_WIDE = """() => {
+  const page = document.documentElement.clientWidth, found = [];
+  for (const element of document.querySelectorAll("table, img, pre")) {
+    const box = element.getBoundingClientRect();
+    let outer = element.parentElement;
+    while (outer && !(outer.scrollWidth > outer.clientWidth + 1
+                      && /auto|scroll|hidden/.test(getComputedStyle(outer).overflowX))) outer = outer.parentElement;
+    if (box.right > page + 1 || outer)
+      found.push(`${element.tagName.toLowerCase()} ${Math.round(box.width)} px wide in a column of `
+                 + `${Math.round(outer ? outer.clientWidth : page)} px: ${(element.textContent || element.alt || "")
+                   .replace(/\\s+/g, " ").trim().slice(0, 60)}`);
+  }
+  return found;
+}"""
 
 
 def _chromium_path() -> str | None:
@@ -59,7 +75,10 @@ def check_pages(run_dir: str | os.PathLike, screenshot_dir: str | os.PathLike) -
     """Load ``index.html`` and every ``NN_*.html`` of a run over file:// as a reader would; one line per problem.
 
     A problem is a request that failed or answered with status >= 400, a console error or an uncaught script
-    error. A full-page screenshot of each page goes to ``screenshot_dir/<page>.png``.
+    error; what :func:`cxrlib.report.page_problems` finds in the page as loaded (unrendered Markdown, truncated
+    tables, reprs, code names as labels, empty header rows, a title that names no page); and a table, image or
+    text block wider than the page (a 1280-px window) or than a box that makes the reader scroll it sideways.
+    A full-page screenshot of each page goes to ``screenshot_dir/<page>.png``.
     """
     run_dir, screenshot_dir = Path(run_dir).resolve(), Path(screenshot_dir)
     screenshot_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +95,7 @@ def check_pages(run_dir: str | os.PathLike, screenshot_dir: str | os.PathLike) -
 
 
 def _page_problems(browser, path: Path, screenshot: Path) -> list[str]:
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     problems = []
     page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} ({request.failure})"))
     page.on("response", lambda response: response.status >= 400
@@ -88,6 +107,8 @@ def _page_problems(browser, path: Path, screenshot: Path) -> list[str]:
     # lazy images below the fold would load only when scrolled to: load them all now
     page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => img.loading = 'eager')")
     page.wait_for_load_state("networkidle")
+    problems += [p.split(": ", 1)[1] for p in page_problems(page.content(), path.name)]
+    problems += [f"wider than the page: {found}" for found in page.evaluate(_TOO_WIDE)]
     page.screenshot(path=screenshot, full_page=True)
     page.close()
     return problems

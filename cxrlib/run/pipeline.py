@@ -306,18 +306,45 @@ def _reader_view(notebook) -> None:
     notebook.metadata.pop("widgets", None)
 
 
-def _navigation(stem: str, stems: list[str]) -> str:
+def _heading(notebook) -> str | None:
+    """A notebook's heading: its first Markdown ``# ...`` line."""
+    return next((line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
+                 for line in cell.source.splitlines() if line.startswith("# ")), None)
+
+
+def _page_title(notebook, stem: str, run_name: str) -> str:
+    """A section page's title: the notebook's heading and the run, e.g. ``02 · Preprocessing and thorax ROI ·
+    cxr-study · kermany224``; the notebook's file name when it has no heading."""
+    return f"{_heading(notebook) or stem.replace('_', ' ')} · cxr-study · {run_name}"
+
+
+def _step_names(run_dir: Path, stems: list[str], notebooks_dir: Path) -> dict:
+    """Each step's heading, read from its executed notebook in the run folder or else from its source; the file
+    name when neither has one."""
+    import jupytext
+    import nbformat
+
+    names = {}
+    for stem in stems:
+        executed, source = run_dir / f"{stem}.ipynb", Path(notebooks_dir) / f"{stem}.py"
+        notebook = (nbformat.read(executed, as_version=4) if executed.is_file()
+                    else jupytext.read(source) if source.is_file() else None)
+        names[stem] = (notebook is not None and _heading(notebook)) or stem.replace("_", " ")
+    return names
+
+
+def _navigation(stem: str, stems: list[str], names: dict) -> str:
     position = stems.index(stem) if stem in stems else -1
     links = ['<a href="index.html">← the study (index)</a>']
     if position > 0:
-        links.append(f'<a href="{stems[position - 1]}.html">previous: {stems[position - 1]}</a>')
+        links.append(f'<a href="{stems[position - 1]}.html">previous: {html.escape(names[stems[position - 1]])}</a>')
     if 0 <= position < len(stems) - 1:
-        links.append(f'<a href="{stems[position + 1]}.html">next: {stems[position + 1]}</a>')
+        links.append(f'<a href="{stems[position + 1]}.html">next: {html.escape(names[stems[position + 1]])}</a>')
     return ('<nav style="font-family:system-ui,sans-serif;padding:.5rem 1rem;border-bottom:1px solid #ddd">'
             + " · ".join(links) + "</nav>")
 
 
-def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
+def _render_html(executed: Path, stems: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -325,12 +352,14 @@ def _render_html(executed: Path, stems: list[str] | None = None) -> Path:
 
     notebook = nbformat.read(executed, as_version=4)
     _reader_view(notebook)
+    notebook.metadata["title"] = _page_title(notebook, executed.stem, executed.parent.name)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
     body = REMOTE_SCRIPT.sub("", body)  # require.js / MathJax from a CDN: the pages need neither, and must open offline
     body = _shared_stylesheet(body, executed.parent / STYLESHEET)
-    nav = _navigation(executed.stem, stems or [executed.stem])
+    stems = stems or [executed.stem]
+    nav = _navigation(executed.stem, stems, _step_names(executed.parent, stems, notebooks_dir))
     start = body.find("<body")
     end = body.find(">", start) + 1
     body = body[:end] + nav + body[end:] if start >= 0 else nav + body
@@ -440,7 +469,7 @@ def run_study(params: StudyParams, *, only: str | None = None, notebooks_dir: Pa
             if log is not None:
                 raise StudyRunError(f"{exc}\nThe kernel's log lines: {log}") from None
             raise
-        _render_html(executed, [s.stem for s in discover_steps(notebooks_dir)])
+        _render_html(executed, [s.stem for s in discover_steps(notebooks_dir)], notebooks_dir)
         seconds = round(time.perf_counter() - started, 1)
         record["steps"][step.stem] = {"status": "done", "seconds": seconds, "keras_backend": params.keras_backend}
         print(f"[{number}/{len(steps)}] {step.stem} done in {seconds:.0f} s", flush=True)
