@@ -65,7 +65,9 @@ run.display(*data.source_notes(description, root, release_counts, synthetic=synt
 manifest = data.split_train_validation(manifest, val_fraction=val_fraction, seed=seed)
 shared = data.shared_patients(manifest)
 run.display(data.split_counts(manifest), f"Patients in both train and validation: **{len(shared)}**.")
-run.show(data.plot_class_counts(manifest, by="subset"), "class_counts")
+run.show(data.plot_class_counts(manifest, by="subset"), "class_counts",
+         "Images per subset and class as used here (validation carved from train by patient): the bars' heights "
+         "show the class balance that step 03's class weights even out.")
 
 # %% [markdown]
 # ## 3. Class imbalance and pneumonia subtypes
@@ -86,19 +88,24 @@ run.display(data.imbalance_sentence(manifest), data.subtype_counts(manifest))
 sizes = data.image_size_table(manifest, sample=data.SIZE_SAMPLE, seed=seed)
 run.display(data.size_summary(sizes), data.uniform_size_sentence(sizes))
 if not data.uniform_size_sentence(sizes):
-    run.show(data.plot_image_sizes(sizes), "image_sizes")
+    run.show(data.plot_image_sizes(sizes), "image_sizes",
+             "Width and height of a sample of the images: sizes vary, so every image is resized before use.")
 
 # %% [markdown]
 # ## 5. Sample images per class
 
 # %%
-run.show(data.plot_sample_grid(manifest, per_class=6, seed=seed), "samples")
+run.show(data.plot_sample_grid(manifest, per_class=6, seed=seed), "samples",
+         "Images drawn at random from each class, as stored: look for burned-in labels, arms and framing that "
+         "differ between the classes, cues a network could learn instead of the disease.")
 
 # %% [markdown]
 # ## 6. Grey-level histograms per class
 
 # %%
-run.show(data.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensity_histograms")
+run.show(data.plot_intensity_histograms(manifest, per_class=200, seed=seed), "intensity_histograms",
+         "Grey-level histograms of 200 images per class: where the classes differ here, they differ in exposure "
+         "or brightness, which a model can use without any anatomy.")
 
 # %% [markdown]
 # ## 7. Duplicates and leakage

@@ -85,7 +85,9 @@ run.display(preprocess.parameters_note(run.data["description"], config))
 # %%
 samples = preprocess.figure_samples(manifest, seed=seed)
 titles = preprocess.sample_titles(samples, synthetic=synthetic)
-run.show(preprocess.plot_clahe_examples(samples["path"].tolist(), titles, config), "clahe")
+run.show(preprocess.plot_clahe_examples(samples["path"].tolist(), titles, config), "clahe",
+         "The paper's Fig. 4: each radiograph resized (left) and after CLAHE (right); local contrast rises in the "
+         "lung fields and behind the heart.")
 
 # %% [markdown]
 # ## 3. The thorax ROI step by step
@@ -96,7 +98,8 @@ run.show(preprocess.plot_clahe_examples(samples["path"].tolist(), titles, config
 
 # %%
 run.show(preprocess.plot_roi_stages(preprocess.figure_samples(manifest, seed=seed + 1)["path"].tolist(), config),
-         "stages")
+         "stages", "Every stage of the ROI on a few radiographs, one per row: a box that misses part of a lung "
+                   "shows here first, at the stage where the lung field was lost.")
 
 # %% [markdown]
 # ## 4. Preprocess the whole data set
@@ -116,7 +119,9 @@ run.display(*preprocess.preprocess_notes(processed, run.arms(arms)))
 # ## 5. Original and processed images (paper Fig. 5)
 
 # %%
-run.show(preprocess.plot_processed_examples(samples["path"].tolist(), titles, config), "processed")
+run.show(preprocess.plot_processed_examples(samples["path"].tolist(), titles, config), "processed",
+         "The paper's Fig. 5: each radiograph with its ROI box and lung outline (left) and the crop the cropped arms "
+         "see (right): the crop drops burned-in labels, arms and neck.")
 
 # %% [markdown]
 # ## 6. ROI statistics and the worst cases
@@ -126,7 +131,9 @@ run.show(preprocess.plot_processed_examples(samples["path"].tolist(), titles, co
 # more frequent in one class, a model trained on the crops could tell the classes apart by the framing alone.
 
 # %%
-run.show(preprocess.plot_roi_statistics(processed), "roi_statistics")
+run.show(preprocess.plot_roi_statistics(processed), "roi_statistics",
+         "The ROI box's area, centre and shape per class: where the classes' distributions differ, the crop frames "
+         "them differently, a cue a network could learn instead of the disease.")
 failures = preprocess.study_failures(processed)
 run.display(preprocess.failures_sentence(**failures))
 
@@ -139,7 +146,9 @@ run.display(preprocess.failures_sentence(**failures))
 # %%
 worst = preprocess.worst_cases(processed)
 run.display(preprocess.unshown_sentence(processed, worst))
-run.show(preprocess.plot_worst_cases(worst, config), "worst_cases")
+run.show(preprocess.plot_worst_cases(worst, config), "worst_cases",
+         "The boxes least like the others (flagged implausible, fallbacks, extreme areas), each titled by why: "
+         "where the crop is most likely to cut lung or keep too much.")
 
 # %% [markdown]
 # ## 7. Fast path against the full-size reference
@@ -166,8 +175,12 @@ run.display(preprocess.agreement_table(agreement))
 lung_eval, per_image = preprocess.evaluate_lungmasks(lungmask_dir, config)
 run.display(*preprocess.lungmask_notes(lung_eval, lungmask_dir))
 if lung_eval is not None:
-    run.show(preprocess.plot_roi_evaluation(per_image), "lungmask_distributions")
-    run.show(preprocess.plot_lowest_coverage(per_image, config), "lungmask_worst")
+    run.show(preprocess.plot_roi_evaluation(per_image), "lungmask_distributions",
+             "The ROI box against manual lung masks: the share of lung pixels each box keeps, and its share of the "
+             "image, with the goals marked; the text above gives the medians and 5th percentiles.")
+    run.show(preprocess.plot_lowest_coverage(per_image, config), "lungmask_worst",
+             "The radiographs whose box keeps the least of the manual lung mask (drawn): what the crop loses "
+             "when it fails.")
 
 # %% [markdown]
 # ### Children's radiographs: manually drawn lung-field boxes
@@ -192,8 +205,11 @@ run.display(preprocess.paediatric_table(paediatric))
 # %%
 if lung_eval is not None:
     run.show(preprocess.plot_lungmask_worst_cases(per_image, config, groups=preprocess.mask_groups(per_image)),
-             "lungmask_worst_per_class")
-run.show(preprocess.plot_roi_extremes(processed, config), "roi_extremes")
+             "lungmask_worst_per_class", "Per group of the mask set, the radiographs whose box keeps the least "
+                                         "of one lung (manual mask in cyan).")
+run.show(preprocess.plot_roi_extremes(processed, config), "roi_extremes",
+         "Per class, the smallest and the largest boxes on this data set, then every fallback: the range of "
+         "framings the cropped arms were trained and tested on.")
 
 # %% [markdown]
 # ## 10. Outputs and conclusion

@@ -210,9 +210,10 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
              "import sys\nsys.stderr.write('I0000 00:00:1 port.cc:153] oneDNN noise\\nreal warning\\n')\n"
              "print('WARNING:tensorflow:5 out of the last 5 calls triggered tf.function retracing')\n"
              "import matplotlib.pyplot as plt, numpy as np\nfrom cxrlib.run.study import StudyRun\n"
-             "run = StudyRun(run_dir, step='01')\nfig, ax = plt.subplots()\nax.plot([0, 1])\nrun.show(fig, 'line')\n"
+             "run = StudyRun(run_dir, step='01')\nfig, ax = plt.subplots()\nax.plot([0, 1])\nax.set_title('a line')\n"
+             "run.show(fig, 'line', 'It rises from 0 to 1.')\n"
              "fig, ax = plt.subplots()\nax.imshow(np.random.default_rng(0).random((64, 64)), cmap='gray')\n"
-             "run.show(fig, 'radiograph')")
+             "run.show(fig, 'radiograph', 'Noise, not a chest.')")
     run_dir = run_study(StudyParams(run_name="r", reports_dir=str(tmp_path / "reports")), notebooks_dir=nbdir,
                         progress=False)
     (run_dir / "01_log.html").unlink()
@@ -225,6 +226,10 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
     # figures are saved once (radiograph panels as JPEG) and linked, not embedded a second time
     assert 'src="figures/01_line.png"' in page and 'src="figures/01_radiograph.jpg"' in page
     assert "src=\"data:image" not in page  # (the lab template's CSS icons are data: URLs, not figures)
+    # with the caption given to run.show and the alt text read from the figure
+    assert 'alt="1 panel: a line"' in page and "<figcaption" in page and "It rises from 0 to 1.</figcaption>" in page
+    assert json.loads((run_dir / "figures" / "captions.json").read_text())["01_radiograph.jpg"]["caption"] == \
+        "Noise, not a chest."
     # the lab theme is one stylesheet beside the pages, not 260 KB inlined in each
     assert '<link rel="stylesheet" href="notebook.css">' in page and len(page) < 60_000
     assert "--jp-" in (run_dir / "notebook.css").read_text()

@@ -36,7 +36,8 @@ def describe_figure(fig) -> str:
     panels = [p for p in panels if p]
     title = fig.get_suptitle()
     shown = sorted(set(panels), key=panels.index)
-    counted = f"{len(panels)} panels: " + ", ".join(shown[:8]) + ("…" if len(shown) > 8 else "") if panels else ""
+    counted = (f"{len(panels)} panel{'' if len(panels) == 1 else 's'}: " + ", ".join(shown[:8])
+               + ("…" if len(shown) > 8 else "") if panels else "")
     return ". ".join(part for part in (title, counted) if part) or "A figure without titles or axis labels."
 
 

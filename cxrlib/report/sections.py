@@ -31,9 +31,21 @@ def data_section(data: dict) -> str:
     if leak:
         text += (f"<p>Byte-identical files: {leak.get('n_duplicate_groups', 0)} groups "
                  f"({leak.get('n_duplicate_files', 0)} files), {leak.get('n_groups_crossing_subsets', 0)} crossing "
-                 f"subsets. Patient identifiers in more than one subset: {leak.get('n_cross_split_patients', 0)} "
-                 "(all between the release's train and test folders; see the EDA section).</p>")
+                 f"subsets. {_patients_sentence(leak)}</p>")
     return text
+
+
+def _patients_sentence(leak: dict) -> str:
+    """Which patients occur in more than one subset, counted by number and by number and subtype (step 01)."""
+    numbers, keyed = leak.get("n_cross_split_patients", 0), leak.get("n_cross_split_patients_by_subtype")
+    if not numbers:
+        return "No patient number occurs in more than one subset."
+    text = (f"{numbers} patient numbers occur in both the release's train and test folders; the file names number "
+            "bacterial and viral patients in separate sequences, ")
+    if keyed is None:
+        return text + "so the names cannot tell whether these are the same children."
+    return text + ("and keyed by number and subtype no patient is in both." if keyed == 0 else
+                   f"and keyed by number and subtype {keyed} patients are in both.")
 
 
 def pipeline_diagram(run: dict, training: dict) -> str:
@@ -245,12 +257,9 @@ def limitations(run: dict, data: dict, roi: dict, training: dict, metrics: dict)
         items.append("Single-centre paediatric data (Guangzhou Women and Children's Medical Center, children aged "
                      "one to five): results need not transfer to adults or to other hospitals and devices.")
         leak = data.get("leakage", {})
-        items.append(f"The release holds {leak.get('n_duplicate_groups', '?')} groups of byte-identical files and "
-                     f"{leak.get('n_cross_split_patients', '?')} patient numbers that occur in both its train and test "
-                     "folders. Patient numbers are counted separately for bacterial and viral files, so the file "
-                     "names cannot tell whether these are the same children; keyed by number and subtype, train and "
-                     "test share no patient. Validation is split from train by patient number (conservative: it may "
-                     "merge two children, never split one).")
+        items.append(f"The release holds {leak.get('n_duplicate_groups', '?')} groups of byte-identical files. "
+                     f"{_patients_sentence(leak)} Validation is split from train by patient number (conservative: it "
+                     "may merge two children, never split one).")
     models = [(arm, t) for arm, by_seed in training.get("arms", {}).items() for t in by_seed["seeds"].values()]
     arms = metrics.get("arms", {})
     if models and arms:

@@ -30,6 +30,8 @@ from ..atomic import write_json, write_text
 from ..models.backend import BackendError, backend_versions, package_versions, require_backend
 from .params import StudyParams
 from ..report.figures import FIGURE_METADATA
+from ..report.glossary import link_terms
+from ..report.html import read_captions
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -275,10 +277,11 @@ def _figure_file(output) -> str | None:
     return None
 
 
-def _reader_view(notebook) -> None:
+def _reader_view(notebook, captions: dict) -> None:
     """Leave out of the reader's view what only the executed notebook should keep: stderr (warnings, native
     log lines, progress bars), log records printed to stdout, and widget outputs (tqdm's, which show nothing
-    offline); a saved figure is linked from ``figures/`` instead of being embedded a second time."""
+    offline); a saved figure is linked from ``figures/`` instead of being embedded a second time, with its caption
+    and alt text from ``captions`` (the figures' :data:`cxrlib.report.html.CAPTIONS` record)."""
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -293,8 +296,13 @@ def _reader_view(notebook) -> None:
                     continue
             figure = _figure_file(output)
             if figure:
-                output["data"] = {"text/html": f'<img src="{html.escape(figure)}" alt="{html.escape(figure)}" '
-                                               'style="max-width:100%" loading="lazy">'}
+                record = captions.get(Path(figure).name, {})
+                caption = record.get("caption", "")
+                output["data"] = {"text/html": (
+                    f'<figure style="margin:.8rem 0"><img src="{html.escape(figure)}" '
+                    f'alt="{html.escape(record.get("alt") or caption or Path(figure).stem)}" style="max-width:100%" '
+                    'loading="lazy">' + (f'<figcaption style="font-size:.9rem;color:#444">{html.escape(caption)}'
+                                         "</figcaption>" if caption else "") + "</figure>")}
                 output["metadata"] = {}
             data = output.get("data", {})
             if _WIDGET in data:
@@ -351,7 +359,7 @@ def _render_html(executed: Path, stems: list[str] | None = None, notebooks_dir: 
     from ..report.checks import REMOTE_SCRIPT
 
     notebook = nbformat.read(executed, as_version=4)
-    _reader_view(notebook)
+    _reader_view(notebook, read_captions(executed.parent / "figures"))
     notebook.metadata["title"] = _page_title(notebook, executed.stem, executed.parent.name)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
@@ -363,6 +371,7 @@ def _render_html(executed: Path, stems: list[str] | None = None, notebooks_dir: 
     start = body.find("<body")
     end = body.find(">", start) + 1
     body = body[:end] + nav + body[end:] if start >= 0 else nav + body
+    body = link_terms(body, target="index.html")  # each term's first use on the page, to the index's glossary
     html = executed.with_suffix(".html")
     write_text(body, html)
     return html

@@ -128,13 +128,14 @@ class StudyRun:
             if item is not None:
                 display(Markdown(item) if isinstance(item, str) else item)
 
-    def show(self, fig, name):
-        """Save a figure as ``figures/<step>_<name>.png`` (``.jpg`` when it shows radiographs) and show that file.
+    def show(self, fig, name, caption):
+        """Save a figure as ``figures/<step>_<name>.png`` (``.jpg`` when it shows radiographs) with its caption (one
+        sentence on what a reader takes from it; the alt text is read from the figure), and show that file.
 
         The inline output carries the file's name in its metadata (:data:`cxrlib.report.FIGURE_METADATA`), so the
-        rendered section page links the saved file instead of embedding the figure a second time.
+        rendered section page links the saved file, with its caption, instead of embedding the figure again.
         """
         from IPython.display import Image, display
 
-        path = save_figure(fig, self.figures / f"{self.step}_{name}")
+        path = save_figure(fig, self.figures / f"{self.step}_{name}", caption)
         display(Image(filename=str(path), metadata={FIGURE_METADATA: f"figures/{path.name}"}))
