@@ -241,17 +241,17 @@ def test_render_rebuilds_html_without_executing_and_keeps_stderr_out_of_the_read
 
 
 def test_a_section_page_is_titled_by_its_heading_or_else_by_its_file_name():
-    from cxrlib.run import pipeline
+    from cxrlib.run import pages
 
     cells = [nbformat.v4.new_markdown_cell("Intro\n\n## 1. Part"), nbformat.v4.new_markdown_cell("# 02 · Preprocessing")]
-    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells), "02_preprocessing", "demo") == (
+    assert pages.page_title(nbformat.v4.new_notebook(cells=cells), "02_preprocessing", "demo") == (
         "02 · Preprocessing · cxr-study · demo")
-    assert pipeline._page_title(nbformat.v4.new_notebook(cells=cells[:1]), "02_preprocessing", "demo") == (
+    assert pages.page_title(nbformat.v4.new_notebook(cells=cells[:1]), "02_preprocessing", "demo") == (
         "02 preprocessing · cxr-study · demo")
 
 
 def test_the_section_pages_lead_to_their_neighbours_by_heading(tmp_path):
-    from cxrlib.run import pipeline
+    from cxrlib.run import pages
 
     run_dir, sources = tmp_path / "run", tmp_path / "nb"
     run_dir.mkdir()
@@ -259,9 +259,9 @@ def test_the_section_pages_lead_to_their_neighbours_by_heading(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · The data")]),
                    run_dir / "01_eda.ipynb")
     notebook(sources / "02_prep.py", 'run_dir = "x"', "")  # not run yet: its heading comes from its source
-    names = pipeline._step_names(run_dir, ["01_eda", "02_prep", "03_none"], sources)
+    names = pages.step_names(run_dir, ["01_eda", "02_prep", "03_none"], sources)
     assert names == {"01_eda": "01 · The data", "02_prep": "test notebook", "03_none": "03 none"}
-    nav = pipeline._navigation("02_prep", ["01_eda", "02_prep", "03_none"], names)
+    nav = pages.navigation("02_prep", ["01_eda", "02_prep", "03_none"], names)
     assert '<a href="01_eda.html">previous: 01 · The data</a>' in nav and "next: 03 none</a>" in nav
 
 
