@@ -447,7 +447,7 @@ def test_calibration_plot_shows_each_arm_over_seeds_with_the_range_and_the_bin_r
     fig = metrics.plot_calibration({"a": over, "b": over})
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
     assert any(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers)
-    assert "Brier" in fig.axes[0].texts[0].get_text() and "over 2 seeds" in fig._suptitle.get_text()
+    assert "Brier" in fig.axes[0].get_title() and "2 seeds" in fig._suptitle.get_text()
     assert any("20 images per seed" in t.get_text() for t in fig.texts)
 
 

@@ -35,6 +35,14 @@ def predictions(seeds=(0, 1, 2), n=60, seed=0):
     return pd.concat(rows, ignore_index=True), thresholds
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="module")
 def summary():
     import matplotlib

@@ -115,7 +115,12 @@ def test_evaluation_summaries_say_what_the_records_hold():
     tested = evaluation.seed_summary(predictions, thresholds, result, n_boot=20)
     assert tested.scores.arms == ["original", "paper"] and tested.scores.y.sum() == 10
     assert set(tested.subtype_errors["paper"].index) == {"NORMAL", "virus"}
-    assert set(tested.curve_figures()) == {"confusion_matrices", "roc", "precision_recall"}
+    figures = tested.curve_figures()
+    assert set(figures) == {"confusion_matrices", "roc", "precision_recall"}
+    import matplotlib.pyplot as plt
+
+    for figure in figures.values():
+        plt.close(figure)
     conclusion = evaluation.evaluation_conclusion(result, ARMS, synthetic=True)
     assert conclusion.startswith("**SYNTHETIC data.** On 20 test images, mean over 2 seeds")
     assert "- **paper** (CLAHE" in conclusion

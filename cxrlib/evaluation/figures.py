@@ -11,6 +11,7 @@ import pandas as pd
 
 from .errors import ERROR_MEASURES
 from .operating_points import POINT_LABELS
+from .tables import plural
 
 __all__ = ["STYLE", "FIGURE_WIDTH", "POINT_MARKERS", "plot_confusion_matrices", "plot_roc_curves", "plot_pr_curves",
            "plot_calibration", "plot_errors_by_group"]
@@ -125,13 +126,12 @@ def _curves(curves, points, *, x, y, score, labels, limits, title, reference):
     axes[0].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=1, color="0.3"))
     axes[0].set_title("whole curve (dashed box: right panel)")
     axes[1].set_title("around the operating points")
-    axes[0].legend(loc=labels["legend"], title=f"mean over {seeds} seed{'s' if seeds > 1 else ''}"
-                   + (" ± SD" if seeds > 1 else ""))
+    axes[0].legend(loc=labels["legend"], title=f"mean over {plural(seeds, 'seed')}" + (" ± SD" if seeds > 1 else ""))
     markers = [Line2D([], [], marker=m, ls="", ms=7, mfc="white", mec="k", label=POINT_LABELS[p])
                for p, m in POINT_MARKERS.items()]
     axes[1].legend(handles=markers, loc="lower right" if x == "fpr" else "lower left",
                    title="threshold chosen on validation,\none marker per seed")
-    fig.suptitle(title)
+    fig.suptitle(f"{title}: mean over {plural(seeds, 'seed')}" + (", band = range over seeds" if seeds > 1 else ""))
     fig.tight_layout()
     return fig
 
@@ -158,7 +158,7 @@ def plot_roc_curves(curves, points):
     labels = {"x": "1 − specificity (false-positive rate)", "y": "sensitivity (true-positive rate)",
               "score": "AUC", "legend": "lower right"}
     return _curves(curves, points, x="fpr", y="tpr", score="auc", labels=labels, limits=((0, 1), (0, 1.005)),
-                   title="ROC on the test split: mean curve, band = range over seeds", reference=chance)
+                   title="ROC on the test split", reference=chance)
 
 
 @_styled
@@ -188,7 +188,7 @@ def plot_pr_curves(curves, points):
               "score": "AP", "legend": "center left"}
     return _curves(curves, points, x="tpr", y="precision", score="average_precision", labels=labels,
                    limits=((0, 1), (max(0.0, prevalence - 0.05), 1.005)), reference=base_rate,
-                   title="Precision-recall on the test split: mean curve, band = range over seeds")
+                   title="Precision-recall on the test split")
 
 
 @_styled
@@ -206,27 +206,29 @@ def plot_calibration(calibrations):
     matplotlib.figure.Figure
     """
     _check_dict(calibrations, "calibrations", "calibration_over_seeds")
-    fig, axes = _panels(len(calibrations), 4.0, sharex=True, sharey=True)
+    first = next(iter(calibrations.values()))
+    seeds = len(first["brier_per_seed"])
+    fig, axes = _panels(len(calibrations), 4.2, sharex=True, sharey=True)
     for i, (ax, (name, c)) in enumerate(zip(axes, calibrations.items())):
         observed = np.asarray(c["prob_true"])
         err = np.clip([observed - np.asarray(c["seed_low"]), np.asarray(c["seed_high"]) - observed], 0.0, None)
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
-        ax.errorbar(c["prob_pred"], observed, yerr=err, fmt="o-", ms=5, capsize=3, color=f"C{i}",
-                    label="observed fraction pooled over seeds; bar: its range over seeds")
-        spread = f" ± {c['brier_sd']:.3f}" if np.isfinite(c["brier_sd"]) else ""
-        ax.text(0.03, 0.97, f"Brier {c['brier']:.3f}{spread}\nmean predicted {100 * c['mean_predicted']:.1f}%\n"
-                f"observed {100 * c['prevalence']:.1f}%", transform=ax.transAxes, va="top", fontsize=10,
-                bbox={"facecolor": "white", "edgecolor": "0.8"})
-        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.04), title=name)
+        ax.errorbar(c["prob_pred"], observed, yerr=err if seeds > 1 else None, fmt="o-", ms=5, capsize=3,
+                    color=f"C{i}", label="observed fraction" + (", all seeds' images; bar: its range over seeds"
+                                                                 if seeds > 1 else ""))
+        spread = f" ± {c['brier_sd']:.3f}" if seeds > 1 else ""
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.04), title=f"{name}: Brier {c['brier']:.3f}{spread}\nmean predicted "
+               f"{100 * c['mean_predicted']:.1f}%, observed {100 * c['prevalence']:.1f}%")
         ax.tick_params(labelleft=True, labelbottom=True)
     for ax in axes:
         ax.set_xlabel("mean predicted probability in the bin" if ax.get_subplotspec().is_last_row() else "")
         ax.set_ylabel("observed PNEUMONIA fraction" if ax.get_subplotspec().is_first_col() else "")
-    first = next(iter(calibrations.values()))
-    fig.suptitle(f"Calibration on the test split over {len(first['brier_per_seed'])} seeds")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=10)
-    fig.text(0.5, 0.045, f"Bins: {first['rule']}.", ha="center", fontsize=9, color="0.3")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.suptitle(f"Calibration on the test split, {plural(seeds, 'seed')}")
+    bottom = 0.8 / fig.get_size_inches()[1]  # 0.8 inch for the legend and the bin rule
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 0.35 * bottom),
+               ncol=2, frameon=False, fontsize=10)
+    fig.text(0.5, 0.1 * bottom, f"Bins: {first['rule']}.", ha="center", fontsize=9, color="0.3")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 

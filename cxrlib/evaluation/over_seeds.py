@@ -10,14 +10,15 @@ import pandas as pd
 from .curves import operating_point_rates, pr_over_seeds, roc_over_seeds, seed_scores
 from .errors import auc_by_subtype, calibration_over_seeds, errors_by_group
 from .figures import plot_calibration, plot_confusion_matrices, plot_errors_by_group, plot_pr_curves, plot_roc_curves
-from .operating_points import POINT_LABELS
 from .predictive import predictive_values_record, predictive_values_sentence, predictive_values_table
-from .tables import headed, interval, mean_sd, percent
+from .tables import headed, interval, mean_sd, percent, plural
 
 __all__ = ["SUBTYPE_LABELS", "lead_point", "SeedSummary", "seed_summary"]
 
 #: The pneumonia subtypes of the Kermany release as a reader sees them.
 SUBTYPE_LABELS = {"bacteria": "bacterial", "virus": "viral"}
+_POINT_PHRASES = {"fixed_0.5": "fixed threshold 0.5", "youden": "Youden threshold chosen on validation",
+                  "sensitivity_0.95": "threshold keeping sensitivity ≥ 0.95 on validation"}
 _VERDICTS = {"over-predicts": "over-predicts PNEUMONIA", "under-predicts": "under-predicts PNEUMONIA",
              "neither shown": "no over- or under-prediction shown in the large (the interval holds 0)"}
 
@@ -26,10 +27,6 @@ def lead_point(result):
     """The operating point the figures are drawn at: the headline rule, or Youden when the headline is
     threshold-free (:func:`cxrlib.evaluation.headline_operating_point`)."""
     return result["headline"]["point"] or "youden"
-
-
-def _seeds(k):
-    return f"{k} seed{'s' if k > 1 else ''}"
 
 
 def _below(calibration):
@@ -77,12 +74,13 @@ class SeedSummary:
 
     @property
     def point_label(self):
-        return f"{POINT_LABELS[self.point]} threshold chosen on validation"
+        """The operating point in words, e.g. ``"Youden threshold chosen on validation"``."""
+        return _POINT_PHRASES[self.point]
 
     def curve_figures(self):
         """The ROC and precision-recall curves over seeds and the confusion matrices, by the names their files take."""
         k = len(self.scores.seeds)
-        title = (f"Confusion matrices at the {self.point_label}, summed over {_seeds(k)}"
+        title = (f"Confusion matrices at the {self.point_label}, summed over {plural(k, 'seed')}"
                  + (f" ({k} × {self.scores.y.size} decisions per arm)" if k > 1 else ""))
         return {"roc": plot_roc_curves(self.roc, self.points),
                 "precision_recall": plot_pr_curves(self.precision_recall, self.points),
@@ -116,7 +114,7 @@ class SeedSummary:
                       f"({interval([row['ci_low'], row['ci_high']])})" for g, row in table.iterrows()}
                   for a, table in self.subtype_errors.items()}
         k = len(self.scores.seeds)
-        return [f"ROC AUC of each pneumonia subtype against every NORMAL test image: mean over {_seeds(k)}"
+        return [f"ROC AUC of each pneumonia subtype against every NORMAL test image: mean over {plural(k, 'seed')}"
                 + (" ± SD between seeds" if k > 1 else "") + " (95% interval resampling patients and seeds).",
                 headed(pd.DataFrame.from_dict(auc, orient="index"), "arm"),
                 f"Errors by class and subtype, first seed at the {self.point_label}: errors / images = rate (95% "
@@ -146,8 +144,8 @@ class SeedSummary:
                 if len(self.calibration) > 1 and len(verdicts) == 1 and "neither shown" not in verdicts else "")
         lines = [f"- **{a}**: {_VERDICTS[c['verdict']]}: mean predicted probability {percent(c['mean_predicted'])} "
                  f"against {percent(c['prevalence'])} observed ({100 * c['excess']:+.1f} points, 95% interval "
-                 f"{100 * c['excess_ci'][0]:+.1f} to {100 * c['excess_ci'][1]:+.1f}; {c['seeds_over']} of {k} seeds "
-                 f"above); observed below predicted in {_below(c)} of {len(c['count'])} score bins; Brier score "
+                 f"{100 * c['excess_ci'][0]:+.1f} to {100 * c['excess_ci'][1]:+.1f}; "
+                 f"{c['seeds_over']} of {plural(k, 'seed')} above); observed below predicted in {_below(c)} of {len(c['count'])} score bins; Brier score "
                  f"{mean_sd(c['brier_per_seed'], as_percent=False)}." for a, c in self.calibration.items()]
         return [headed(pd.DataFrame.from_dict(table, orient="index"), "arm"), lead + "In the large (mean predicted "
                 "probability against the observed share of PNEUMONIA; the interval resamples patients and seeds):\n\n"

@@ -7,17 +7,11 @@ predictions or the evaluation records; :func:`evaluation_record` is what the not
 from ..data.synthetic import SYNTHETIC_NOTE
 from .literature import KERMANY_TEST_COUNTS, LITERATURE_TABLE2, implied_sentence, paper_table2, trained_as
 from .operating_points import OPERATING_POINTS, POINT_LABELS, THRESHOLD_METRICS
-from .tables import arms_table, comparison_sentence, comparisons_table, interval, percent, stability_table
+from .tables import arms_table, comparison_sentence, comparisons_table, interval, percent, plural, stability_table
 
-__all__ = ["plural", "test_split_sentence", "headline_sentence", "headline_tables", "comparisons_notes",
+__all__ = ["test_split_sentence", "headline_sentence", "headline_tables", "comparisons_notes",
            "operating_point_tables", "failures_tables", "table2_columns", "table2_notes", "planted_tag_sentence",
            "evaluation_record", "saved_sentence", "evaluation_conclusion"]
-
-
-def plural(count, noun, nouns=None):
-    """``plural(3, "seed")`` -> ``"3 seeds"``, ``plural(1, "seed")`` -> ``"1 seed"``; ``nouns``: an irregular
-    plural."""
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def test_split_sentence(data, test, arms, seeds):
@@ -141,9 +135,9 @@ def evaluation_conclusion(result, arms, *, synthetic):
     lines = [f"- **{a.name}** ({a.steps}): {_headline(lead[a.name])}" for a in arms]
     verdicts = [f"- {comparison_sentence(c)}" for c in result["comparisons"]]
     return (("**SYNTHETIC data.** " if synthetic else "")
-            + f"On {next(iter(records.values()))['n']} test images, mean over {len(seeds)} "
-            f"{'seeds' if len(seeds) > 1 else 'seed'}, at the "
-            + (OPERATING_POINTS[point] if point else
-               "validation-chosen (Youden) threshold, which moves between seeds (section 2): read the ROC AUC first")
+            + f"On {next(iter(records.values()))['n']} test images, mean over {plural(len(seeds), 'seed')}, at the "
+            + (OPERATING_POINTS[point] if point else "validation-chosen (Youden) threshold, "
+               + ("which moves between seeds" if len(seeds) > 1 else "whose spread between seeds one seed cannot show")
+               + " (section 2): read the ROC AUC first")
             + ":\n\n" + "\n".join(lines) + "\n\n" + "\n".join(verdicts)
             + "\n\nThe paper reports 91% accuracy, 91% sensitivity and 86% specificity for its processed-image model.")

@@ -6,7 +6,7 @@ import pandas as pd
 from .classification import METRIC_LABELS, METRIC_NAMES
 from .operating_points import HEADLINE_METRICS, OPERATING_POINTS, POINT_LABELS, THRESHOLD_METRICS
 
-__all__ = ["percent", "interval", "mean_sd", "headed", "metrics_table", "arms_table", "stability_table",
+__all__ = ["percent", "interval", "plural", "mean_sd", "headed", "metrics_table", "arms_table", "stability_table",
            "comparisons_table", "comparison_sentence"]
 
 
@@ -21,6 +21,12 @@ def interval(ci, *, as_percent=True, digits=1):
     if as_percent:
         return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}%"
     return f"{low:.3f}–{high:.3f}"
+
+
+def plural(count, noun, nouns=None):
+    """``plural(3, "seed")`` -> ``"3 seeds"``, ``plural(1, "seed")`` -> ``"1 seed"``; ``nouns``: an irregular
+    plural."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def mean_sd(values, *, as_percent=True, digits=1):
