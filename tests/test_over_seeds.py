@@ -99,6 +99,7 @@ def test_calibration_over_seeds_says_over_or_under_prediction_from_the_numbers()
     assert over["brier_per_seed"][0] == pytest.approx(skm.brier_score_loss(y, np.clip(honest + 0.2, 0, 1)))
     assert sum(over["count"]) == 2 * y.size  # every seed's scores in the pooled bins
     assert all(lo <= hi for lo, hi in zip(over["seed_low"], over["seed_high"]))
+    assert "seed" not in evaluation.calibration_over_seeds(y, honest, n_boot=20)["rule"]  # one seed: no "all 1 seeds"
 
 
 def test_each_subtype_is_ranked_against_every_normal_image():

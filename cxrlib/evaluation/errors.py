@@ -120,8 +120,8 @@ def calibration_over_seeds(y_true, scores, *, groups=None, n_bins=10, min_count=
     excess, excess_ci = bootstrap_mean(np.asarray(rows) - y, groups=groups, n_boot=n_boot, seed=seed)
     return {**{key: pooled[key] for key in ("edges", "prob_pred", "prob_true", "count")},
             "seed_low": low.tolist(), "seed_high": high.tolist(),
-            "rule": f"{n_bins} equal-width bins on the scores of all {k} seeds together, merged upwards until each "
-                    f"holds ≥ {min_count} images per seed",
+            "rule": f"{n_bins} equal-width bins" + (f" on the scores of all {k} seeds together" if k > 1 else "")
+                    + f", merged upwards until each holds ≥ {min_count} images" + (" per seed" if k > 1 else ""),
             "brier": float(np.mean(brier)), "brier_sd": float(np.std(brier, ddof=1)) if k > 1 else float("nan"),
             "brier_per_seed": brier, "mean_predicted": float(np.mean(predicted)),
             "mean_predicted_per_seed": predicted, "prevalence": float(y.mean()), "excess": excess,

@@ -102,7 +102,7 @@ def operating_thresholds(labels, scores):
 #: a fixed 0.5, and two thresholds chosen on validation (:func:`operating_thresholds`).
 OPERATING_POINTS = {
     "fixed_0.5": "threshold 0.5",
-    "youden": "validation threshold maximising Youden's J (sensitivity + specificity - 1)",
+    "youden": "validation threshold maximising Youden's J (sensitivity + specificity − 1)",
     "sensitivity_0.95": "highest validation threshold with validation sensitivity ≥ 0.95",
 }
 #: The operating points as a reader sees them in tables and legends.
