@@ -15,13 +15,15 @@
 # has read, at operating points chosen on validation in 03. The paper's metrics (Eq. 11–15: accuracy,
 # sensitivity, specificity, precision, F1) plus ROC AUC and average precision, as the **mean over seeds** with
 # the **SD between seeds** and a 95% bootstrap interval that resamples **patients and seeds together**; every arm
-# at **three operating points**, with how far each moves between seeds; with and without the images whose ROI fell back to the whole image; paired comparisons of
-# arms per seed; confusion matrices, ROC and precision-recall curves, errors by pneumonia subtype, calibration;
-# and the paper's Table 2 rebuilt with our arms in front.
+# at **three operating points**, with how far each moves between seeds; with and without the images whose ROI fell
+# back to the whole image or gave an implausible box; paired comparisons of arms per seed; over every seed, ROC and
+# precision-recall curves with the operating points marked, confusion matrices, each pneumonia subtype's AUC,
+# calibration, and the predictive values at a stated prevalence; and the paper's Table 2 rebuilt with our arms in
+# front.
 #
 # **Inputs:** `processed.csv`, `training.json`, the models in `work_dir`, `data.json`.
-# **Outputs:** `metrics.json` (`arms`, `comparisons`), `test_predictions.csv` (one row per image, arm and seed),
-# figures `04_*.png`.
+# **Outputs:** `metrics.json` (`arms`, `comparisons`, `calibration`, `subtype_auc`, `predictive_values`, ...),
+# `test_predictions.csv` (one row per image, arm and seed), figures `04_*.png`.
 
 # %% tags=["parameters"]
 run_dir = "reports/dev"
@@ -62,8 +64,9 @@ run.display(evaluation.test_split_sentence(run.data, test, trained.arms, seeds))
 # test, move from seed to seed, and a difference between arms at that rule is a difference of where the
 # thresholds fell. A rule leads the report only when its between-seed SD of specificity is at most
 # 3 points in every arm (a rule fixed before the results were read); otherwise the headline is threshold-free:
-# ROC AUC and average precision. Cells of the tables below read *mean over seeds ± SD between seeds (95%
-# interval)*; the interval resamples patients (all their images come along) and seeds together.
+# ROC AUC and average precision, which the last table below gives for every arm. Cells of the tables read *mean
+# over seeds ± SD between seeds (95% interval)*; the interval resamples patients (all their images come along) and
+# seeds together.
 
 # %%
 result = evaluation.evaluate_arms(predictions, trained.thresholds, pairs=compare, n_boot=N_BOOT, seed=seed)
@@ -72,8 +75,9 @@ run.display(*evaluation.headline_tables(result))
 # %% [markdown]
 # ## 3. Three operating points
 #
-# The same models at a fixed 0.5, at the Youden threshold and at the validation threshold that keeps sensitivity
-# ≥ 0.95. ROC AUC and average precision do not depend on the threshold; what changes between the tables is how
+# The same models at a fixed 0.5, at the Youden threshold (the validation threshold that maximises Youden's J =
+# sensitivity + specificity − 1) and at the validation threshold that keeps sensitivity ≥ 0.95, each table once.
+# ROC AUC and average precision do not depend on the threshold (section 2); what changes between the tables is how
 # the errors are traded. A difference between arms that holds at one point and not at another is a difference of
 # operating point, not of ranking.
 
@@ -105,40 +109,61 @@ run.display(evaluation.comparisons_notes(result))
 run.display(*evaluation.failures_tables(predictions, result["arms"]))
 
 # %% [markdown]
-# ## 6. Confusion matrices, ROC and precision-recall curves
+# ## 6. ROC and precision-recall curves over seeds, confusion matrices
 #
-# The first seed's model of each arm, at its Youden threshold.
+# Each arm's curve is the mean of its seeds' curves on a common grid (at each false-positive rate, the highest
+# sensitivity a seed's model reaches there; at each recall, the highest precision), with the range over seeds as a
+# band; the legend gives the area under each curve as mean ± SD over seeds. The markers are the three operating
+# points, one per seed, each threshold chosen on validation and placed where it falls on test: markers of one arm
+# that lie apart along its curve are thresholds that moved between seeds, not a different ranking. The right panels
+# zoom on the corner where the operating points lie. The confusion matrices are drawn at the threshold the tables
+# lead with (section 2), their counts summed over seeds.
 
 # %%
-first = evaluation.first_seed(predictions, test, seeds[0])
-for name, figure in evaluation.first_seed_figures(first).items():
+tested = evaluation.seed_summary(predictions, trained.thresholds, result, n_boot=N_BOOT, seed=seed)
+for name, figure in tested.curve_figures().items():
     run.show(figure, name)
+run.display(*tested.curve_notes())
 
 # %% [markdown]
-# ## 7. Errors by pneumonia subtype
+# ## 7. Pneumonia subtypes
 #
-# Two different error rates: for NORMAL images the false-positive rate (called PNEUMONIA), for PNEUMONIA images
-# the miss rate (called NORMAL), per subtype. First seed, Youden threshold; Wilson intervals on images.
+# How well each arm ranks each subtype (bacterial, viral) above the NORMAL images: the ROC AUC of that subtype's
+# test images against every NORMAL test image, over seeds. Then two different error rates of the first seed's
+# model: for NORMAL images the false-positive rate (called PNEUMONIA), for PNEUMONIA images the miss rate (called
+# NORMAL), per subtype, with Wilson intervals on images.
 
 # %%
-by_subtype = evaluation.subtype_errors(test, first)
-run.display(evaluation.subtype_table(by_subtype))
-run.show(evaluation.plot_subtype_errors(by_subtype), "errors_by_subtype")
+run.display(*tested.subtype_notes())
+run.show(tested.subtype_figure(), "errors_by_subtype")
 
 # %% [markdown]
 # ## 8. Calibration
 #
-# Whether a predicted probability of 0.8 means PNEUMONIA 8 times in 10 (points on the diagonal), and the Brier
-# score (mean squared error of the probabilities; lower is better). First seed of each arm. Equal-width score
-# bins, a bin with too few images merged into the next (the figure's title gives the rule), so that no point
-# rests on a handful of images; each point shows its number of images and the 95% Wilson interval of its
-# observed fraction.
+# Whether a predicted probability of 0.8 means PNEUMONIA 8 times in 10 (points on the diagonal; below it, the
+# model predicts PNEUMONIA more often than it is there). Every seed's scores are binned together (equal-width score
+# bins, a bin with too few images merged into the next, so that no point rests on a handful of images); each point
+# is the observed PNEUMONIA fraction of its bin, its bar the range of that fraction over seeds. In the large, an
+# arm over-predicts when its mean predicted probability exceeds the observed share of PNEUMONIA. The Brier score
+# is the mean squared difference between probability and label (0 is perfect; lower is better).
 
 # %%
-run.show(evaluation.plot_calibration(first.y, first.scores), "calibration")
+run.show(tested.calibration_figure(), "calibration")
+run.display(*tested.calibration_notes())
 
 # %% [markdown]
-# ## 9. The paper's Table 2, rebuilt
+# ## 9. What a call means at another prevalence: PPV and NPV
+#
+# The test split's share of PNEUMONIA is set by how the release was assembled, not by a clinic. The positive
+# predictive value (PPV: how often a PNEUMONIA call is right) and the negative predictive value (NPV: how often a
+# NORMAL call is right) depend on that share; from a model's sensitivity and specificity, Bayes' rule gives them at
+# any prevalence.
+
+# %%
+run.display(*tested.predictive_values_notes())
+
+# %% [markdown]
+# ## 10. The paper's Table 2, rebuilt
 #
 # Our arms (means over seeds with 95% intervals) in front of the values the paper prints in its Table 2 for
 # itself and the works it compares with; the Kermany et al. 2018 column is **our addition** (quoted from its own
@@ -146,11 +171,10 @@ run.show(evaluation.plot_calibration(first.y, first.scores), "calibration")
 # reports nothing. Epochs for our models: epochs run in 03.
 
 # %%
-run.display(evaluation.paper_table2(evaluation.table2_columns(result["arms"], trained.trained)),
-            evaluation.table2_notes())
+run.display(*evaluation.table2_notes(result["arms"], trained.trained))
 
 # %% [markdown]
-# ## 10. How much a trivial model already gets
+# ## 11. How much a trivial model already gets
 #
 # A logistic regression on nine global statistics of each image file (the JPEG's size in bytes; grey-level mean, SD,
 # 5th and 95th percentiles; mean and SD of a border band and of the central half) plus the source size and aspect
@@ -163,7 +187,7 @@ floor, gains = audit.floor_and_gains(run.processed(), predictions, trained.thres
 run.display(audit.floor_table(floor, result["arms"], gains), audit.floor_sentence(floor, synthetic=run.is_synthetic))
 
 # %% [markdown]
-# ## 11. Does the decision need the thorax?
+# ## 12. Does the decision need the thorax?
 #
 # A seeded, class-stratified sample of the test images, perturbed on the radiograph before each arm's own
 # preprocessing (the ROI box is the one found on the unperturbed image): **thorax blanked** (the box filled),
@@ -179,17 +203,11 @@ run.display(audit.floor_table(floor, result["arms"], gains), audit.floor_sentenc
 perturbed = audit.perturbation_audit(test, run.processed("train")["path"], trained, run.read_json("roi.json")["config"],
                                      images=audit_images, unperturbed=predictions, n_boot=N_BOOT, seed=seed)
 run.display(*audit.perturbation_notes(perturbed, trained.arms))
-
-# %% [markdown]
-# The planted tag of the synthetic demo lies outside the thorax. On tagged test images, a model that learned it keeps
-# its decisions when the thorax is blanked; one that reads the lungs does not.
-
-# %%
 tag_decisions = audit.shortcut_decisions(run.data, perturbed, trained.thresholds)
-run.display(audit.decisions_table(tag_decisions))
+run.display(evaluation.planted_tag_sentence(synthetic=run.is_synthetic), audit.decisions_table(tag_decisions))
 
 # %% [markdown]
-# ## 12. Further evaluation sets
+# ## 13. Further evaluation sets
 #
 # Sets declared in the profile (`evaluation_sets`), preprocessed like the test split and scored by every arm and
 # seed at the thresholds chosen on validation. Each set's entry says where it comes from, who is in it and what it
@@ -204,12 +222,11 @@ if sets:
     run.write_csv(evaluation.set_predictions(sets, set_scores, seeds), "evaluation_set_predictions.csv")
 
 # %% [markdown]
-# ## 13. metrics.json
+# ## 14. metrics.json
 
 # %%
-record = evaluation.evaluation_record(result, first=first, by_subtype=by_subtype, resamples=N_BOOT, data=run.data,
-                                      audit=audit.audit_record(floor, gains, perturbed, tag_decisions),
-                                      evaluation_sets=evaluation_sets, set_records=set_records)
+record = evaluation.evaluation_record(result, tested, audit.audit_record(floor, gains, perturbed, tag_decisions),
+                                      data=run.data, evaluation_sets=evaluation_sets, set_records=set_records)
 run.display(evaluation.saved_sentence(evaluation.update_json(run.dir / "metrics.json", record)))
 
 # %% [markdown]

@@ -259,8 +259,8 @@ def test_errors_by_group_plot_separates_normal_false_positives_from_missed_pneum
     assert "false-positive rate" in normal.get_title() and "false-positive rate" in normal.get_ylabel()
     assert "miss rate" in pneumonia.get_title() and "miss rate" in pneumonia.get_ylabel()
     assert [t.get_text() for t in pneumonia.get_xticklabels()] == ["bacteria\n(n=18)", "virus\n(n=12)"]
-    assert {t.get_text() for t in normal.texts} == {"5/20", "0/20"}
-    assert {t.get_text() for t in pneumonia.texts} == {"3/18", "0/12", "0/18"}
+    assert {t.get_text() for t in normal.texts} == {"5", "0"}  # errors on the bar; the images under the group
+    assert [t.get_text() for t in pneumonia.texts] == ["3", "0", "0", "0"]  # a: 3 of 18 bacterial, 0 of 12 viral
 
 
 def test_implied_metrics_on_kermany_counts():
@@ -325,23 +325,25 @@ def test_plots_return_figures():
     from matplotlib.figure import Figure
 
     y, s, g = _study()
-    scores = {"a": s, "b": np.clip(s[::-1], 0, 1)}
-    preds = {k: (v >= 0.5).astype(int) for k, v in scores.items()}
+    scores = {"a": np.vstack([s, np.clip(s + 0.05, 0, 1)]), "b": np.vstack([s[::-1], s[::-1]])}
+    cuts = [{"fixed_0.5": 0.5, "youden": 0.45, "sensitivity_0.95": 0.3}] * 2
+    preds = {k: (v[0] >= 0.5).astype(int) for k, v in scores.items()}
     groups = np.where(y == 1, np.where(np.arange(y.size) % 3, "bacteria", "virus"), "normal")
     tables = {k: metrics.errors_by_group(y, p, groups) for k, p in preds.items()}
+    points = {k: metrics.operating_point_rates(y, v, cuts) for k, v in scores.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         figs = [
-            metrics.plot_confusion_matrices(y, preds),
-            metrics.plot_roc_curves(y, scores),
-            metrics.plot_pr_curves(y, scores),
-            metrics.plot_calibration(y, scores),
+            metrics.plot_confusion_matrices({k: metrics.confusion_matrix(y, p) for k, p in preds.items()}, title="t"),
+            metrics.plot_roc_curves({k: metrics.roc_over_seeds(y, v) for k, v in scores.items()}, points),
+            metrics.plot_pr_curves({k: metrics.pr_over_seeds(y, v) for k, v in scores.items()}, points),
+            metrics.plot_calibration({k: metrics.calibration_over_seeds(y, v, n_boot=20) for k, v in scores.items()}),
             metrics.plot_errors_by_group(tables),
         ]
     assert all(isinstance(f, Figure) for f in figs)
     assert figs[0].axes[0].texts[0].get_text().startswith(str(metrics.confusion_matrix(y, preds["a"])[0, 0]))
-    with pytest.raises(TypeError, match="scores"):
-        metrics.plot_roc_curves(y, [s])
+    with pytest.raises(TypeError, match="curves"):
+        metrics.plot_roc_curves([s], points)
 
 
 # --------------------------------------------------------------------------- arms x seeds
@@ -419,7 +421,7 @@ def test_arms_table_shows_mean_sd_and_interval():
     out = metrics.evaluate_arms(_arm_predictions(np.random.default_rng(2)), _thresholds(), n_boot=100)
     table = metrics.arms_table(out["arms"])
     assert list(table.index) == ["good", "weak"]
-    assert " ± " in table.loc["good", "accuracy"] and "(" in table.loc["good", "roc_auc"]
+    assert " ± " in table.loc["good", "accuracy"] and "(" in table.loc["good", "ROC AUC"]
     assert list(metrics.arms_table(out["arms"], point="without_fallback").index) == ["good", "weak"]
 
 
@@ -434,19 +436,19 @@ def test_error_bars_survive_groups_with_no_or_every_image_wrong():
     assert len(fig.axes[0].patches) == 2
 
 
-def test_calibration_plot_shows_each_bins_count_interval_and_the_bin_rule():
+def test_calibration_plot_shows_each_arm_over_seeds_with_the_range_and_the_bin_rule():
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.container import ErrorbarContainer
 
     y, s = _binned_scores([133, 27, 10, 11, 4, 10, 7, 6, 18, 398], np.random.default_rng(0))
-    fig = metrics.plot_calibration(y, {"a": s, "b": s[::-1]}, min_count=20)
-    assert len(fig.axes) == 2
-    assert [t.get_text() for t in fig.axes[0].texts] == ["n=133", "n=27", "n=21", "n=21", "n=24", "n=398"]
-    assert all(int(t.get_text()[2:]) >= 20 for ax in fig.axes for t in ax.texts)
+    over = metrics.calibration_over_seeds(y, np.vstack([s, s[::-1]]), n_boot=20)
+    fig = metrics.plot_calibration({"a": over, "b": over})
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
     assert any(isinstance(c, ErrorbarContainer) for c in fig.axes[0].containers)
-    assert "under 20 images" in fig._suptitle.get_text()
+    assert "Brier" in fig.axes[0].get_title() and "2 seeds" in fig._suptitle.get_text()
+    assert any("20 images per seed" in t.get_text() for t in fig.texts)
 
 
 # --------------------------------------------------------------------------- seeds in the intervals, headline, verdicts
@@ -534,7 +536,7 @@ def test_stability_table_shows_each_rule_and_arm_without_nan():
                           "fallback": False})]
     out = metrics.evaluate_arms(pd.concat(rows), {"a": {0: _POINTS}}, n_boot=20)
     table = metrics.stability_table(out["operating_point_stability"])
-    assert list(table.index) == [(p, "a") for p in metrics.OPERATING_POINTS]
+    assert list(table.index) == [(metrics.POINT_LABELS[p], "a") for p in metrics.OPERATING_POINTS]
     assert (table["specificity SD between seeds (points)"] == "-").all()  # one seed: no spread, not 'nan'
 
 

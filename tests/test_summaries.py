@@ -189,34 +189,44 @@ def test_evaluation_summaries_say_what_the_records_hold():
     result = evaluation.evaluate_arms(predictions, thresholds, pairs=[["paper", "original"]], n_boot=20)
     stability, sentence, table = evaluation.headline_tables(result)
     assert list(table.index) == ["original", "paper"] and sentence.startswith("**Headline")
+    assert list(table.columns) == ["ROC AUC", "average precision"]  # threshold-free: the points' tables follow
     assert len(evaluation.operating_point_tables(result["arms"])) == 2 * len(evaluation.OPERATING_POINTS)
     note, without = evaluation.failures_tables(predictions, result["arms"])
-    assert note == ("NORMAL: 0 fallbacks and 0 implausible boxes of 10, PNEUMONIA: 1 fallbacks and 0 implausible boxes "
+    assert note == ("NORMAL: 0 fallbacks and 0 implausible boxes of 10, PNEUMONIA: 1 fallback and 0 implausible boxes "
                     "of 10 test images.")
-    first = evaluation.first_seed(predictions, test, 0)
-    assert list(first.scores) == ["original", "paper"] and first.y.sum() == 10
-    assert set(evaluation.subtype_errors(test, first)["paper"].index) == {"NORMAL", "virus"}
-    assert set(evaluation.first_seed_figures(first)) == {"confusion_matrices", "roc", "precision_recall"}
+    tested = evaluation.seed_summary(predictions, thresholds, result, n_boot=20)
+    assert tested.scores.arms == ["original", "paper"] and tested.scores.y.sum() == 10
+    assert set(tested.subtype_errors["paper"].index) == {"NORMAL", "virus"}
+    figures = tested.curve_figures()
+    assert set(figures) == {"confusion_matrices", "roc", "precision_recall"}
+    import matplotlib.pyplot as plt
+
+    for figure in figures.values():
+        plt.close(figure)
     conclusion = evaluation.evaluation_conclusion(result, ARMS, synthetic=True)
     assert conclusion.startswith("**SYNTHETIC data.** On 20 test images, mean over 2 seeds")
     assert "- **paper** (CLAHE" in conclusion
     assert evaluation.comparisons_notes({**result, "comparisons": []}) == "One arm: nothing to compare."
-    assert "624 test images: 390 PNEUMONIA, 234 NORMAL" in evaluation.table2_notes()
+    paper_table, consistency = evaluation.table2_notes(result["arms"], {})
+    assert "624 test images: 390 PNEUMONIA, 234 NORMAL" in consistency and "This study: paper" in paper_table
 
 
 def test_evaluation_record_keeps_the_keys_of_metrics_json_in_order():
     test, predictions, thresholds = tiny_predictions(seeds=(0,))
     result = evaluation.evaluate_arms(predictions, thresholds, n_boot=10)
-    first = evaluation.first_seed(predictions, test, 0)
+    tested = evaluation.seed_summary(predictions, thresholds, result, n_boot=10)
     audit_part = {"baselines": {}, "gain_over_trivial": {}, "perturbations": {}, "shortcut_decisions": None,
                   "audit_fill": {"raw": 1.0}}
-    record = evaluation.evaluation_record(result, first=first, by_subtype=evaluation.subtype_errors(test, first),
-                                          resamples=10, audit=audit_part, evaluation_sets={}, set_records={},
+    record = evaluation.evaluation_record(result, tested, audit_part, evaluation_sets={}, set_records={},
                                           data={"source": "synthetic", "description": "tiny", "root": "/x"})
-    assert list(record)[-10:] == ["first_seed", "bootstrap_resamples", "baselines", "gain_over_trivial",
-                                  "perturbations", "shortcut_decisions", "evaluation_sets",
-                                  "evaluation_set_descriptions", "audit_fill", "data"]
-    assert record["data"] == {"source": "synthetic", "description": "tiny"}
+    assert list(record)[len(result):] == ["operating_point_rates", "calibration", "subtype_auc", "predictive_values",
+                                          "errors_by_subtype", "bootstrap_resamples", "baselines", "gain_over_trivial",
+                                          "perturbations", "shortcut_decisions", "evaluation_sets",
+                                          "evaluation_set_descriptions", "audit_fill", "data"]
+    assert record["data"] == {"source": "synthetic", "description": "tiny"} and record["bootstrap_resamples"] == 10
+    assert record["errors_by_subtype"]["operating_point"] == "youden"
+    assert {r["group"] for r in record["errors_by_subtype"]["arms"]["paper"]} == {"NORMAL", "virus"}
+    assert set(record["predictive_values"]["arms"]) == {"original", "paper"}
     assert evaluation.saved_sentence({"arms": 1, "data": 2}) == "`metrics.json` holds: `arms`, `data`."
 
 
@@ -229,7 +239,7 @@ def test_evaluation_sets_measure_a_normal_only_set_by_its_false_positive_rate():
     table = evaluation.set_predictions({"x": rows}, {"x": scores}, [0, 1])
     assert len(table) == 6 and set(table["set"]) == {"x"}
     notes = evaluation.sets_notes({"x": rows}, {"x": {"original": record}}, {"x": {"source": "here"}})
-    assert notes[0] == "**x**: 3 images (NORMAL 3)  \n*source:* here" and "false_positive_rate" in notes[1].columns
+    assert notes[0] == "**x**: 3 images (NORMAL 3)  \n*source:* here" and "false-positive rate" in notes[1].columns
     assert evaluation.sets_notes({}, {}, {}) == ["No further evaluation sets in this profile."]
 
 

@@ -11,8 +11,8 @@ from sklearn import metrics as skm
 
 from .checks import check_labels, check_scores, check_threshold
 
-__all__ = ["METRIC_NAMES", "confusion_matrix", "classification_metrics", "metric_values", "score_ranks", "ratio",
-           "implied_metrics"]
+__all__ = ["METRIC_NAMES", "METRIC_LABELS", "confusion_matrix", "classification_metrics", "metric_values",
+           "score_ranks", "ratio", "implied_metrics"]
 
 
 #: Metrics that get a bootstrap interval, in this order.
@@ -26,6 +26,10 @@ METRIC_NAMES = (
     "average_precision",
     "brier",
 )
+#: The metrics as a reader sees them in tables and legends.
+METRIC_LABELS = {"accuracy": "accuracy", "sensitivity": "sensitivity", "specificity": "specificity",
+                 "precision": "precision", "f1": "F1", "roc_auc": "ROC AUC", "average_precision": "average precision",
+                 "brier": "Brier score"}
 
 
 # --------------------------------------------------------------------------- point estimates

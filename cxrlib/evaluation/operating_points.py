@@ -11,7 +11,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 __all__ = ["choose_threshold", "threshold_for_sensitivity", "operating_thresholds", "OPERATING_POINTS",
-           "HEADLINE_METRICS", "STABLE_SPECIFICITY_SD", "operating_point_stability", "headline_operating_point"]
+           "POINT_LABELS", "HEADLINE_METRICS", "THRESHOLD_METRICS", "STABLE_SPECIFICITY_SD",
+           "operating_point_stability", "headline_operating_point"]
 
 
 def choose_threshold(labels, scores):
@@ -101,11 +102,15 @@ def operating_thresholds(labels, scores):
 #: a fixed 0.5, and two thresholds chosen on validation (:func:`operating_thresholds`).
 OPERATING_POINTS = {
     "fixed_0.5": "threshold 0.5",
-    "youden": "validation threshold maximising Youden's J (sensitivity + specificity - 1)",
-    "sensitivity_0.95": "highest validation threshold with validation sensitivity >= 0.95",
+    "youden": "validation threshold maximising Youden's J (sensitivity + specificity − 1)",
+    "sensitivity_0.95": "highest validation threshold with validation sensitivity ≥ 0.95",
 }
+#: The operating points as a reader sees them in tables and legends.
+POINT_LABELS = {"fixed_0.5": "fixed 0.5", "youden": "Youden", "sensitivity_0.95": "sensitivity ≥ 0.95 on validation"}
 #: The metrics the arms' tables show, in this order.
 HEADLINE_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "average_precision")
+#: Those of them that depend on the threshold.
+THRESHOLD_METRICS = HEADLINE_METRICS[:5]
 
 
 #: The largest between-seed SD of test specificity with which a threshold rule may lead the report.

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from .intervals import bootstrap_mean, evaluate_seeds
-from .tables import interval, percent
+from .classification import METRIC_LABELS
+from .tables import headed, interval, percent
 
 __all__ = ["false_positive_rate", "evaluate_set", "set_predictions", "sets_notes"]
 
@@ -78,6 +79,16 @@ def set_predictions(sets, scores, seeds):
     return pd.concat(parts, ignore_index=True)
 
 
+def _set_cells(record):
+    """One arm's record on a further set as display cells: readable names, percentages."""
+    if "false_positive_rate" in record:
+        return {"false-positive rate": percent(record["false_positive_rate"]), "images": record["n"],
+                "95% interval": interval(record["ci"]),
+                "per seed": ", ".join(percent(v) for v in record["per_seed"])}
+    return {"images": record["n"], **{METRIC_LABELS[k]: percent(record[k]) if k != "roc_auc" else f"{record[k]:.3f}"
+                                      for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}}
+
+
 def sets_notes(sets, records, specs):
     """Per further set: what it is (images, labels, source, population, what it can show) and every arm's figures;
     or, without any, that the profile has none."""
@@ -89,10 +100,5 @@ def sets_notes(sets, records, specs):
         labels = ", ".join(f"{k} {v}" for k, v in rows.label.value_counts().items())
         shown.append(f"**{name}**: {len(rows)} images ({labels})"
                      + "".join(f"  \n*{k}:* {v}" for k, v in about.items() if v))
-        shown.append(pd.DataFrame({a: {k: (f"{percent(v)}" if k == "false_positive_rate" else v)
-                                       for k, v in r.items() if k in ("false_positive_rate", "n", "accuracy", "roc_auc")}
-                                   | ({"95% interval": interval(r["ci"]),
-                                       "per seed": ", ".join(percent(v) for v in r["per_seed"])}
-                                      if "false_positive_rate" in r else {})
-                                   for a, r in records[name].items()}).T)
+        shown.append(headed(pd.DataFrame({a: _set_cells(r) for a, r in records[name].items()}).T, "arm"))
     return shown

@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from .classification import METRIC_NAMES
-from .operating_points import HEADLINE_METRICS, OPERATING_POINTS
+from .classification import METRIC_LABELS, METRIC_NAMES
+from .operating_points import HEADLINE_METRICS, OPERATING_POINTS, POINT_LABELS, THRESHOLD_METRICS
 
-__all__ = ["percent", "interval", "metrics_table", "arms_table", "stability_table", "comparisons_table",
-           "comparison_sentence"]
+__all__ = ["percent", "interval", "plural", "mean_sd", "headed", "metrics_table", "arms_table", "stability_table",
+           "comparisons_table", "comparison_sentence"]
 
 
 def percent(value, digits=1):
@@ -21,6 +21,29 @@ def interval(ci, *, as_percent=True, digits=1):
     if as_percent:
         return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}%"
     return f"{low:.3f}–{high:.3f}"
+
+
+def plural(count, noun, nouns=None):
+    """``plural(3, "seed")`` -> ``"3 seeds"``, ``plural(1, "seed")`` -> ``"1 seed"``; ``nouns``: an irregular
+    plural."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def mean_sd(values, *, as_percent=True, digits=1):
+    """Values of each seed -> ``"91.2% ± 0.8"`` (mean ± sample SD; the mean alone for one value; ``"n/a"`` if
+    none is finite)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return "n/a"
+    scale, unit, digits = (100, "%", digits) if as_percent else (1, "", 3)
+    spread = f" ± {scale * v.std(ddof=1):.{digits}f}" if v.size > 1 else ""
+    return f"{scale * v.mean():.{digits}f}{unit}{spread}"
+
+
+def headed(frame, name):
+    """A display table whose row labels are headed by ``name`` in the one header row (no index-name row)."""
+    return frame.rename_axis(index=[None] * frame.index.nlevels, columns=name)
 
 
 def metrics_table(results):
@@ -52,7 +75,7 @@ def metrics_table(results):
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(results))
 
 
-def arms_table(records, *, point=None):
+def arms_table(records, *, point=None, metrics=HEADLINE_METRICS):
     """Every arm's metrics as a display table: mean over seeds, its SD and its 95% interval.
 
     Parameters
@@ -62,12 +85,14 @@ def arms_table(records, *, point=None):
     point : str, optional
         An operating point of :data:`OPERATING_POINTS`; None: the headline (``youden``).
         ``"without_fallback"`` gives the table on the images whose ROI did not fall back.
+    metrics : sequence of str
+        Which of :data:`HEADLINE_METRICS`, in order; the seeds' thresholds follow when one depends on them.
 
     Returns
     -------
     pandas.DataFrame
-        One row per arm, one column per metric, cells like ``"89.7% ± 0.4 (87.1–92.2)"``
-        (percentages; AUC and average precision as decimals; no SD with one seed).
+        One row per arm, one column per metric (its readable name, :data:`METRIC_LABELS`), cells like
+        ``"89.7% ± 0.4 (87.1–92.2)"`` (percentages; AUC and average precision as decimals; no SD with one seed).
     """
     rows = {}
     for arm, record in records.items():
@@ -76,7 +101,7 @@ def arms_table(records, *, point=None):
         if m is None:
             continue
         cells = {}
-        for key in HEADLINE_METRICS:
+        for key in metrics:
             scale, unit, digits = (1, "", 3) if key in ("roc_auc", "average_precision") else (100, "%", 1)
 
             def number(v):
@@ -85,10 +110,12 @@ def arms_table(records, *, point=None):
             sd, (low, high) = m["sd"][key], m["ci"][key]
             spread = f" ± {number(sd)}" if sd is not None and np.isfinite(sd) else ""
             value = number(m[key])
-            cells[key] = f"{value}{unit if value != 'n/a' else ''}{spread} ({number(low)}–{number(high)})"
-        cells["threshold"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
+            cells[METRIC_LABELS[key]] = (f"{value}{unit if value != 'n/a' else ''}{spread} "
+                                         f"({number(low)}–{number(high)})")
+        if set(metrics) & set(THRESHOLD_METRICS):
+            cells["threshold of each seed"] = ", ".join(f"{t:.3f}" for t in m["thresholds"])
         rows[arm] = cells
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+    return headed(pd.DataFrame.from_dict(rows, orient="index"), "arm")
 
 
 def comparison_sentence(comparison):
@@ -125,7 +152,7 @@ def comparisons_table(comparisons):
             "only a right / only b right": ", ".join(f"{r['only_a_correct']}/{r['only_b_correct']}"
                                                      for r in c["per_seed"]),
         }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("a − b")
+    return headed(pd.DataFrame.from_dict(rows, orient="index"), "a − b")
 
 
 def stability_table(stability):
@@ -133,9 +160,9 @@ def stability_table(stability):
     def points(v):
         return "-" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
 
-    rows = {(point, arm): {"threshold (mean over seeds)": f"{r['threshold_mean']:.3f}",
+    rows = {(POINT_LABELS[point], arm): {"threshold (mean over seeds)": f"{r['threshold_mean']:.3f}",
                            "threshold range": f"{r['threshold_min']:.3f}–{r['threshold_max']:.3f}",
                            "specificity SD between seeds (points)": points(r["specificity_sd"]),
                            "sensitivity SD between seeds (points)": points(r["sensitivity_sd"])}
             for point, by_arm in stability.items() for arm, r in by_arm.items()}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["threshold rule", "arm"])
+    return headed(pd.DataFrame.from_dict(rows, orient="index"), "threshold rule, arm")

@@ -188,6 +188,7 @@ def plain_summary(run: dict, data: dict, metrics: dict) -> str:
 
 def readme_headline(run_dir: str | os.PathLike) -> str:
     """The README's headline table of a run, in Markdown, built from its ``metrics.json`` (never typed by hand)."""
+    from ..evaluation.classification import METRIC_LABELS
     from ..evaluation.tables import arms_table
 
     run_dir = Path(run_dir)
@@ -196,7 +197,7 @@ def readme_headline(run_dir: str | os.PathLike) -> str:
     columns = ["accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc"]
     header = ["arm", "accuracy", "sensitivity", "specificity", "precision", "F1", "ROC AUC"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([arm_label(run, arm), *(str(row[c]) for c in columns)]) + " |"
+    lines += ["| " + " | ".join([arm_label(run, arm), *(str(row[METRIC_LABELS[c]]) for c in columns)]) + " |"
               for arm, row in table.iterrows()]
     trivial = metrics.get("baselines", {}).get("trivial")
     if trivial:
