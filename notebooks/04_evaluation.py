@@ -122,7 +122,7 @@ run.display(*evaluation.failures_tables(predictions, result["arms"]))
 # %%
 tested = evaluation.seed_summary(predictions, trained.thresholds, result, n_boot=N_BOOT, seed=seed)
 for name, figure in tested.curve_figures().items():
-    run.show(figure, name)
+    run.show(figure, name, tested.caption(name))
 run.display(*tested.curve_notes())
 
 # %% [markdown]
@@ -135,7 +135,7 @@ run.display(*tested.curve_notes())
 
 # %%
 run.display(*tested.subtype_notes())
-run.show(tested.subtype_figure(), "errors_by_subtype")
+run.show(tested.subtype_figure(), "errors_by_subtype", tested.caption("errors_by_subtype"))
 
 # %% [markdown]
 # ## 8. Calibration
@@ -148,7 +148,7 @@ run.show(tested.subtype_figure(), "errors_by_subtype")
 # is the mean squared difference between probability and label (0 is perfect; lower is better).
 
 # %%
-run.show(tested.calibration_figure(), "calibration")
+run.show(tested.calibration_figure(), "calibration", tested.caption("calibration"))
 run.display(*tested.calibration_notes())
 
 # %% [markdown]

@@ -231,6 +231,22 @@ def test_the_calibration_text_states_each_arm_s_verdict_from_its_numbers(summary
     assert text.startswith("**Every arm over-predicts") == (verdicts == {"over-predicts"})
 
 
+def test_each_figure_s_caption_gives_its_takeaway_from_the_numbers(summary):
+    frame, result, tested = summary
+    auc = {a: np.mean(c["auc"]) for a, c in tested.roc.items()}
+    low, high = min(auc, key=auc.get), max(auc, key=auc.get)
+    assert f"Mean AUC from {auc[low]:.3f} ({low}) to {auc[high]:.3f} ({high})" in tested.caption("roc")
+    assert "mean over 3 seeds with the range as a band" in tested.caption("precision_recall")
+    matrices = tested.scores.confusion_matrices(tested.point)
+    rates = sorted(m[0, 1] / m[0].sum() for m in matrices.values())
+    assert f"call {100 * rates[0]:.1f}% (" in tested.caption("confusion_matrices")
+    over = [a for a, c in tested.calibration.items() if c["verdict"] == "over-predicts"]
+    assert (f"{', '.join(over)} over-predict" in tested.caption("calibration")) == bool(over)
+    assert "largest is" in tested.caption("errors_by_subtype")
+    with pytest.raises(KeyError):
+        tested.caption("samples")
+
+
 def test_counts_are_plural_only_when_more_than_one():
     assert evaluation.plural(1, "seed") == "1 seed" and evaluation.plural(3, "seed") == "3 seeds"
     assert evaluation.plural(2, "box", "boxes") == "2 boxes"

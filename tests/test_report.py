@@ -243,7 +243,7 @@ def test_the_provenance_box_names_sources_environment_step_times_and_links_the_r
     (tmp_path / "metrics.json").write_text("{}")
     run = {"parameters": {"run_name": "kermany224", "weights": "/x/xception.weights.h5", "lungmask_dir": None,
                           "sources": {"images": "Kermany et al. 2018, CC BY 4.0", "lung masks": "Shenzhen"}},
-           "packages": {"python": "3.11.2", "keras": "3.15.1"}, "backend": "tensorflow", "device": "CPU (2 cores)",
+           "packages": {"python": "3.11.2", "keras": "3.15.1"}, "backend": {"name": "tensorflow", "keras": "3.15.1"}, "device": "CPU (2 cores)",
            "steps": {"01_eda": {"seconds": 10.3}, "03_training": {"seconds": 6603.5}}, "git": {"commit": "abc"}}
     box = provenance_section(tmp_path, run, {"source": "kermany"}, {}, {})
     assert "Kermany et al. 2018, CC BY 4.0" in box and "Shenzhen" not in box  # no lung masks in this run

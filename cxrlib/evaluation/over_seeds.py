@@ -151,6 +151,49 @@ class SeedSummary:
                 "probability against the observed share of PNEUMONIA; the interval resamples patients and seeds):\n\n"
                 + "\n".join(lines)]
 
+    def caption(self, name):
+        """What a reader takes from the figure ``name`` (a key of :meth:`curve_figures`, ``errors_by_subtype`` or
+        ``calibration``), in one or two sentences with its numbers."""
+        k, point = len(self.scores.seeds), self.point_label
+        seeds = f"mean over {plural(k, 'seed')} with the range as a band" if k > 1 else "one seed"
+        if name == "roc":
+            auc = {a: float(np.mean(c["auc"])) for a, c in self.roc.items()}
+            return (f"ROC curves on the test split, {seeds}; markers: each seed's three operating points, chosen on "
+                    f"validation. Mean AUC from {_span(auc)}; an arm's markers spread along its curve are thresholds "
+                    "that moved between seeds, not a different ranking.")
+        if name == "precision_recall":
+            ap = {a: float(np.mean(c["average_precision"])) for a, c in self.precision_recall.items()}
+            prevalence = next(iter(self.precision_recall.values()))["prevalence"]
+            return (f"Precision-recall curves on the test split, {seeds}, with the prevalence ({percent(prevalence)}) "
+                    f"as the chance line: mean average precision from {_span(ap)}.")
+        if name == "confusion_matrices":
+            matrices = self.scores.confusion_matrices(self.point)
+            alarms = {a: m[0, 1] / m[0].sum() for a, m in matrices.items()}
+            low, high = min(alarms, key=alarms.get), max(alarms, key=alarms.get)
+            more = all(m[0, 1] > m[1, 0] for m in matrices.values())
+            return (f"Confusion matrices at the {point}, summed over {plural(k, 'seed')}: the arms call "
+                    f"{percent(alarms[low])} ({low}) to {percent(alarms[high])} ({high}) of the normal test images "
+                    "pneumonia" + ("; in every arm, false alarms outnumber missed pneumonias." if more else "."))
+        if name == "errors_by_subtype":
+            rows = [(row["error_rate"], a, g, row["measure"]) for a, t in self.subtype_errors.items()
+                    for g, row in t.iterrows()]
+            rate, arm, group, measure = max(rows)
+            return (f"Errors by class and pneumonia subtype, first seed at the {point}, with Wilson intervals: the "
+                    f"largest is {arm}'s {measure} on {SUBTYPE_LABELS.get(group, group)} images ({percent(rate)}).")
+        if name == "calibration":
+            over = [a for a, c in self.calibration.items() if c["verdict"] == "over-predicts"]
+            under = [a for a, c in self.calibration.items() if c["verdict"] == "under-predicts"]
+            below = sum(_below(c) for c in self.calibration.values())
+            bins = sum(len(c["count"]) for c in self.calibration.values())
+            large = "; ".join(part for part in (f"{', '.join(over)} over-predict{'s' if len(over) == 1 else ''}"
+                                                if over else "", f"{', '.join(under)} under-predict"
+                                                f"{'s' if len(under) == 1 else ''}" if under else "") if part)
+            return (f"Calibration on the test split, {plural(k, 'seed')} pooled: {below} of {bins} score bins lie "
+                    "below the diagonal, where the predicted probability overstates pneumonia. In the large, "
+                    + (large + " (interval excluding 0); the others show neither." if large else
+                       "no arm's over- or under-prediction is shown (every interval holds 0)."))
+        raise KeyError(f"no caption for {name!r}")
+
     def predictive_values_notes(self):
         return [predictive_values_sentence(self.predictive_values), predictive_values_table(self.predictive_values)]
 

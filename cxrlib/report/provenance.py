@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..models.backbones import shown_weights
 from .checks import LOCAL_PATH
-from .html import esc, html_table
+from .html import esc, html_table, set_label
 
 __all__ = ["provenance_section"]
 
@@ -41,6 +41,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s ({f'{minutes // 60} h {minutes % 60:02d}' if minutes >= 60 else minutes} min)"
 
 
+def _backend(run: dict) -> str:
+    """The Keras backend the run's kernels used (``run.json`` records it as a mapping with its name)."""
+    backend = run.get("backend", "?")
+    return str(backend.get("name", "?") if isinstance(backend, dict) else backend)
+
+
 def _sources(run: dict, data: dict, metrics: dict) -> list[list[str]]:
     p = run.get("parameters", {})
     declared = p.get("sources") or {}
@@ -54,7 +60,7 @@ def _sources(run: dict, data: dict, metrics: dict) -> list[list[str]]:
              if name != "images" and p.get(_DESCRIBES.get(name, name), True) not in (None, "none")]
     for name, about in metrics.get("evaluation_set_descriptions", {}).items():
         if about.get("source") and name not in declared:
-            rows.append([f"evaluation set {name}", about["source"]])
+            rows.append([f"evaluation set: {set_label(name)}", about["source"]])
     if p.get("weights") and "weights" not in declared:
         rows.append(["network weights", shown_weights(p["weights"])])
     return rows
@@ -70,7 +76,7 @@ def provenance_section(run_dir: Path, run: dict, data: dict, training: dict, met
     environment = ", ".join(f"{name} {packages[name]}" for name in _PACKAGES if name in packages)
     command = LOCAL_PATH.sub(lambda m: "…/" + Path(m.group(0)).name, run.get("command", "?"))
     rows = _sources(run, data, metrics) + [
-        ["environment", f"{environment}; Keras backend {run.get('backend', '?')}" if environment else "not recorded"],
+        ["environment", f"{environment}; Keras backend {_backend(run)}" if environment else "not recorded"],
         ["device", f"{run.get('device', '?')}; numerics {_numerics(training)}"],
         ["code", f"commit {git.get('commit') or 'unknown'}{' (with uncommitted changes)' if git.get('dirty') else ''}"],
         ["command", command],

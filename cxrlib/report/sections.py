@@ -119,7 +119,7 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
     arms = metrics.get("arms")
     if not arms:
         return missing_step("04")
-    from ..evaluation.operating_points import OPERATING_POINTS
+    from ..evaluation.operating_points import OPERATING_POINTS, POINT_LABELS
     from ..evaluation.tables import arms_table
     from ..evaluation.literature import paper_table2, trained_as
 
@@ -130,7 +130,7 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
             "seeds (95% interval resampling patients and seeds)</h3>")
     spreads = {p: v for p, v in headline.get("max_specificity_sd", {}).items() if v is not None}
     spread = (f"between-seed SD of specificity, in points: "
-              + ", ".join(f"{esc(p)} up to {100 * v:.1f}" for p, v in spreads.items()) if spreads else
+              + ", ".join(f"{esc(POINT_LABELS[p])} up to {100 * v:.1f}" for p, v in spreads.items()) if spreads else
               "one seed, so no between-seed spread is measured")
     text += (f"<p>Headline: {esc(OPERATING_POINTS[lead])}. " if lead else
              "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
@@ -139,12 +139,15 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
         from ..evaluation.tables import stability_table
 
         text += frame_html(stability_table(metrics["operating_point_stability"]))
+    shown = lead or "youden"  # threshold-free headline: the figures are drawn at Youden's threshold
     for point, meaning in OPERATING_POINTS.items():
-        text += f"<h4>Operating point {esc(point)}: {esc(meaning)}</h4>" + frame_html(arms_table(arms, point=point))
+        text += (f"<details{' open' if point == shown else ''}><summary><strong>At the {esc(POINT_LABELS[point])} "
+                 f"threshold</strong> ({esc(meaning)})</summary>{frame_html(arms_table(arms, point=point))}</details>")
     if any(m.get("fallback_images") for m in arms.values()):
         n = next(iter(arms.values()))["fallback_images"]
         text += (f"<h4>Without the {n} test images whose ROI fell back to the whole image or gave an implausible box "
                  "(same images left out for every arm)</h4>" + frame_html(arms_table(arms, point="without_fallback")))
+    text += _subtypes_and_prevalence(run, metrics)
     if metrics.get("comparisons"):
         from ..evaluation.tables import comparisons_table
 
@@ -158,6 +161,35 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
                                     for arm, m in arms.items()})))
     for name in ("04_roc", "04_precision_recall", "04_confusion_matrices", "04_errors_by_subtype", "04_calibration"):
         text += figure_html(run_dir, name)
+    return text
+
+
+def _subtypes_and_prevalence(run: dict, metrics: dict) -> str:
+    """Each arm's ROC AUC per pneumonia subtype, and its PPV and NPV at the test split's and stated prevalences."""
+    from ..evaluation.operating_points import POINT_LABELS
+
+    text = ""
+    subtypes = metrics.get("subtype_auc", {})
+    if subtypes:
+        names = {"bacteria": "bacterial", "virus": "viral"}
+        columns = list(next(iter(subtypes.values())))
+        rows = [[arm_label(run, arm)] + [f"{r[c]['roc_auc']:.3f} ± {r[c]['sd']:.3f} ({r[c]['ci'][0]:.3f}–"
+                                         f"{r[c]['ci'][1]:.3f})" for c in columns] for arm, r in subtypes.items()]
+        text += ("<h3>Pneumonia subtypes</h3><p>ROC AUC of each subtype's test images against every NORMAL test "
+                 "image: mean ± SD between seeds (95% interval over patients and seeds).</p>"
+                 + html_table(rows, ["arm"] + [f"{names.get(c, c)} vs NORMAL" for c in columns]))
+    values = metrics.get("predictive_values", {})
+    if values.get("arms"):
+        prevalences = [v["prevalence"] for v in next(iter(values["arms"].values()))]
+        rows = [[arm_label(run, arm)] + [f"{pct(v['ppv'])} / {pct(v['npv'])}" for v in by_prevalence]
+                for arm, by_prevalence in values["arms"].items()]
+        header = ["arm"] + [f"prevalence {pct(p)}" + (" (the test split)" if p == values.get("test_prevalence")
+                                                      else " (stated)") for p in prevalences]
+        text += ("<h3>What a call means at another prevalence</h3><p>Positive and negative predictive value (PPV / "
+                 f"NPV) at the {esc(POINT_LABELS.get(values.get('operating_point'), ''))} threshold, mean over "
+                 "seeds: measured at the test split's prevalence, and computed from sensitivity and specificity "
+                 f"by Bayes' rule at stated prevalences ({esc(values.get('formula', ''))}); the stated prevalences "
+                 "are illustrations, not measured populations.</p>" + html_table(rows, header))
     return text
 
 
