@@ -134,11 +134,12 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
               "one seed, so no between-seed spread is measured")
     text += (f"<p>Headline: {esc(OPERATING_POINTS[lead])}. " if lead else
              "<p>Headline: threshold-free (ROC AUC, average precision). ") + (
-        f"{spread.capitalize()}; the rule: {esc(headline.get('rule', ''))}.</p>")
+        f"{spread[0].upper() + spread[1:]}; the rule: {esc(headline.get('rule', ''))}.</p>")
     if metrics.get("operating_point_stability"):
         from ..evaluation.tables import stability_table
 
-        text += frame_html(stability_table(metrics["operating_point_stability"]))
+        text += ("<details><summary>How far each threshold rule moves between seeds</summary>"
+                 + frame_html(stability_table(metrics["operating_point_stability"])) + "</details>")
     shown = lead or "youden"  # threshold-free headline: the figures are drawn at Youden's threshold
     for point, meaning in OPERATING_POINTS.items():
         text += (f"<details{' open' if point == shown else ''}><summary><strong>At the {esc(POINT_LABELS[point])} "
