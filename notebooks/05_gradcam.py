@@ -43,7 +43,8 @@ N_BOOT = 2000  # patient-level resamples behind every interval
 FRAME_SIZE = 256  # side of the frame the measures are taken in
 RANDOMIZATION_IMAGES = 24  # of the checked images, those in the randomization check (first seed)
 DELETION_STEPS = 5  # shares of the pixels deleted or inserted per curve
-FALSE_POSITIVES_PER_ARM, FALSE_NEGATIVES_PER_ARM = 2, 1  # errors of each arm shown in the failure gallery
+FAILURES_SHARED = 1  # per class, errors of every arm in the failure gallery; then each arm's own:
+FALSE_POSITIVES_PER_ARM, FALSE_NEGATIVES_PER_ARM = 2, 1
 run = StudyRun(run_dir, step="05", work_dir=work_dir)
 
 # %% [markdown]
@@ -98,14 +99,15 @@ run.show(audit.plot_examples(maps.examples(compare, n=gradcam_examples, seed=see
 # ## 4. Where the models fail
 #
 # A reviewer's first question of a classifier is what its errors look like. The operating point is each model's
-# validation Youden threshold, the one of `test_predictions.csv` (step 04), chosen without the test split. For
-# every arm, its most confident false positives (NORMAL radiographs called PNEUMONIA, the error that sends a healthy
-# child for treatment) and its most confident false negative, each shown under every arm, so that the arms compare
-# on the same radiograph: does a cropped arm fail on other images than a whole-image one, and where do the failing
-# models look?
+# validation Youden threshold, the one of `test_predictions.csv` (step 04), chosen without the test split. False
+# positives (NORMAL radiographs called PNEUMONIA, the error that sends a healthy child for treatment) come first,
+# then false negatives: for each, the surest error that every arm makes, then each arm's surest errors of its own
+# (two false positives, one false negative), each image shown under every arm, so that the arms compare on the same radiograph: do the arms fail on the same
+# images, and where do the failing models look?
 
 # %%
-failures = maps.failures(false_positives=FALSE_POSITIVES_PER_ARM, false_negatives=FALSE_NEGATIVES_PER_ARM)
+failures = maps.failures(shared=FAILURES_SHARED, false_positives=FALSE_POSITIVES_PER_ARM,
+                         false_negatives=FALSE_NEGATIVES_PER_ARM)
 run.display(*audit.failures_notes(failures))
 if failures["rows"]:
     run.show(audit.plot_examples(failures["rows"], headers=maps.headers()), "failures")

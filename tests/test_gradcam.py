@@ -316,18 +316,24 @@ def test_seed_calls_follow_the_majority_and_rank_by_the_logit_margin():
         audit.seed_calls(p, [0.5])
 
 
-def test_select_failures_shows_each_arm_s_most_confident_errors_and_shares_rows():
+def test_select_failures_shows_errors_of_every_arm_then_each_arm_s_own():
     y = np.array([0, 0, 0, 0, 1, 1])
-    wrong = {"a": np.array([1, 1, 0, 0, 1, 0], bool), "b": np.array([0, 1, 1, 0, 0, 1], bool)}
-    margins = {"a": np.array([3.0, 5.0, -1, -2, -4, 1]), "b": np.array([-1, 2.0, 4.0, -2, 1, -3.0])}
-    # image 1 is a's surest false positive and also fools b: it counts for both, so b's next round takes image 2
-    assert audit.select_failures(y, wrong, margins, label=0, per_arm=1) == [(1, "a")]
-    assert audit.select_failures(y, wrong, margins, label=0, per_arm=2) == [(1, "a"), (0, "a"), (2, "b")]
-    # false negatives: the surest is the most negative margin, and only PNEUMONIA images count
-    assert audit.select_failures(y, wrong, margins, label=1, per_arm=1) == [(4, "a"), (5, "b")]
-    assert audit.select_failures(y, wrong, margins, label=1, per_arm=3) == [(4, "a"), (5, "b")]  # no more errors
+    wrong = {"a": np.array([1, 1, 0, 1, 1, 0], bool), "b": np.array([0, 1, 1, 1, 0, 1], bool),
+             "c": np.array([1, 1, 0, 1, 0, 0], bool)}
+    margins = {"a": np.array([3.0, 5.0, -1, 1, -4, 1]), "b": np.array([-1, 2.0, 4.0, 3, 1, -3.0]),
+               "c": np.array([1.0, 1, -1, 2, 1, 1])}
+    # images 1 and 3 fool every arm; 1 is surer on average (2.67 against 2). Then each arm's own: a's is image 0,
+    # b's image 2; image 0 fools c too and so serves it
+    assert audit.select_failures(y, wrong, margins, label=0) == [(1, None), (0, "a"), (2, "b")]
+    assert audit.select_failures(y, wrong, margins, label=0, shared=2, per_arm=0) == [(1, None), (3, None)]
+    # false negatives: the surest is the most negative margin, only PNEUMONIA images count; none fools every arm
+    assert audit.select_failures(y, wrong, margins, label=1, per_arm=3) == [(4, "a"), (5, "b")]
+    # a single arm: every error is its own
+    assert audit.select_failures(y, {"a": wrong["a"]}, margins, label=0, per_arm=2) == [(1, "a"), (0, "a")]
     with pytest.raises(ValueError, match="label"):
-        audit.select_failures(y, wrong, margins, label=2, per_arm=1)
+        audit.select_failures(y, wrong, margins, label=2)
+    with pytest.raises(ValueError, match="shared"):
+        audit.select_failures(y, wrong, margins, label=0, shared=-1)
 
 
 def fake_maps(tmp_path, probabilities, *, seeds=(0, 1, 2)):
@@ -362,17 +368,19 @@ def test_failures_gallery_counts_calls_and_shows_every_arm(tmp_path):
     probabilities = {"whole": np.array([[0.9, 0.2, 0.8, 0.1], [0.8, 0.3, 0.9, 0.2], [0.2, 0.1, 0.7, 0.4]]),
                      "crop": np.array([[0.6, 0.9, 0.3, 0.9], [0.7, 0.95, 0.2, 0.8], [0.9, 0.9, 0.1, 0.9]])}
     maps = fake_maps(tmp_path, probabilities)
-    failures = maps.failures(false_positives=1, false_negatives=1)
-    # whole: image 0 is a false positive (2 of 3 seeds), image 3 a false negative; crop: false positives 0 and 1
-    # (1 surer), false negative 2
+    failures = maps.failures(false_positives=1)
+    # whole: image 0 is a false positive (2 of 3 seeds), image 3 a false negative; crop: false positives 0 and 1,
+    # false negative 2
     assert failures["counts"] == {"whole": {"false_positives": 1, "normal": 2, "false_negatives": 1, "pneumonia": 2},
                                   "crop": {"false_positives": 2, "normal": 2, "false_negatives": 1, "pneumonia": 2}}
     assert failures["every_arm"] == {"false_positives": 1, "false_negatives": 0}
-    # image 0 is whole's false positive and one of crop's: it serves both, false positives first
-    assert failures["chosen"] == [("im0.png", "false positive", "whole"), ("im3.png", "false negative", "whole"),
-                                  ("im2.png", "false negative", "crop")]
+    # false positives first: image 0 fools both arms, image 1 only crop; then each arm's own false negative
+    assert failures["chosen"] == [("im0.png", "false positive", "every arm"), ("im1.png", "false positive", "crop"),
+                                  ("im3.png", "false negative", "whole"), ("im2.png", "false negative", "crop")]
     first = failures["rows"][0]
-    assert first["label"] == "true: NORMAL\nwhole's false positive" and list(first["panels"]) == ["whole", "crop"]
+    assert first["label"] == "true: NORMAL\nfalse positive of every arm" and list(first["panels"]) == ["whole", "crop"]
+    assert failures["rows"][1]["label"] == "true: NORMAL\ncrop's false positive"
+    assert failures["rows"][1]["panels"]["whole"]["correct"] and not failures["rows"][1]["panels"]["crop"]["correct"]
     whole = first["panels"]["whole"]
     assert whole["probability"] == pytest.approx(np.mean([0.9, 0.8, 0.2])) and not whole["correct"]
     assert whole["threshold"] == 0.5

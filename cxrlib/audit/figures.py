@@ -92,7 +92,7 @@ def plot_examples(examples, *, headers=None, colormap="jet"):
         raise ValueError("examples is empty")
     arms = list(examples[0]["panels"])
     headers = {arm: arm for arm in arms} | (headers or {})
-    side = 1.9
+    side = 1.75
     fig, axes = plt.subplots(len(examples), 1 + len(arms), figsize=(side * (1 + len(arms)) + 0.5,
                                                                     (side + 0.45) * len(examples) + 0.9),
                              squeeze=False, layout="constrained")

@@ -160,9 +160,10 @@ class ArmMaps:
         mean = np.mean(maps, axis=0)
         return mean / mean.max() if mean.max() > 0 else mean
 
-    def failures(self, *, false_positives=2, false_negatives=1):
-        """The failure gallery: each arm's most confident false positives and false negatives on the test split, every
-        arm shown on each chosen image (:func:`cxrlib.audit.select_failures`).
+    def failures(self, *, shared=1, false_positives=2, false_negatives=1):
+        """The failure gallery: false positives and false negatives on the test split, ``shared`` of each that every
+        arm makes and, per arm, ``false_positives`` and ``false_negatives`` of its own, every arm shown on each chosen
+        image (:func:`cxrlib.audit.select_failures`, the surest first).
 
         An arm's call on an image is the class most of its seeds give, each at its validation Youden threshold; its
         P(PNEUMONIA) and threshold shown are the means over seeds, and its heatmap the mean of the maps of the seeds
@@ -172,7 +173,7 @@ class ArmMaps:
         -------
         dict
             ``rows`` (the input of :func:`cxrlib.audit.plot_examples`, false positives first), ``chosen``
-            (``[(filename, kind, arm chosen for)]``), ``seeds`` (how many), ``counts`` (per arm:
+            (``[(filename, kind, arm chosen for or "every arm")]``), ``seeds`` (how many), ``counts`` (per arm:
             ``false_positives``, ``normal``, ``false_negatives``, ``pneumonia``) and ``every_arm`` (false positives
             and false negatives of every arm at once).
         """
@@ -181,7 +182,7 @@ class ArmMaps:
         margins = {n: calls[n][2] for n in self.names}
         rows, chosen = [], []
         for label, per_arm, kind in ((0, false_positives, "false positive"), (1, false_negatives, "false negative")):
-            for i, arm in select_failures(self.y, wrong, margins, label=label, per_arm=per_arm):
+            for i, arm in select_failures(self.y, wrong, margins, label=label, shared=shared, per_arm=per_arm):
                 panels = {}
                 for a in self.arms:
                     call, votes = calls[a.name][0][i], calls[a.name][1][i]
@@ -190,8 +191,9 @@ class ArmMaps:
                                       "probability": float(calls[a.name][3][i]), "correct": not wrong[a.name][i],
                                       "threshold": float(np.mean([self.thresholds[a.name, s] for s in self.seeds])),
                                       "note": f"({agree}/{len(self.seeds)})" if len(self.seeds) > 1 else ""}
-                rows.append(self._example(i, f"true: {self.test['label'].iloc[i]}\n{arm}'s {kind}", panels))
-                chosen.append((self.test["filename"].iloc[i], kind, arm))
+                whose = f"{kind} of every arm" if arm is None else f"{arm}'s {kind}"
+                rows.append(self._example(i, f"true: {self.test['label'].iloc[i]}\n{whose}", panels))
+                chosen.append((self.test["filename"].iloc[i], kind, arm or "every arm"))
         normal, pneumonia = self.y == 0, self.y == 1
         everywhere = np.all([wrong[n] for n in self.names], axis=0)
         return {"rows": rows, "chosen": chosen, "seeds": len(self.seeds),

@@ -278,12 +278,14 @@ def seed_calls(probabilities, thresholds):
     return calls, votes, margins
 
 
-def select_failures(y_true, wrong, margins, *, label, per_arm):
-    """Images for a failure gallery: each arm's most confident errors on images of class ``label``.
+def select_failures(y_true, wrong, margins, *, label, shared=1, per_arm=1):
+    """Images for a failure gallery: the surest errors every arm makes, then each arm's surest errors of its own.
 
-    Arm after arm, round after round, an arm whose errors among the images chosen so far are fewer than the round's
-    number gets its most confident error not yet chosen (largest margin towards the wrong class). An image chosen
-    for one arm counts for every arm that gets it wrong too, so arms that share errors share rows.
+    First the ``shared`` images of class ``label`` that every arm gets wrong, surest first (the largest margin
+    towards the wrong class, averaged over the arms); then, arm after arm and round after round, an arm with fewer
+    errors of its own (images some other arm gets right) among the chosen images than the round's number gets its
+    surest such error not yet chosen. An image chosen for one arm counts for every arm that gets it wrong too. With
+    a single arm every error is its own.
 
     Parameters
     ----------
@@ -294,28 +296,35 @@ def select_failures(y_true, wrong, margins, *, label, per_arm):
         Per arm, :func:`seed_calls`' margins (towards PNEUMONIA).
     label : {0, 1}
         The true class of the errors: 0 for false positives, 1 for false negatives.
+    shared : int
+        How many errors of every arm to show (fewer when there are fewer).
     per_arm : int
-        How many of each arm's errors to show at least (fewer when it has fewer).
+        How many of each arm's own errors to show at least (fewer when it has fewer).
 
     Returns
     -------
-    list of (int, str)
-        ``(row position, the arm it was chosen for)``, in the order chosen.
+    list of (int, str or None)
+        ``(row position, the arm it was chosen for)``, None for an error of every arm, in the order chosen.
     """
     if label not in (0, 1):
         raise ValueError(f"label must be 0 (false positives) or 1 (false negatives), got {label!r}")
-    if isinstance(per_arm, bool) or not isinstance(per_arm, (int, np.integer)) or per_arm < 0:
-        raise ValueError(f"per_arm must be an int >= 0, got {per_arm!r}")
+    for name, value in (("shared", shared), ("per_arm", per_arm)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     y = np.asarray(y_true).astype(int)
-    chosen = []
+    errors = {arm: np.asarray(w, dtype=bool) & (y == label) for arm, w in wrong.items()}
+    every = np.logical_and.reduce(list(errors.values())) if len(errors) > 1 else np.zeros(y.shape, bool)
+    sign = 1 if label == 0 else -1
+    towards = {arm: sign * np.asarray(margins[arm], dtype=float) for arm in errors}
+    surest = np.argsort(-np.mean(list(towards.values()), axis=0), kind="stable")
+    chosen = [(int(i), None) for i in surest if every[i]][:shared]
     for round_ in range(per_arm):
-        for arm, errors in wrong.items():
-            errors = np.asarray(errors, dtype=bool) & (y == label)
-            if sum(errors[row] for row, _ in chosen) > round_:
+        for arm, own in errors.items():
+            own = own & ~every
+            if sum(own[row] for row, _ in chosen) > round_:
                 continue
-            towards_error = np.asarray(margins[arm], dtype=float) * (1 if label == 0 else -1)
             taken = {row for row, _ in chosen}
-            candidates = [i for i in np.argsort(-towards_error, kind="stable") if errors[i] and i not in taken]
+            candidates = [i for i in np.argsort(-towards[arm], kind="stable") if own[i] and i not in taken]
             if candidates:
                 chosen.append((int(candidates[0]), arm))
     return chosen
