@@ -227,7 +227,9 @@ def test_training_summaries_count_images_and_runs():
     inputs = models.arms_inputs(ARMS)
     assert list(inputs["images (column of processed.csv)"]) == ["image_original", "image_paper"]
     assert list(inputs["preprocessing steps"]) == ["none", "CLAHE + thorax crop"] and no_header_row_of_names(inputs)
-    assert models.wall_sentence({"original": 3.2}) == "Wall time per arm (all seeds, features included): original **3 s**."
+    assert models.wall_sentence({"original": 3.2}) == (
+        "Wall time of this run per arm (all seeds, features included; a model resumed from its checkpoints counts "
+        "only what was left to do): original **3 s**.")
     history = pd.DataFrame({"epoch": [1, 2]})
     validation = pd.DataFrame({"predicted": [1, 0], "label_int": [1, 1]})
     result = SimpleNamespace(best_epoch=2, history=history, val_auc=0.91234, thresholds={"fixed_0.5": 0.5, "youden": 0.4},
@@ -259,3 +261,19 @@ def test_settings_table_says_what_the_run_did_in_words(augment, feature_cache, t
     assert "seed" not in table.index and no_header_row_of_names(table)
     assert table.loc["trained from block", "value"] == ("none: only the head trains" if train_mode == "frozen"
                                                         else "every layer trains")
+
+
+@pytest.mark.parametrize("name", ["03_training.py", "05_gradcam.py"])
+def test_notebook_prose_holds_no_text_meant_for_the_synthetic_demo_only(name):
+    """A markdown cell shows on every run; what only the demo has (its generator, its tag) comes from cxrlib, given
+    whether the run is synthetic."""
+    from pathlib import Path
+
+    prose, in_markdown = [], False
+    for line in (Path(__file__).resolve().parents[1] / "notebooks" / name).read_text().splitlines():
+        if line.startswith("# %%"):
+            in_markdown = "[markdown]" in line
+        elif in_markdown:
+            prose.append(line.lower())
+    prose = "\n".join(prose)
+    assert not [w for w in ("synthetic", "portable", "the planted", "the tag", "demo") if w in prose]

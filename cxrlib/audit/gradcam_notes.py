@@ -49,10 +49,9 @@ def failures_notes(failures):
     table = pd.DataFrame({arm: {f"false positives (of {normal} NORMAL)": c["false_positives"],
                                 f"false negatives (of {pneumonia} PNEUMONIA)": c["false_negatives"]}
                           for arm, c in counts.items()}).T.rename_axis(columns="arm")
-    return [f"{call} Rows, false positives first: the surest error every arm makes, then each arm's surest errors of "
-            "its own (an image some other arm gets right; one image can serve several arms), the surest being the "
-            "one whose P(PNEUMONIA) lies furthest beyond the threshold on the logit scale. Every arm is shown on every "
-            "image, its panel in red where its call is wrong.",
+    return [f"{call} The surest error is the one whose P(PNEUMONIA) lies furthest beyond the threshold on the logit "
+            "scale; an arm's own error is one that some other arm gets right (one image can serve several arms). "
+            "Every arm is shown on every image, its panel in red where its call is wrong.",
             table,
             f"Of the {normal} NORMAL test images, {_are(every['false_positives'], 'a false positive')} of every arm; of "
             f"the {pneumonia} PNEUMONIA images, {_are(every['false_negatives'], 'a false negative')} of every arm."]

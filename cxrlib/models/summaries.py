@@ -98,7 +98,8 @@ def training_table(results):
 
 def wall_sentence(wall):
     """The wall time per arm, in words."""
-    return ("Wall time per arm (all seeds, features included): "
+    return ("Wall time of this run per arm (all seeds, features included; a model resumed from its checkpoints counts "
+            "only what was left to do): "
             + ", ".join(f"{a} **{s:.0f} s**" for a, s in wall.items()) + ".")
 
 
