@@ -199,7 +199,8 @@ def test_gradcam_notes_say_what_the_maps_show():
     assert planted[0].startswith("The synthetic demo plants a shortcut: a bright 'PORTABLE' tag")
     assert "on 90% of the PNEUMONIA and 10% of the NORMAL training images" in planted[0]
     assert no_header_row_of_names(planted[1]) and planted[1].loc[("paper", "P(PNEUMONIA)"), "mean with the tag"] == 0.8
-    assert planted[2] == "The spot is 2.0% of the image: a heatmap spread evenly would put that share of its mass there."
+    assert planted[2] == ("The spot is 2.0% of the image: a heatmap spread evenly would put that share of its mass "
+                          "there.")
     randomization = pd.DataFrame({"stage": ["pneumonia", "block14"], "spearman_mean": [0.3, 0.01]})
     gain = {"map_auc": 1.0, "random_auc": 2.0, "gain": 1.0, "gain_ci": [0.5, 1.5], "verdict": "faithful"}
     checks = {"rows": np.array([0, 1]), "randomized": 1, "steps": 5, "randomization": {"paper": randomization},

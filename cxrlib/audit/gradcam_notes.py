@@ -53,8 +53,8 @@ def failures_notes(failures):
             "scale; an arm's own error is one that some other arm gets right (one image can serve several arms). "
             "Every arm is shown on every image, its panel in red where its call is wrong.",
             table,
-            f"Of the {normal} NORMAL test images, {_are(every['false_positives'], 'a false positive')} of every arm; of "
-            f"the {pneumonia} PNEUMONIA images, {_are(every['false_negatives'], 'a false negative')} of every arm."]
+            f"Of the {normal} NORMAL test images, {_are(every['false_positives'], 'a false positive')} of every arm; "
+            f"of the {pneumonia} PNEUMONIA images, {_are(every['false_negatives'], 'a false negative')} of every arm."]
 
 
 def _are(n, what):
