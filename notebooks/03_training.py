@@ -71,9 +71,11 @@ run.display(data.SYNTHETIC_NOTE if run.is_synthetic else None, models.training_c
 # fix is **our choice**. The learning rate follows the paper's Eq. 10, `Lr = Lr_i · D^(s/ds)`, with `s` the
 # optimizer step (Keras' `ExponentialDecay`). When a frozen part of a pretrained network exists (`frozen`, or
 # `finetune` from a later block), its output is computed once per arm and cached; every seed of the arm reuses
-# it, and only what trains is repeated. Augmentation needs images, so it is unavailable on cached features.
-# `precision` is the arithmetic: `mixed_bfloat16` computes in bfloat16 and keeps float32 weights (about 1.5 times
-# as fast on a CPU with bfloat16 instructions; `benchmarks/precision.py` compares such a run with a float32 one).
+# it, and only what trains is repeated. Augmentation (random rotation, shift, zoom and contrast of each training
+# image, when the profile's `augment` is on) needs images, so it is unavailable on cached features; the table says
+# what this run did. The arithmetic (`precision`): `mixed_bfloat16` computes in bfloat16 and keeps float32 weights
+# (about 1.5 times as fast on a CPU with bfloat16 instructions; `benchmarks/precision.py` compares such a run with a
+# float32 one).
 
 # %%
 settings = models.TrainSettings(
@@ -81,7 +83,7 @@ settings = models.TrainSettings(
     batch_size=batch_size, learning_rate=learning_rate, lr_decay_rate=lr_decay_rate, lr_decay_steps=lr_decay_steps,
     dropout=dropout, finetune_from_block=finetune_from_block, augment=augment, feature_cache=feature_cache,
     precision=precision, seed=seeds[0])
-run.display(models.settings_table(settings).drop(index="seed"), models.seeds_sentence(seeds, models.device_name()))
+run.display(models.settings_table(settings), models.seeds_sentence(seeds, models.device_name()))
 
 # %% [markdown]
 # ## 3. Training
@@ -97,8 +99,9 @@ run.display(summary, models.wall_sentence(wall))
 # %% [markdown]
 # ## 4. Accuracy and loss curves
 #
-# Train and validation per epoch, one line per seed (the training loss is class-weighted; the validation loss
-# uses the same weights so the two compare). Dotted lines mark the epochs kept.
+# Train and validation per epoch, one row per arm and one line per seed (the training loss is class-weighted; the
+# validation loss uses the same weights so the two compare). Dotted lines mark the epochs kept. Each column has one
+# y-range for every arm, so a gap between arms, or between training and validation, reads the same in every row.
 
 # %%
 run.show(models.plot_training_curves(results), "curves")

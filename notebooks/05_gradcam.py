@@ -16,12 +16,12 @@
 # comparison is made for every arm of the study on every test image and **measured**: Grad-CAM (Selvaraju et al.
 # 2017) of each arm's model of every seed, measured in the frame that network saw (the whole image, or the ROI box
 # for a cropped arm): the share of heatmap mass on the lung fields and where the heatmap peaks (pointing game),
-# each against the chance level of that frame, compared between arms image by image; then two checks of the maps
-# themselves.
+# each against the chance level of that frame, compared between arms image by image; a gallery of each arm's errors
+# with its heatmaps; then two checks of the maps themselves.
 #
 # **Inputs:** `processed.csv`, `training.json`, the models in `work_dir`, `test_predictions.csv` (04), `data.json`.
-# **Outputs:** `gradcam.csv` (one row per test image and arm), `gradcam` entries in `metrics.json`,
-# figures `05_*.png`.
+# **Outputs:** `gradcam.csv` (one row per test image, arm and seed), `gradcam` entries in `metrics.json`,
+# figures `05_*` (among them `05_failures`, the failure gallery).
 
 # %% tags=["parameters"]
 run_dir = "reports/dev"
@@ -43,6 +43,8 @@ N_BOOT = 2000  # patient-level resamples behind every interval
 FRAME_SIZE = 256  # side of the frame the measures are taken in
 RANDOMIZATION_IMAGES = 24  # of the checked images, those in the randomization check (first seed)
 DELETION_STEPS = 5  # shares of the pixels deleted or inserted per curve
+FAILURES_SHARED = 1  # per class, errors of every arm in the failure gallery; then each arm's own:
+FALSE_POSITIVES_PER_ARM, FALSE_NEGATIVES_PER_ARM = 2, 1
 run = StudyRun(run_dir, step="05", work_dir=work_dir)
 
 # %% [markdown]
@@ -84,13 +86,34 @@ run.display(maps.resolution_sentence(), maps.agreement_sentence(run.read_csv("te
 # ## 3. The paper's Fig. 8 on our arms
 #
 # The same patients under every arm (first seed): both classes, right and wrong predictions of the first compared
-# pair. Columns: the whole image with the ROI box, then each arm's heatmap placed where that arm looked.
+# pair. Columns: the whole image with the ROI box, then each arm's heatmap placed where that arm looked (a cropped
+# arm's inside its box; the rest, which it never saw, dimmed). Under each heatmap: that model's P(PNEUMONIA) and
+# whether its call at its validation Youden threshold is right (red when wrong). The colour bar gives the heatmap's
+# scale: each map is divided by its own peak, so colours compare places within a map, not maps with each other.
 
 # %%
-run.show(audit.plot_examples(maps.examples(compare, n=gradcam_examples, seed=seed)), "fig8_examples")
+run.show(audit.plot_examples(maps.examples(compare, n=gradcam_examples, seed=seed), headers=maps.headers()),
+         "fig8_examples")
 
 # %% [markdown]
-# ## 4. Where the heatmap mass falls, per arm
+# ## 4. Where the models fail
+#
+# A reviewer's first question of a classifier is what its errors look like. The operating point is each model's
+# validation Youden threshold, the one of `test_predictions.csv` (step 04), chosen without the test split. False
+# positives (NORMAL radiographs called PNEUMONIA, the error that sends a healthy child for treatment) come first,
+# then false negatives: for each, the surest error that every arm makes, then each arm's surest errors of its own
+# (two false positives, one false negative), each image shown under every arm, so that the arms compare on the same radiograph: do the arms fail on the same
+# images, and where do the failing models look?
+
+# %%
+failures = maps.failures(shared=FAILURES_SHARED, false_positives=FALSE_POSITIVES_PER_ARM,
+                         false_negatives=FALSE_NEGATIVES_PER_ARM)
+run.display(*audit.failures_notes(failures))
+if failures["rows"]:
+    run.show(audit.plot_examples(failures["rows"], headers=maps.headers()), "failures")
+
+# %% [markdown]
+# ## 5. Where the heatmap mass falls, per arm
 #
 # Mean over seeds and images (95% interval over patients and seeds); each mass next to its frame's chance level.
 
@@ -100,7 +123,7 @@ run.display(audit.summary_table(summary))
 run.show(audit.plot_measure_distributions(maps.first_measures()), "mass_distributions")
 
 # %% [markdown]
-# ## 5. Paired tests
+# ## 6. Paired tests
 #
 # For each compared pair, the per-image differences (a − b) of each mass **over its own frame's chance**, averaged
 # over seeds: the Wilcoxon signed-rank test on them, and the mean difference with an interval over patients and
@@ -111,24 +134,22 @@ paired = maps.paired(compare, n_boot=N_BOOT, seed=seed)
 run.display(*audit.paired_notes(paired))
 
 # %% [markdown]
-# ## 6. The planted shortcut
+# ## 7. A known shortcut, where one was planted
 #
-# In the synthetic training split a bright tag at a fixed spot outside the thorax goes with PNEUMONIA; in the test
-# split it is on half the images of each class, independent of the label. A model that learned the tag (a) puts
-# heatmap mass on that spot when the tag is there, and (b) gives higher P(PNEUMONIA) to tagged images. Both are
-# compared between tagged and untagged test images (Mann-Whitney U). The spot is the tag's box grown by half a
-# heatmap cell. Real radiographs carry no planted tag, so this section is measured on the synthetic demo only.
+# Where the data carry a shortcut whose place and presence are known image by image (a marker planted outside the
+# thorax), a model that learned it (a) puts heatmap mass on that spot when the marker is there, and (b) gives higher
+# P(PNEUMONIA) to marked images. Both are compared between marked and unmarked test images (Mann-Whitney U).
 
 # %%
 evidence = maps.shortcut_evidence(has_tag)
 run.display(*audit.shortcut_notes(evidence, maps.regions))
 
 # %% [markdown]
-# ## 7. Are the maps checked, not only measured?
+# ## 8. Are the maps checked, not only measured?
 #
 # Two checks of the maps themselves, on a seeded sample of test images of both classes:
 #
-# * **Randomization** (Adebayo et al. 2018), first seed, PNEUMONIA explained: the classifier's head is
+# * **Randomization** (Adebayo et al. 2018), first seed, PNEUMONIA explained: the classifier's output layer is
 #   re-initialised, then successively deeper blocks (each weight redrawn with its trained mean and SD); the maps are
 #   recomputed and compared with the trained model's by Spearman rank correlation. A map that stays the same when
 #   the weights behind the decision are destroyed shows the image, not the model: correlations should fall towards 0.
@@ -147,8 +168,9 @@ run.display(*audit.checks_notes(checks, maps))
 run.show(audit.plot_faithfulness(checks["randomization"], checks["faithfulness"]), "checks")
 
 # %% [markdown]
-# ## 8. metrics.json and conclusion
+# ## 9. metrics.json and conclusion
 
 # %%
-evaluation.update_json(run.dir / "metrics.json", audit.gradcam_record(maps, summary, paired, checks, evidence))
+record = audit.gradcam_record(maps, summary, paired, checks, evidence, failures)
+evaluation.update_json(run.dir / "metrics.json", record)
 run.display(audit.gradcam_conclusion(maps, summary, paired, checks, evidence, synthetic=run.is_synthetic))

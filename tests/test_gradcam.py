@@ -239,7 +239,10 @@ def test_measure_gradcam_end_to_end(tmp_path):
     assert summary["thorax_mass_ci"][0] <= summary["thorax_mass_mean"] <= summary["thorax_mass_ci"][1]
     shown = audit.summary_table({"a": summary, "b": {"n": 0}})
     label = audit.MEASURE_LABELS["thorax_mass"]
-    assert shown.loc[label, "a"].startswith(f"{summary['thorax_mass_mean']:.3f} (") and shown.loc[label, "b"] == "-"
+    lo, hi = summary["thorax_mass_ci"]
+    assert shown.loc[label, "a"] == f"{summary['thorax_mass_mean']:.3f} ({lo:.3f} to {hi:.3f})"
+    assert shown.loc[label, "b"] == "-"
+    assert not any("_" in name for name in shown.index) and shown.index.name is None
     # the same images as ROI crops: measured in the box, the lung mask cut to it; no thorax measure
     cropped, _ = audit.measure_gradcam(table, model, image_column="path", crop=True, frame_size=64,
                                          to_input=to_input, progress=False)
@@ -301,10 +304,105 @@ def test_select_examples_covers_classes_and_errors():
     assert len(audit.select_examples(y, a, b, n=50)) == 8
 
 
+def test_seed_calls_follow_the_majority_and_rank_by_the_logit_margin():
+    p = np.array([[0.9, 0.2, 0.6, 0.999], [0.8, 0.3, 0.4, 0.99], [0.1, 0.4, 0.45, 0.9]])
+    calls, votes, margins = audit.seed_calls(p, [0.5, 0.5, 0.5])
+    assert calls.tolist() == [1, 0, 0, 1] and votes.tolist() == [2, 0, 1, 3]
+    assert margins[3] > margins[0] > 0 > margins[1]  # the logit keeps ranking where P saturates
+    tie, _, _ = audit.seed_calls(np.array([[0.9, 0.45], [0.45, 0.9]]).T, [0.5, 0.5])  # one seed each way
+    assert tie.tolist() == [1, 1]  # the tie goes by the mean margin, which leans PNEUMONIA on both
+    assert audit.seed_calls([0.3, 0.7], [0.5])[0].tolist() == [0, 1]  # one seed: its own call
+    with pytest.raises(ValueError, match="one per seed"):
+        audit.seed_calls(p, [0.5])
+
+
+def test_select_failures_shows_errors_of_every_arm_then_each_arm_s_own():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    wrong = {"a": np.array([1, 1, 0, 1, 1, 0], bool), "b": np.array([0, 1, 1, 1, 0, 1], bool),
+             "c": np.array([1, 1, 0, 1, 0, 0], bool)}
+    margins = {"a": np.array([3.0, 5.0, -1, 1, -4, 1]), "b": np.array([-1, 2.0, 4.0, 3, 1, -3.0]),
+               "c": np.array([1.0, 1, -1, 2, 1, 1])}
+    # images 1 and 3 fool every arm; 1 is surer on average (2.67 against 2). Then each arm's own: a's is image 0,
+    # b's image 2; image 0 fools c too and so serves it
+    assert audit.select_failures(y, wrong, margins, label=0) == [(1, None), (0, "a"), (2, "b")]
+    assert audit.select_failures(y, wrong, margins, label=0, shared=2, per_arm=0) == [(1, None), (3, None)]
+    # false negatives: the surest is the most negative margin, only PNEUMONIA images count; none fools every arm
+    assert audit.select_failures(y, wrong, margins, label=1, per_arm=3) == [(4, "a"), (5, "b")]
+    # a single arm: every error is its own
+    assert audit.select_failures(y, {"a": wrong["a"]}, margins, label=0, per_arm=2) == [(1, "a"), (0, "a")]
+    with pytest.raises(ValueError, match="label"):
+        audit.select_failures(y, wrong, margins, label=2)
+    with pytest.raises(ValueError, match="shared"):
+        audit.select_failures(y, wrong, margins, label=0, shared=-1)
+
+
+def fake_maps(tmp_path, probabilities, *, seeds=(0, 1, 2)):
+    """An :class:`cxrlib.audit.ArmMaps` built from given probabilities (arm -> (seeds, images)), each map a hot spot at
+    the image's index in its seed's row, threshold 0.5, without models."""
+    from cxrlib.preprocess import Arm
+
+    n = next(iter(probabilities.values())).shape[1]
+    paths = []
+    for i in range(n):
+        paths.append(str(tmp_path / f"im{i}.png"))
+        cv2.imwrite(paths[-1], square_image(4, 4))
+    maps = object.__new__(audit.ArmMaps)
+    maps.arms = [Arm(name, roi=name == "crop") for name in probabilities]
+    maps.names, maps.seeds = list(probabilities), list(seeds)
+    maps.y = np.array([0, 0, 1, 1][:n])
+    maps.test = pd.DataFrame({"path": paths, "filename": [f"im{i}.png" for i in range(n)],
+                              "label": np.where(maps.y == 1, "PNEUMONIA", "NORMAL"), "roi_y0": 0.25, "roi_x0": 0.25,
+                              "roi_y1": 0.75, "roi_x1": 0.75})
+    maps.thresholds = {(a, s): 0.5 for a in probabilities for s in seeds}
+    maps.measures, maps.heatmaps = {}, {}
+    for a, p in probabilities.items():
+        for k, s in enumerate(seeds):
+            maps.measures[a, s] = pd.DataFrame({"probability": p[k]})
+            heat = np.zeros((n, 4, 4), np.float32)
+            heat[:, k, :] = 1.0  # seed k looks at row k
+            maps.heatmaps[a, s] = heat
+    return maps
+
+
+def test_failures_gallery_counts_calls_and_shows_every_arm(tmp_path):
+    probabilities = {"whole": np.array([[0.9, 0.2, 0.8, 0.1], [0.8, 0.3, 0.9, 0.2], [0.2, 0.1, 0.7, 0.4]]),
+                     "crop": np.array([[0.6, 0.9, 0.3, 0.9], [0.7, 0.95, 0.2, 0.8], [0.9, 0.9, 0.1, 0.9]])}
+    maps = fake_maps(tmp_path, probabilities)
+    failures = maps.failures(false_positives=1)
+    # whole: image 0 is a false positive (2 of 3 seeds), image 3 a false negative; crop: false positives 0 and 1,
+    # false negative 2
+    assert failures["counts"] == {"whole": {"false_positives": 1, "normal": 2, "false_negatives": 1, "pneumonia": 2},
+                                  "crop": {"false_positives": 2, "normal": 2, "false_negatives": 1, "pneumonia": 2}}
+    assert failures["every_arm"] == {"false_positives": 1, "false_negatives": 0}
+    # false positives first: image 0 fools both arms, image 1 only crop; then each arm's own false negative
+    assert failures["chosen"] == [("im0.png", "false positive", "every arm"), ("im1.png", "false positive", "crop"),
+                                  ("im3.png", "false negative", "whole"), ("im2.png", "false negative", "crop")]
+    first = failures["rows"][0]
+    assert first["label"] == "true: NORMAL\nfalse positive of every arm" and list(first["panels"]) == ["whole", "crop"]
+    assert failures["rows"][1]["label"] == "true: NORMAL\ncrop's false positive"
+    assert failures["rows"][1]["panels"]["whole"]["correct"] and not failures["rows"][1]["panels"]["crop"]["correct"]
+    whole = first["panels"]["whole"]
+    assert whole["probability"] == pytest.approx(np.mean([0.9, 0.8, 0.2])) and not whole["correct"]
+    assert whole["threshold"] == 0.5
+    assert whole["note"] == "(2/3)" and first["panels"]["crop"]["cropped"]
+    # the map is the mean of the maps of the two seeds that call PNEUMONIA (rows 0 and 1), scaled to its peak
+    assert whole["heatmap"][:2].min() == 1.0 and whole["heatmap"][2:].max() == 0.0
+    notes = audit.failures_notes(failures)
+    assert notes[0].startswith("Each arm calls a test image by the class most of its 3 seeds give, each seed at its "
+                               "own validation Youden threshold")
+    assert notes[1].loc["crop", "false positives (of 2 NORMAL)"] == 2 and notes[1].index.name is None
+    assert notes[2] == ("Of the 2 NORMAL test images, 1 is a false positive of every arm; of the 2 PNEUMONIA images, "
+                        "0 are false negatives of every arm.")
+    fig = audit.plot_examples(failures["rows"], headers=maps.headers())
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["radiograph\n(ROI box dashed)", "whole\n(raw image)",
+                                                       "crop\n(thorax crop)"]
+
+
 def test_overlay_and_figures():
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
     from matplotlib.figure import Figure
 
     image = square_image(4, 4)
@@ -315,14 +413,56 @@ def test_overlay_and_figures():
     assert rgb[0, 0, 0] > rgb[0, 0, 2]  # jet: hot is red
     with pytest.raises(ValueError, match="alpha"):
         audit.overlay(image, heat, alpha=2)
-    example = {"image": image, "box": (0.25, 0.25, 0.75, 0.75), "heatmaps": {"paper": heat, "original": heat,
-                                                                               "clahe": heat},
-               "cropped": {"paper": True, "original": False, "clahe": False}, "title": "x"}
+    panels = {"paper": {"heatmap": heat, "cropped": True, "probability": 0.934, "threshold": 0.04, "correct": False,
+                        "note": "(3/3)"},
+              "original": {"heatmap": heat, "cropped": False, "probability": 0.12, "threshold": 0.5, "correct": True,
+                           "note": ""}}
+    example = {"image": image, "box": (0.25, 0.25, 0.75, 0.75), "label": "true: NORMAL", "name": "im.png",
+               "panels": panels}
     fig = audit.plot_examples([example, example])
-    assert isinstance(fig, Figure) and len(fig.axes) == 2 * 4
+    assert isinstance(fig, Figure)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(images) == 2 * 3
+    paper, original = images[1], images[2]
+    # each panel says its P(PNEUMONIA) and call; a wrong call in red
+    assert paper.get_xlabel() == "P 0.93, threshold 0.04\nwrong (3/3)"
+    assert to_hex(paper.xaxis.label.get_color()) == "#c62828"
+    assert original.get_xlabel() == "P 0.12, threshold 0.50\nright" and images[0].get_ylabel() == "true: NORMAL"
+    # a cropped arm saw nothing outside its box: there the radiograph is dimmed and carries no heatmap colour
+    shown = paper.get_images()[0].get_array()
+    assert (shown[0, 0] == (image[0, 0] * 0.45).astype(np.uint8)).all()
+    # a colour bar says what the colours mean, on the heatmaps' 0-1 scale
+    bars = [ax for ax in fig.axes if "Grad-CAM weight" in ax.get_xlabel()]
+    assert len(bars) == 1 and bars[0].get_xlim() == (0.0, 1.0)
     frame = pd.DataFrame({"thorax_mass_over_chance": [0.2, 0.5], "lung_mass_over_chance": [np.nan, np.nan]})
     fig = audit.plot_measure_distributions({"a": frame, "b": frame})
     assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert fig.axes[0].get_title() == "heatmap mass in the thorax box over chance"
+
+
+def test_checks_figure_says_the_target_and_names_the_stages_for_a_reader():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table = pd.DataFrame({"stage": ["pneumonia", "block14", "block13"], "spearman_mean": [0.5, 0.2, 0.0]})
+    gain = {"gain": 0.5, "gain_ci": [0.1, 0.9]}
+    fig = audit.plot_faithfulness({"a": table, "b": table}, {"a": {"deletion": gain, "insertion": gain},
+                                                            "b": {"deletion": gain, "insertion": gain}})
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_xticklabels()] == ["output layer", "+ block 14", "+ block 13"]
+    assert "closer to 0 is better" in left.get_title() and "lower is better" not in left.get_title()
+    assert "above 0 is better" in right.get_title()
+    assert min(t.get_fontsize() for t in left.get_xticklabels() + right.get_xticklabels()) >= 10
+    assert audit.stage_labels(["pneumonia", "conv3", "head_dense"]) == ["output layer", "+ conv 3", "+ head dense"]
+
+
+def test_measures_are_named_for_a_reader():
+    for column in (*audit.MEASURES, *audit.CHANCE, "mass_in_shortcut_spot"):
+        assert "_" not in audit.measure_label(column)
+    assert audit.measure_label("lung_pointing") == "pointing game: peak on the lung fields"
+    assert audit.measure_label("mass_in_side_marker") == "heatmap mass on the side marker"
+    with pytest.raises(ValueError, match="not a Grad-CAM measure"):
+        audit.measure_label("probability")
 
 
 @pytest.mark.parametrize("backbone", ["xception", "small_cnn"])

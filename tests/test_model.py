@@ -451,3 +451,23 @@ def test_history_plot_has_whole_epoch_ticks_and_does_not_magnify_auc_noise():
     for ax in (accuracy, auc):
         low, high = ax.get_ylim()
         assert high - low >= 0.05 - 1e-9 and 0 <= low and high <= 1, (ax.get_title(), low, high)
+
+
+def test_history_plot_gives_every_arm_the_same_y_range_per_panel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    epochs = np.arange(1, 4)
+    low = pd.DataFrame({"epoch": epochs, "loss": [0.2, 0.1, 0.05], "val_loss": [0.2, 0.15, 0.1],
+                        "accuracy": [0.90, 0.95, 0.98], "val_accuracy": [0.93, 0.95, 0.97], "val_auc": [0.99] * 3})
+    high = low.assign(loss=[0.9, 0.6, 0.4], val_loss=[0.8, 0.7, 0.6], accuracy=[0.6, 0.7, 0.8], val_auc=[0.8] * 3)
+    fig = models.plot_histories({"a": {0: low, 1: low}, "b": {0: high}}, best_epochs={"a": {0: 3, 1: 2}})
+    fig.canvas.draw()
+    rows = np.array(fig.axes[:6]).reshape(2, 3)
+    for column in range(3):
+        assert rows[0, column].get_ylim() == rows[1, column].get_ylim()
+    assert rows[0, 0].get_ylim()[1] >= 0.9 and rows[0, 1].get_ylim()[0] <= 0.6  # each range covers both arms
+    assert [ax.get_ylabel() for ax in rows[:, 0]] == ["a", "b"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train", "validation", "epoch kept"]
+    assert fig.legends[0].get_title().get_text() == "one line per seed (2 seeds)"
+    assert min(t.get_fontsize() for ax in rows.flat for t in ax.get_yticklabels()) >= 10

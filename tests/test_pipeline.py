@@ -196,6 +196,9 @@ def test_demo_study_runs_end_to_end_on_tiny_synthetic_data(tiny_study):
         if arms[arm].get("roi"):  # its whole input blanked with a fill that knows no image: chance exactly
             assert metrics["perturbations"][arm]["thorax_blanked"]["roc_auc"] == 0.5
     assert metrics["shortcut_decisions"] is not None  # synthetic data: the tag's effect under blanking
+    failures = metrics["gradcam_failures"]  # the failure gallery: every arm's errors counted, each image shown named
+    assert set(failures["counts"]) == set(arms) and failures["operating_point"] == "youden"
+    assert (run_dir / "figures" / "05_failures.jpg").is_file() == bool(failures["shown"])
     assert "Shortcut audit" in index and "In brief" in index
     assert (run_dir / "figures" / "00_at_a_glance.png").is_file()
     from cxrlib.report import check_run

@@ -249,7 +249,7 @@ def test_audit_summaries_tables_and_records():
     records = {"paper": {"roc_auc": 0.9, "ci": {"roc_auc": [0.85, 0.95]}}}
     gains = {"paper": {"auc_difference": 0.2, "auc_difference_ci": [0.1, 0.3], "verdict": "a higher"}}
     table = audit.floor_table(floor, records, gains)
-    assert table.loc["paper", "gain over the floor"] == "+0.200 (+0.100 to +0.300)"
+    assert table.loc["paper", "gain over the floor"] == "+0.200 (+0.100 to +0.300)" and no_header_row_of_names(table)
     assert audit.floor_sentence(floor, synthetic=True).startswith("The trivial floor reaches ROC AUC **0.700**")
     assert audit.floor_record(floor)["features"] == list(audit.STATISTICS)
     assert audit.gains_record(gains) == {"paper": {"auc_difference": 0.2, "auc_difference_ci": [0.1, 0.3]}}
@@ -260,15 +260,46 @@ def test_audit_summaries_tables_and_records():
     notes = audit.perturbation_notes({"sample": sample, "summary": summary, "fill": {"raw": 100.0, "equalized": 90.0}},
                                      [ARMS[1]])
     assert notes[0].startswith("2 test images (1 PNEUMONIA)") and "no signal outside the lung fields" in notes[2]
+    assert list(notes[1].columns[:3]) == ["thorax box blanked", "lung fields blanked", "thorax box only"]
+    assert no_header_row_of_names(notes[1])
     assert audit.decisions_table(None) is None
+    decisions = audit.decisions_table({"paper": {"decisions_kept_tagged": 0.9, "decisions_kept_untagged": 0.2,
+                                                 "pneumonia_calls_tagged_blanked": 0.8}})
+    assert no_header_row_of_names(decisions) and decisions.loc["paper"].tolist() == [0.9, 0.2, 0.8]
     assert audit.shortcut_decisions({"source": "kermany"}, {}, {}) is None
     record = audit.audit_record(floor, gains, {"summary": summary, "fill": {"raw": 1}}, None)
     assert list(record) == ["baselines", "gain_over_trivial", "perturbations", "shortcut_decisions", "audit_fill"]
 
 
+def no_header_row_of_names(frame):
+    """A table a reader sees: no row of index names under its header (pandas draws one for a named index), no code
+    names with underscores as row or column labels."""
+    assert all(name is None for name in frame.index.names), frame.index.names
+    labels = [str(x) for x in (*frame.index, *frame.columns)]
+    assert not [x for x in labels if "_" in x and not x.startswith("image_")], labels
+    return True
+
+
 def test_gradcam_notes_say_what_the_maps_show():
     assert audit.tag_spot({"source": "kermany"}, None) == (None, None)
-    assert audit.shortcut_notes(None, {})[0].startswith("Real radiographs carry no planted tag")
+    real = audit.shortcut_notes(None, {})
+    assert len(real) == 1 and real[0].startswith("No shortcut was planted in these radiographs")
+    assert "synthetic" not in real[0].lower() and "tag" not in real[0]
+    evidence = {("paper", "P(PNEUMONIA)"): {"n_in": 10, "n_out": 12, "mean_in": 0.8, "mean_out": 0.4,
+                                           "difference": 0.4, "statistic": 3.0, "p_value": 0.001}}
+    planted = audit.shortcut_notes(evidence, {"shortcut_spot": [(0.0, 0.8, 0.1, 1.0)]})
+    assert planted[0].startswith("The synthetic demo plants a shortcut: a bright 'PORTABLE' tag")
+    assert "on 90% of the PNEUMONIA and 10% of the NORMAL training images" in planted[0]
+    assert no_header_row_of_names(planted[1]) and planted[1].loc[("paper", "P(PNEUMONIA)"), "mean with the tag"] == 0.8
+    assert planted[2] == ("The spot is 2.0% of the image: a heatmap spread evenly would put that share of its mass "
+                          "there.")
+    randomization = pd.DataFrame({"stage": ["pneumonia", "block14"], "spearman_mean": [0.3, 0.01]})
+    gain = {"map_auc": 1.0, "random_auc": 2.0, "gain": 1.0, "gain_ci": [0.5, 1.5], "verdict": "faithful"}
+    checks = {"rows": np.array([0, 1]), "randomized": 1, "steps": 5, "randomization": {"paper": randomization},
+              "faithfulness": {"paper": {"deletion": gain, "insertion": gain}}}
+    notes = audit.checks_notes(checks, SimpleNamespace(y=np.array([0, 1]), seeds=[0, 1, 2]))
+    assert list(notes[1].index) == ["output layer", "+ block 14"] and no_header_row_of_names(notes[1])
+    assert "3 seeds" in notes[2] and no_header_row_of_names(notes[3])
     assert audit.paired_notes({"a - b": {}})[1].startswith("No image where both models")
     test = pd.DataFrame({"mask_path": ["m.png", ""]})
     sentence = audit.maps_sentence({"source": "synthetic", "description": "tiny"}, test, seeds=[0],
@@ -282,19 +313,60 @@ def test_training_summaries_count_images_and_runs():
 
     table = tiny_manifest()
     counts = models.training_counts(table)
-    assert counts.loc["train", "PNEUMONIA per NORMAL"] == 1.0
+    assert counts.loc["training", "PNEUMONIA per NORMAL"] == 1.0 and list(counts.index) == ["training", "validation"]
+    assert no_header_row_of_names(counts)
     assert models.class_weight_sentence(table) == ("Class weights: NORMAL **1.00**, PNEUMONIA **1.00**. Test rows (2) "
                                                    "are left for step 04.")
-    assert list(models.arms_inputs(ARMS)["images"]) == ["image_original", "image_paper"]
-    assert models.wall_sentence({"original": 3.2}) == "Wall time per arm (all seeds, features included): original **3 s**."
+    inputs = models.arms_inputs(ARMS)
+    assert list(inputs["images (column of processed.csv)"]) == ["image_original", "image_paper"]
+    assert list(inputs["preprocessing steps"]) == ["none", "CLAHE + thorax crop"] and no_header_row_of_names(inputs)
+    assert models.wall_sentence({"original": 3.2}) == (
+        "Wall time of this run per arm (all seeds, features included; a model resumed from its checkpoints counts "
+        "only what was left to do): original **3 s**.")
     history = pd.DataFrame({"epoch": [1, 2]})
     validation = pd.DataFrame({"predicted": [1, 0], "label_int": [1, 1]})
     result = SimpleNamespace(best_epoch=2, history=history, val_auc=0.91234, thresholds={"fixed_0.5": 0.5, "youden": 0.4},
                              validation=validation, feature_seconds=0.0, train_seconds=1.26)
     results = {("original", 0): result, ("original", 1): result}
     summary = models.training_table(results)
-    assert summary.loc[("original", 1), "val accuracy (Youden)"] == 0.5
+    assert summary["validation accuracy (Youden)"].tolist() == [0.5, 0.5] and summary["seed"].tolist() == [0, 1]
+    assert list(summary.index) == ["original", "original"] and "threshold: Youden's J" in summary.columns
+    assert no_header_row_of_names(summary)
     assert models.first_seed_results(results) == {"original": result}
     conclusion = models.training_conclusion(summary, results, arms=ARMS[:1], seeds=[0, 1], device="CPU",
                                             synthetic=False)
-    assert "2 models (1 arms × 2 seeds)" in conclusion and "last one for 2 of 2 models" in conclusion
+    assert "2 models (1 arm × 2 seeds)" in conclusion and "last one for 2 of 2 models" in conclusion
+    assert "validation AUC 0.9123 (SD 0.0000 over 2 seeds)" in conclusion
+
+
+@pytest.mark.parametrize("augment, feature_cache, train_mode, shown", [
+    (False, True, "finetune", "no"),
+    (True, False, "finetune", "yes: rotation ±5°, shift ±5%, zoom ±10%, contrast ±20%, no flips"),
+    (True, True, "frozen", "no: the images are cached features of a frozen part")])
+def test_settings_table_says_what_the_run_did_in_words(augment, feature_cache, train_mode, shown):
+    from cxrlib import models
+
+    settings = models.TrainSettings(backbone="small_cnn", weights="none", model_input_size=96, augment=augment,
+                                    feature_cache=feature_cache, train_mode=train_mode)
+    table = models.settings_table(settings)
+    assert table.loc["augmentation", "value"] == shown  # never "False" next to a list of augmentations
+    assert table.loc["augmentation", "source"] == "our choice"
+    assert "seed" not in table.index and no_header_row_of_names(table)
+    assert table.loc["trained from block", "value"] == ("none: only the head trains" if train_mode == "frozen"
+                                                        else "every layer trains")
+
+
+@pytest.mark.parametrize("name", ["03_training.py", "05_gradcam.py"])
+def test_notebook_prose_holds_no_text_meant_for_the_synthetic_demo_only(name):
+    """A markdown cell shows on every run; what only the demo has (its generator, its tag) comes from cxrlib, given
+    whether the run is synthetic."""
+    from pathlib import Path
+
+    prose, in_markdown = [], False
+    for line in (Path(__file__).resolve().parents[1] / "notebooks" / name).read_text().splitlines():
+        if line.startswith("# %%"):
+            in_markdown = "[markdown]" in line
+        elif in_markdown:
+            prose.append(line.lower())
+    prose = "\n".join(prose)
+    assert not [w for w in ("synthetic", "portable", "the planted", "the tag", "demo") if w in prose]

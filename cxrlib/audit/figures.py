@@ -1,8 +1,10 @@
-"""The audit's figures: heatmaps over radiographs (the paper's Fig. 8), mass distributions, the checks of the maps."""
+"""The audit's figures: heatmaps over radiographs (the paper's Fig. 8, the failure gallery), mass distributions, the
+checks of the maps."""
 
 import numpy as np
 
-from .gradcam_measures import MEASURE_LABELS, box_pixels, to_frame, upsample
+from .gradcam_checks import stage_labels
+from .gradcam_measures import box_pixels, measure_label, to_frame, upsample
 
 __all__ = ["overlay", "plot_examples", "plot_measure_distributions", "plot_faithfulness"]
 
@@ -39,52 +41,85 @@ def overlay(image, heatmap, *, alpha=0.4, colormap="jet"):
     return np.round(255 * ((1 - alpha) * gray + alpha * colour)).astype(np.uint8)
 
 
-def _draw_box(ax, box, shape, color="white"):
+def _draw_box(ax, box, shape, *, ls="--"):
     from matplotlib.patches import Rectangle
 
     y0, x0, y1, x1 = box_pixels(box, shape)
-    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec=color, lw=1.2, ls="--"))
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2, ls=ls))
 
 
-def plot_examples(examples):
-    """The paper's Fig. 8 for several images and arms: where each arm's model looks.
+def _arm_overlay(image, heatmap, box, cropped, colormap):
+    """An arm's heatmap over the whole radiograph: a cropped arm's placed into its box, the rest (which that arm
+    never saw) dimmed and left uncoloured."""
+    if not cropped:
+        return overlay(image, heatmap, colormap=colormap)
+    rgb = overlay(image, to_frame(heatmap, image.shape, box=box), colormap=colormap)
+    y0, x0, y1, x1 = box_pixels(box, image.shape)
+    outside = np.ones(image.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    rgb[outside] = (np.repeat(image[outside, None], 3, axis=1) * 0.45).astype(np.uint8)
+    return rgb
+
+
+def plot_examples(examples, *, headers=None, colormap="jet"):
+    """Radiographs and each arm's Grad-CAM over them, with each arm's P(PNEUMONIA) and call (the paper's Fig. 8).
 
     Parameters
     ----------
     examples : list of dict
-        One per image, with ``image`` (the whole radiograph, (M, N) uint8), ``box`` (ROI fractions),
-        ``heatmaps`` (``{arm: heatmap over that arm's input}``), ``cropped`` (``{arm: bool}``, whether
-        the arm's input is the ROI crop) and ``title``.
+        One per image: ``image`` (the whole radiograph, (M, N) uint8), ``box`` (the ROI box, fractions
+        ``(y0, x0, y1, x1)``), ``label`` (the row's label, e.g. the true class), ``name`` (under the radiograph,
+        e.g. its file) and ``panels``: ``{arm: {"heatmap": heatmap over that arm's input, "cropped": whether its
+        input is the ROI crop, "probability": P(PNEUMONIA), "threshold": the threshold of its call, "correct":
+        whether its call is right, "note": text after it (may be empty)}}``.
+    headers : dict of str -> str, optional
+        Column header per arm (default: its name).
+    colormap : str
+        Matplotlib colormap of the heatmaps.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Rows: images. Columns: the whole image with the ROI box, then one per arm with its heatmap in
-        the whole-image frame (a cropped arm's heatmap placed into the box, nothing outside it).
+        Rows: images. Columns: the radiograph with the ROI box (dashed), then one per arm with its heatmap where
+        that arm looked (a cropped arm's inside the box, solid, the rest dimmed); under each, the arm's
+        P(PNEUMONIA), its threshold and whether its call is right (red when wrong). A colour bar gives the heatmaps' scale.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
 
     if not examples:
         raise ValueError("examples is empty")
-    arms = list(examples[0]["heatmaps"])
-    columns = 1 + len(arms)
-    fig, axes = plt.subplots(len(examples), columns, figsize=(2.3 * columns, 2.3 * len(examples)), squeeze=False)
-    headers = ["input + ROI box"] + [f"{arm}" + (" (crop)" if examples[0]["cropped"][arm] else "") for arm in arms]
+    arms = list(examples[0]["panels"])
+    headers = {arm: arm for arm in arms} | (headers or {})
+    side = 1.75
+    fig, axes = plt.subplots(len(examples), 1 + len(arms), figsize=(side * (1 + len(arms)) + 0.5,
+                                                                    (side + 0.45) * len(examples) + 0.9),
+                             squeeze=False, layout="constrained")
     for row, ex in zip(axes, examples):
         image = ex["image"]
-        row[0].imshow(image, cmap="gray")
+        row[0].imshow(image, cmap="gray", vmin=0, vmax=255)
+        _draw_box(row[0], ex["box"], image.shape)
+        row[0].set_ylabel(ex["label"], fontsize=10)
+        row[0].set_xlabel(ex.get("name", ""), fontsize=8.5, color="#444")
         for ax, arm in zip(row[1:], arms):
-            heatmap = ex["heatmaps"][arm]
-            placed = to_frame(heatmap, image.shape, box=ex["box"]) if ex["cropped"][arm] else heatmap
-            ax.imshow(overlay(image, placed))
+            panel = ex["panels"][arm]
+            ax.imshow(_arm_overlay(image, panel["heatmap"], ex["box"], panel["cropped"], colormap))
+            if panel["cropped"]:
+                _draw_box(ax, ex["box"], image.shape, ls="-")
+            verdict = ("right" if panel["correct"] else "wrong") + (f" {panel['note']}" if panel["note"] else "")
+            ax.set_xlabel(f"P {panel['probability']:.2f}, threshold {panel['threshold']:.2f}\n{verdict}",
+                          fontsize=9.5, color="#222" if panel["correct"] else "#c62828",
+                          fontweight="normal" if panel["correct"] else "bold")
         for ax in row:
-            _draw_box(ax, ex["box"], image.shape)
             ax.set_xticks([])
             ax.set_yticks([])
-        row[0].set_ylabel(ex.get("title", ""), fontsize=8)
-    for ax, header in zip(axes[0], headers):
-        ax.set_title(header, fontsize=9)
-    fig.tight_layout()
+    for ax, header in zip(axes[0], ["radiograph\n(ROI box dashed)"] + [headers[arm] for arm in arms]):
+        ax.set_title(header, fontsize=10.5)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap=colormap), ax=axes.ravel().tolist(), location="bottom",
+                       shrink=0.6, aspect=40, pad=0.01)
+    bar.set_label("Grad-CAM weight, relative to each map's peak (0 none, 1 peak)", fontsize=10)
+    bar.ax.tick_params(labelsize=9)
     return fig
 
 
@@ -120,9 +155,9 @@ def plot_measure_distributions(measures, *, columns=("lung_mass_over_chance", "t
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.15, 0.15, values.size), values, s=6, alpha=0.4)
         ax.axhline(0, ls=":", color="grey", label="chance (a uniform map)")
-        ax.legend(loc="lower left", fontsize=8)
-        ax.set(title=MEASURE_LABELS.get(column, column), ylim=(-1.02, 1.02),
-               ylabel="share of heatmap mass minus chance")
+        ax.legend(loc="lower left", fontsize=9)
+        ax.set(ylim=(-1.02, 1.02), ylabel="share of heatmap mass minus chance")
+        ax.set_title(measure_label(column), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -143,27 +178,35 @@ def plot_faithfulness(randomization, faithfulness):
     """
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3))
     for arm, table in randomization.items():
         left.plot(range(1, len(table) + 1), table["spearman_mean"], "o-", label=arm)
     first = next(iter(randomization.values()))
-    left.set_xticks(range(1, len(first) + 1), [f"+{i} block{'s' if i > 1 else ''}" if i else "head"
-                                                for i in range(len(first))], fontsize=9)
+    left.set_xticks(range(1, len(first) + 1), stage_labels(first["stage"]))
     left.axhline(0, color="grey", lw=0.8)
     low = min(-0.2, min(float(t["spearman_mean"].min()) for t in randomization.values()) - 0.05)
-    left.set(ylim=(low, 1.02), ylabel="Spearman with the trained maps", xlabel="randomized so far, from the output",
-             title="Randomization: maps should change (towards 0)")
-    left.legend(fontsize=8)
+    left.set_ylim(low, 1.02)
+    left.set_ylabel("Spearman correlation with\nthe trained model's maps")
+    left.set_xlabel("randomized so far, from the output down")
+    left.set_title("Randomization: target 0 (closer to 0 is better)")
+    left.legend()
     arms = list(faithfulness)
     x = np.arange(len(arms))
     for offset, (curve, color) in enumerate([("deletion", "tab:red"), ("insertion", "tab:green")]):
         gains = np.array([faithfulness[a][curve]["gain"] for a in arms])
         cis = np.array([faithfulness[a][curve]["gain_ci"] for a in arms])
         right.errorbar(x + (offset - 0.5) * 0.25, gains, yerr=[gains - cis[:, 0], cis[:, 1] - gains], fmt="o",
-                       color=color, capsize=4, label=f"{curve}: map beats random by")
+                       color=color, capsize=4, label=curve)
     right.axhline(0, color="grey", lw=0.8)
     right.set_xticks(x, arms)
-    right.set(ylabel="area under the logit, map vs random", title="Deletion and insertion (above 0: faithful)")
-    right.legend(fontsize=8)
+    right.set_ylabel("gain over a random map\n(area under the logit curve)")
+    right.set_title("Deletion and insertion: above 0 is better")
+    right.legend()
+    for ax in (left, right):
+        ax.title.set_fontsize(12)
+        ax.tick_params(labelsize=10.5)
+        ax.xaxis.label.set_fontsize(11)
+        ax.yaxis.label.set_fontsize(11)
+        ax.legend(fontsize=10)
     fig.tight_layout()
     return fig

@@ -2,6 +2,8 @@
 et al. 2018), and their summary with intervals.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -9,8 +11,8 @@ from ..evaluation.intervals import bootstrap_mean
 from .gradcam_maps import default_to_input, find_layer, gradcam, output_layer, sublayers
 from .gradcam_measures import upsample
 
-__all__ = ["weight_groups", "randomization_check", "class_logits", "deletion_insertion", "faithfulness_summary",
-           "faithfulness_table"]
+__all__ = ["weight_groups", "stage_labels", "randomization_check", "class_logits", "deletion_insertion",
+           "faithfulness_summary", "faithfulness_table"]
 
 
 def weight_groups(model):
@@ -28,6 +30,15 @@ def weight_groups(model):
         if layer.weights and not hasattr(layer, "layers"):
             groups.setdefault(layer.name.split("_")[0], []).append(layer)
     return list(reversed(groups.items()))
+
+
+def stage_labels(stages):
+    """The randomization check's stages for a reader: the output layer first, then each deeper block added.
+
+    ``["pneumonia", "block14", "conv3"]`` -> ``["output layer", "+ block 14", "+ conv 3"]``.
+    """
+    return ["output layer" if i == 0 else "+ " + re.sub(r"^([a-z]+)(\d+)$", r"\1 \2", name).replace("_", " ")
+            for i, name in enumerate(stages)]
 
 
 def randomization_check(model, images, *, stages=4, layer_name=None, seed=0, batch_size=16):
@@ -265,4 +276,4 @@ def faithfulness_table(summaries):
             row[f"{curve}: map beats random by"] = f"{c['gain']:+.2f} ({c['gain_ci'][0]:+.2f} to {c['gain_ci'][1]:+.2f})"
             row[f"{curve}: verdict"] = c["verdict"]
         rows[arm] = row
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(columns="arm")

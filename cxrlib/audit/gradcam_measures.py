@@ -30,8 +30,8 @@ import pandas as pd
 
 from .gradcam_maps import gradcam, heatmaps_in_batches
 
-__all__ = ["MEASURES", "CHANCE", "MEASURE_LABELS", "ROI_COLUMNS", "upsample", "box_pixels", "expand_box", "to_frame",
-           "frame_of", "heatmap_measures", "measure_gradcam"]
+__all__ = ["MEASURES", "CHANCE", "MEASURE_LABELS", "measure_label", "ROI_COLUMNS", "upsample", "box_pixels",
+           "expand_box", "to_frame", "frame_of", "heatmap_measures", "measure_gradcam"]
 
 #: Per-image measures :func:`heatmap_measures` returns, in the network's own frame: the share of heatmap mass on
 #: the thorax box (whole-image arms only) and on the lung fields, and whether the heatmap's peak lies there.
@@ -41,11 +41,25 @@ MEASURES = ("thorax_mass", "thorax_pointing", "lung_mass", "lung_pointing")
 CHANCE = ("thorax_chance", "thorax_mass_over_chance", "lung_chance", "lung_mass_over_chance")
 #: How each measure is named for a reader.
 MEASURE_LABELS = {
-    "thorax_mass": "heatmap mass on the thorax box", "thorax_chance": "thorax box's share of the frame (chance)",
-    "thorax_mass_over_chance": "thorax mass over chance", "thorax_pointing": "peak in the thorax box",
+    "thorax_mass": "heatmap mass in the thorax box", "thorax_chance": "thorax box's share of the frame (chance)",
+    "thorax_mass_over_chance": "heatmap mass in the thorax box over chance",
+    "thorax_pointing": "pointing game: peak in the thorax box",
     "lung_mass": "heatmap mass on the lung fields", "lung_chance": "lung fields' share of the frame (chance)",
-    "lung_mass_over_chance": "lung mass over chance", "lung_pointing": "peak on the lung fields",
+    "lung_mass_over_chance": "heatmap mass on the lung fields over chance",
+    "lung_pointing": "pointing game: peak on the lung fields",
+    "mass_in_shortcut_spot": "heatmap mass on the planted tag's spot",
 }
+
+
+def measure_label(column):
+    """A measure's name for a reader (:data:`MEASURE_LABELS`; ``mass_in_<name>``: the heatmap mass on it)."""
+    if column in MEASURE_LABELS:
+        return MEASURE_LABELS[column]
+    if column.startswith("mass_in_"):
+        return f"heatmap mass on the {column[len('mass_in_'):].replace('_', ' ')}"
+    raise ValueError(f"{column!r} is not a Grad-CAM measure; known: {', '.join(MEASURE_LABELS)} and mass_in_<name>")
+
+
 #: Columns of processed.csv holding the ROI box as fractions of the image height/width.
 ROI_COLUMNS = ("roi_y0", "roi_x0", "roi_y1", "roi_x1")
 

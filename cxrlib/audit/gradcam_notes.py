@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data.synthetic import SYNTHETIC_NOTE, shortcut_truth
-from .gradcam_checks import faithfulness_table
-from .gradcam_measures import MEASURE_LABELS
+from ..data.synthetic import SHORTCUT_DESCRIPTION, SHORTCUT_RATES, SYNTHETIC_NOTE, shortcut_truth
+from .gradcam_checks import faithfulness_table, stage_labels
+from .gradcam_measures import measure_label
 from .gradcam_summaries import gradcam_sentence
 
-__all__ = ["tag_spot", "maps_sentence", "paired_notes", "shortcut_notes", "checks_notes", "gradcam_record",
-           "gradcam_conclusion"]
+__all__ = ["tag_spot", "maps_sentence", "failures_notes", "paired_notes", "shortcut_notes", "checks_notes",
+           "gradcam_record", "gradcam_conclusion"]
 
 
 def tag_spot(data, test):
@@ -36,6 +36,32 @@ def maps_sentence(data, test, *, seeds, layer_name):
             f"**{layer_name or 'the backbone default'}**.")
 
 
+def failures_notes(failures):
+    """How the failure gallery's images were chosen, each arm's errors on the test split, and those every arm
+    shares."""
+    counts, every = failures["counts"], failures["every_arm"]
+    normal, pneumonia = next(iter(counts.values()))["normal"], next(iter(counts.values()))["pneumonia"]
+    call = (f"Each arm calls a test image by the class most of its {failures['seeds']} seeds give, each seed at its "
+            "own validation Youden threshold; under each panel are P(PNEUMONIA) and the threshold, both means over "
+            "the seeds, then how many seeds make the call, and the heatmap is the mean of those seeds' maps."
+            if failures["seeds"] > 1 else "Each arm calls a test image at its validation Youden threshold; under each "
+            "panel are its P(PNEUMONIA) and that threshold.")
+    table = pd.DataFrame({arm: {f"false positives (of {normal} NORMAL)": c["false_positives"],
+                                f"false negatives (of {pneumonia} PNEUMONIA)": c["false_negatives"]}
+                          for arm, c in counts.items()}).T.rename_axis(columns="arm")
+    return [f"{call} The surest error is the one whose P(PNEUMONIA) lies furthest beyond the threshold on the logit "
+            "scale; an arm's own error is one that some other arm gets right (one image can serve several arms). "
+            "Every arm is shown on every image, its panel in red where its call is wrong.",
+            table,
+            f"Of the {normal} NORMAL test images, {_are(every['false_positives'], 'a false positive')} of every arm; "
+            f"of the {pneumonia} PNEUMONIA images, {_are(every['false_negatives'], 'a false negative')} of every arm."]
+
+
+def _are(n, what):
+    """``3 are false positives`` / ``1 is a false positive``."""
+    return f"{n} is {what}" if n == 1 else f"{n} are {what.split(' ', 1)[1]}s"
+
+
 def paired_notes(paired):
     """Per compared pair: its name and the table of paired differences over chance (or why there is none)."""
     shown = []
@@ -45,7 +71,7 @@ def paired_notes(paired):
             shown.append("No image where both models' heatmaps have mass (a heatmap that is zero everywhere has no "
                          "measures): nothing to compare.")
             continue
-        table = pd.DataFrame(result).T.rename(index=MEASURE_LABELS)
+        table = pd.DataFrame(result).T.rename(index=measure_label)
         shown.append(pd.DataFrame({
             "images": table["n"], "non-zero differences": table["n_nonzero"],
             "median difference": table["median_difference"].map("{:+.3f}".format),
@@ -61,15 +87,25 @@ def _spot_area(regions):
 
 
 def shortcut_notes(evidence, regions):
-    """The planted shortcut's evidence per arm as a table, and the spot's share of the image; or, on real data,
-    why there is nothing to compare."""
+    """The planted shortcut (synthetic data): where it is, its evidence per arm as a table, the spot's share of the
+    image; on real data, one sentence saying that no shortcut was planted."""
     if evidence is None:
-        return ["Real radiographs carry no planted tag, so there is nothing to compare here; on real data the "
-                "shortcut question is asked by the blanking and swap tests of the evaluation section and by "
-                "the checks of section 7."]
-    table = pd.DataFrame(evidence).T.rename(columns={"mean_in": "tag present", "mean_out": "tag absent"})
-    return [table[["n_in", "n_out", "tag present", "tag absent", "difference"]].astype(float).round(3)
-            .assign(**{"Mann-Whitney p": table["p_value"].map("{:.2g}".format)}),
+        return ["No shortcut was planted in these radiographs, so there is nothing to compare here; on real data the "
+                "shortcut question is asked by the blanking and swap tests of the evaluation section and by the "
+                "checks of the maps below."]
+    train, test = SHORTCUT_RATES["train"], SHORTCUT_RATES["test"]
+    table = pd.DataFrame(evidence).T
+    shown = pd.DataFrame({
+        "images with the tag": table["n_in"].astype(int), "images without": table["n_out"].astype(int),
+        "mean with the tag": table["mean_in"].astype(float).round(3),
+        "mean without": table["mean_out"].astype(float).round(3),
+        "difference": table["difference"].astype(float).round(3),
+        "Mann-Whitney p": table["p_value"].map("{:.2g}".format)})
+    return [f"The synthetic demo plants a shortcut: a {SHORTCUT_DESCRIPTION}, on {train['PNEUMONIA']:.0%} of the "
+            f"PNEUMONIA and {train['NORMAL']:.0%} of the NORMAL training images, and on {test['PNEUMONIA']:.0%} of the "
+            f"PNEUMONIA and {test['NORMAL']:.0%} of the NORMAL test images, so that on test it says nothing of the "
+            "label. The spot is the tag's box grown by half a heatmap cell.",
+            shown,
             f"The spot is {_spot_area(regions):.1%} of the image: a heatmap spread evenly would put that share of "
             "its mass there."]
 
@@ -79,9 +115,11 @@ def checks_notes(checks, maps):
     and how much the maps beat a random order."""
     rows, y, seeds = checks["rows"], maps.y, maps.seeds
     return [f"Randomization: {checks['randomized']} PNEUMONIA test images; Spearman correlation of the maps with "
-            "the trained model's after randomizing the head and then each deeper block in turn (mean over images):",
-            pd.DataFrame({a: r.set_index("stage")["spearman_mean"]
-                          for a, r in checks["randomization"].items()}).round(3),
+            "the trained model's after randomizing the output layer and then each deeper block in turn (mean over "
+            "images):",
+            pd.DataFrame({a: r["spearman_mean"].to_numpy() for a, r in checks["randomization"].items()},
+                         index=stage_labels(next(iter(checks["randomization"].values()))["stage"]))
+            .round(3).rename_axis(columns="randomized so far"),
             f"Deletion and insertion: {len(rows)} test images ({int(y[rows].sum())} PNEUMONIA), "
             f"{len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'}, {checks['steps']} steps; areas under the "
             "explained class's logit (mean over seeds and images), and how much the map beats the random order "
@@ -89,9 +127,9 @@ def checks_notes(checks, maps):
             faithfulness_table(checks["faithfulness"])]
 
 
-def gradcam_record(maps, summary, paired, checks, evidence):
+def gradcam_record(maps, summary, paired, checks, evidence, failures):
     """What notebook 05 adds to ``metrics.json``: per arm the summary, layer, seeds, frame and the checks; the paired
-    comparisons; on synthetic data the planted shortcut's evidence."""
+    comparisons; the failure gallery's counts and images; on synthetic data the planted shortcut's evidence."""
     randomization = checks["randomization"]
     updates = {"gradcam": {n: {**summary[n], "layer": maps.layers[n], "seeds": [int(x) for x in maps.seeds],
                                "frame": "the ROI box" if next(a.roi for a in maps.arms if a.name == n)
@@ -101,7 +139,11 @@ def gradcam_record(maps, summary, paired, checks, evidence):
                                                                   randomization[n]["spearman_mean"])),
                                "faithfulness": checks["faithfulness"][n]}
                            for n in maps.names},
-               "gradcam_comparisons": paired}
+               "gradcam_comparisons": paired,
+               "gradcam_failures": {"operating_point": "youden", "call": "the class most seeds give",
+                                    "counts": failures["counts"], "every_arm": failures["every_arm"],
+                                    "shown": [{"filename": f, "kind": k, "chosen_for": a}
+                                              for f, k, a in failures["chosen"]]}}
     if evidence is not None:
         updates["gradcam_shortcut"] = {f"{arm} | {what}": row for (arm, what), row in evidence.items()}
     return updates

@@ -2,8 +2,8 @@
 
 :class:`ArmMaps` computes the heatmaps of each model on every test image and measures them in the frame its network
 saw (:func:`cxrlib.audit.measure_gradcam`); its methods give what notebook 05 reads from them: ``gradcam.csv``, the
-paper's Fig. 8 examples, the summaries per arm, the paired tests, the planted shortcut's evidence; :func:`check_maps`
-runs the randomization and deletion/insertion checks of the maps.
+paper's Fig. 8 examples, the failure gallery, the summaries per arm, the paired tests, the planted shortcut's
+evidence; :func:`check_maps` runs the randomization and deletion/insertion checks of the maps.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from ..models.scoring import gradcam_inputs
 from .gradcam_checks import deletion_insertion, faithfulness_summary, randomization_check
 from .gradcam_maps import find_layer
 from .gradcam_measures import ROI_COLUMNS, expand_box, measure_gradcam
-from .gradcam_summaries import compare_groups, compare_measures, select_examples, summarize_measures
+from .gradcam_summaries import (compare_groups, compare_measures, seed_calls, select_examples, select_failures,
+                                summarize_measures)
 from .perturbations import audit_sample, input_fill
 
 __all__ = ["ArmMaps", "check_maps"]
@@ -121,23 +122,86 @@ class ArmMaps:
         return {n: (self.measures[n, self.first_seed]["probability"].to_numpy()
                     >= self.thresholds[n, self.first_seed]).astype(int) for n in self.names}
 
+    def headers(self):
+        """Each arm's column header in the heatmap figures: its name and its steps."""
+        return {a.name: f"{a.name}\n({a.steps if a.clahe or a.roi else 'raw image'})" for a in self.arms}
+
+    def _example(self, i, label, panels):
+        row = self.test.iloc[i]
+        return {"image": read_radiograph(row["path"]), "box": tuple(row[c] for c in ROI_COLUMNS), "label": label,
+                "name": row["filename"], "panels": panels}
+
     def examples(self, pairs, *, n=8, seed=0):
         """The paper's Fig. 8 on our arms: the same test images under every arm (first seed), both classes, right and
         wrong predictions of the first compared pair; the input of :func:`cxrlib.audit.plot_examples`."""
         pred = self.first_predictions()
         a, b = pairs[0] if pairs else (self.names[0], self.names[0])
-        examples = []
-        for i in select_examples(self.y, pred[a], pred[b], n=n, seed=seed):
-            row = self.test.iloc[i]
-            examples.append({
-                "image": read_radiograph(row["path"]),
-                "box": tuple(row[c] for c in ROI_COLUMNS),
-                "heatmaps": {name: self.heatmaps[name, self.first_seed][i] for name in self.names},
-                "cropped": {x.name: x.roi for x in self.arms},
-                "title": row["label"] + "".join(f"\n{x} {'right' if pred[x][i] == self.y[i] else 'wrong'}"
-                                                for x in (a, b)),
-            })
-        return examples
+        return [self._example(i, f"true: {self.test['label'].iloc[i]}", {
+            arm.name: {"heatmap": self.heatmaps[arm.name, self.first_seed][i], "cropped": arm.roi,
+                       "probability": float(self.measures[arm.name, self.first_seed]["probability"].iloc[i]),
+                       "threshold": self.thresholds[arm.name, self.first_seed],
+                       "correct": bool(pred[arm.name][i] == self.y[i]), "note": ""} for arm in self.arms})
+            for i in select_examples(self.y, pred[a], pred[b], n=n, seed=seed)]
+
+    def calls(self):
+        """Per arm, :func:`cxrlib.audit.seed_calls` of its seeds at their validation Youden thresholds, and the mean
+        P(PNEUMONIA) over seeds: ``{arm: (calls, votes, margins, mean probability)}``."""
+        out = {}
+        for n in self.names:
+            p = np.stack([self.measures[n, s]["probability"].to_numpy(float) for s in self.seeds])
+            out[n] = (*seed_calls(p, [self.thresholds[n, s] for s in self.seeds]), p.mean(axis=0))
+        return out
+
+    def _consensus_map(self, name, i, call):
+        """The mean of the maps of the seeds whose call on image ``i`` is ``call`` (each explains that class),
+        scaled to its peak."""
+        maps = [self.heatmaps[name, s][i] for s in self.seeds
+                if (self.measures[name, s]["probability"].iloc[i] >= self.thresholds[name, s]) == call]
+        mean = np.mean(maps, axis=0)
+        return mean / mean.max() if mean.max() > 0 else mean
+
+    def failures(self, *, shared=1, false_positives=2, false_negatives=1):
+        """The failure gallery: false positives and false negatives on the test split, ``shared`` of each that every
+        arm makes and, per arm, ``false_positives`` and ``false_negatives`` of its own, every arm shown on each chosen
+        image (:func:`cxrlib.audit.select_failures`, the surest first).
+
+        An arm's call on an image is the class most of its seeds give, each at its validation Youden threshold; its
+        P(PNEUMONIA) and threshold shown are the means over seeds, and its heatmap the mean of the maps of the seeds
+        that make that call.
+
+        Returns
+        -------
+        dict
+            ``rows`` (the input of :func:`cxrlib.audit.plot_examples`, false positives first), ``chosen``
+            (``[(filename, kind, arm chosen for or "every arm")]``), ``seeds`` (how many), ``counts`` (per arm:
+            ``false_positives``, ``normal``, ``false_negatives``, ``pneumonia``) and ``every_arm`` (false positives
+            and false negatives of every arm at once).
+        """
+        calls = self.calls()
+        wrong = {n: calls[n][0] != self.y for n in self.names}
+        margins = {n: calls[n][2] for n in self.names}
+        rows, chosen = [], []
+        for label, per_arm, kind in ((0, false_positives, "false positive"), (1, false_negatives, "false negative")):
+            for i, arm in select_failures(self.y, wrong, margins, label=label, shared=shared, per_arm=per_arm):
+                panels = {}
+                for a in self.arms:
+                    call, votes = calls[a.name][0][i], calls[a.name][1][i]
+                    agree = votes if call else len(self.seeds) - votes
+                    panels[a.name] = {"heatmap": self._consensus_map(a.name, i, call), "cropped": a.roi,
+                                      "probability": float(calls[a.name][3][i]), "correct": not wrong[a.name][i],
+                                      "threshold": float(np.mean([self.thresholds[a.name, s] for s in self.seeds])),
+                                      "note": f"({agree}/{len(self.seeds)})" if len(self.seeds) > 1 else ""}
+                whose = f"{kind} of every arm" if arm is None else f"{arm}'s {kind}"
+                rows.append(self._example(i, f"true: {self.test['label'].iloc[i]}\n{whose}", panels))
+                chosen.append((self.test["filename"].iloc[i], kind, arm or "every arm"))
+        normal, pneumonia = self.y == 0, self.y == 1
+        everywhere = np.all([wrong[n] for n in self.names], axis=0)
+        return {"rows": rows, "chosen": chosen, "seeds": len(self.seeds),
+                "counts": {n: {"false_positives": int((wrong[n] & normal).sum()), "normal": int(normal.sum()),
+                               "false_negatives": int((wrong[n] & pneumonia).sum()), "pneumonia": int(pneumonia.sum())}
+                           for n in self.names},
+                "every_arm": {"false_positives": int((everywhere & normal).sum()),
+                              "false_negatives": int((everywhere & pneumonia).sum())}}
 
     def per_seed(self, name):
         """One arm's measure tables, one per seed."""

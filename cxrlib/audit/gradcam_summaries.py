@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.intervals import bootstrap_mean
-from .gradcam_measures import CHANCE, MEASURE_LABELS, MEASURES
+from .gradcam_measures import CHANCE, MEASURES, measure_label
 
 __all__ = ["summarize_measures", "summary_table", "paired_test", "compare_measures", "compare_groups",
-           "select_examples", "gradcam_sentence"]
+           "select_examples", "seed_calls", "select_failures", "gradcam_sentence"]
 
 
 def _measure_columns(measures):
@@ -70,7 +70,7 @@ def summary_table(summaries):
     Returns
     -------
     pandas.DataFrame
-        One row per measure (named by :data:`MEASURE_LABELS`), cells ``"mean (low-high)"``; '-' where a model
+        One row per measure (named by :func:`measure_label`), cells ``"mean (low to high)"``; '-' where a model
         lacks the measure (the thorax of a cropped arm: 1 by construction).
     """
     if not isinstance(summaries, dict) or not summaries:
@@ -86,9 +86,9 @@ def summary_table(summaries):
                 cells.append("-")
                 continue
             lo, hi = summary[f"{key[:-5]}_ci" if key.endswith("_mean") else f"{key}_ci"]
-            cells.append(f"{summary[key]:.3f} ({lo:.3f}-{hi:.3f})")
+            cells.append(f"{summary[key]:.3f} ({lo:.3f} to {hi:.3f})")
         table[name] = cells
-    return pd.DataFrame(table, index=[MEASURE_LABELS.get(k[:-5], k[:-5].replace("_", " ")) for k in keys])
+    return pd.DataFrame(table, index=[measure_label(k[:-5]) for k in keys]).rename_axis(columns="arm")
 
 
 def paired_test(values_a, values_b, *, groups=None, n_boot=2000, confidence=0.95, seed=0):
@@ -248,6 +248,88 @@ def select_examples(y_true, pred_a, pred_b, *, n=8, seed=0):
     return np.array(chosen, dtype=int)
 
 
+def seed_calls(probabilities, thresholds):
+    """An arm's call on each image from its seeds' calls, each at its own threshold: the class most seeds give.
+
+    Parameters
+    ----------
+    probabilities : (K, N) float array
+        P(PNEUMONIA) of each of K seeds' models on N images.
+    thresholds : (K,) float array
+        Each seed's threshold (P >= threshold: PNEUMONIA).
+
+    Returns
+    -------
+    calls : (N,) int ndarray
+        1 where more than half of the seeds call PNEUMONIA; a tie goes by ``margins``' sign.
+    votes : (N,) int ndarray
+        How many seeds call PNEUMONIA.
+    margins : (N,) float ndarray
+        Mean over seeds of logit(P) - logit(threshold): above 0 leans PNEUMONIA; the larger, the surer (the logit
+        keeps ranking where P saturates near 0 or 1).
+    """
+    p = np.clip(np.atleast_2d(np.asarray(probabilities, dtype=float)), 1e-7, 1 - 1e-7)
+    t = np.clip(np.asarray(thresholds, dtype=float).reshape(-1, 1), 1e-7, 1 - 1e-7)
+    if t.shape[0] != p.shape[0]:
+        raise ValueError(f"thresholds holds {t.shape[0]} values for {p.shape[0]} seeds; give one per seed")
+    votes = (p >= t).sum(axis=0)
+    margins = (np.log(p / (1 - p)) - np.log(t / (1 - t))).mean(axis=0)
+    calls = np.where(2 * votes == p.shape[0], margins >= 0, 2 * votes > p.shape[0]).astype(int)
+    return calls, votes, margins
+
+
+def select_failures(y_true, wrong, margins, *, label, shared=1, per_arm=1):
+    """Images for a failure gallery: the surest errors every arm makes, then each arm's surest errors of its own.
+
+    First the ``shared`` images of class ``label`` that every arm gets wrong, surest first (the largest margin
+    towards the wrong class, averaged over the arms); then, arm after arm and round after round, an arm with fewer
+    errors of its own (images some other arm gets right) among the chosen images than the round's number gets its
+    surest such error not yet chosen. An image chosen for one arm counts for every arm that gets it wrong too. With
+    a single arm every error is its own.
+
+    Parameters
+    ----------
+    y_true : (N,) array of 0/1
+    wrong : dict of str -> (N,) bool array
+        Per arm, where its call is wrong.
+    margins : dict of str -> (N,) float array
+        Per arm, :func:`seed_calls`' margins (towards PNEUMONIA).
+    label : {0, 1}
+        The true class of the errors: 0 for false positives, 1 for false negatives.
+    shared : int
+        How many errors of every arm to show (fewer when there are fewer).
+    per_arm : int
+        How many of each arm's own errors to show at least (fewer when it has fewer).
+
+    Returns
+    -------
+    list of (int, str or None)
+        ``(row position, the arm it was chosen for)``, None for an error of every arm, in the order chosen.
+    """
+    if label not in (0, 1):
+        raise ValueError(f"label must be 0 (false positives) or 1 (false negatives), got {label!r}")
+    for name, value in (("shared", shared), ("per_arm", per_arm)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    y = np.asarray(y_true).astype(int)
+    errors = {arm: np.asarray(w, dtype=bool) & (y == label) for arm, w in wrong.items()}
+    every = np.logical_and.reduce(list(errors.values())) if len(errors) > 1 else np.zeros(y.shape, bool)
+    sign = 1 if label == 0 else -1
+    towards = {arm: sign * np.asarray(margins[arm], dtype=float) for arm in errors}
+    surest = np.argsort(-np.mean(list(towards.values()), axis=0), kind="stable")
+    chosen = [(int(i), None) for i in surest if every[i]][:shared]
+    for round_ in range(per_arm):
+        for arm, own in errors.items():
+            own = own & ~every
+            if sum(own[row] for row, _ in chosen) > round_:
+                continue
+            taken = {row for row, _ in chosen}
+            candidates = [i for i in np.argsort(-towards[arm], kind="stable") if own[i] and i not in taken]
+            if candidates:
+                chosen.append((int(candidates[0]), arm))
+    return chosen
+
+
 def gradcam_sentence(summary, faithfulness, randomization, *, cropped):
     """One arm's Grad-CAM findings in a sentence, every number with its interval and chance level.
 
@@ -283,7 +365,7 @@ def gradcam_sentence(summary, faithfulness, randomization, *, cropped):
     if cropped:
         parts.append("it sees only the box, so where it looks outside the thorax is not asked")
     last = randomization["spearman_mean"].iloc[-1]
-    parts.append(f"with the head and {len(randomization) - 1} deeper blocks randomized its maps keep a Spearman "
+    parts.append(f"with the output layer and {len(randomization) - 1} deeper blocks randomized its maps keep a Spearman "
                  f"correlation of {last:.2f} with the trained ones "
                  + ("(they change: the maps depend on the trained weights)" if last < 0.5 else
                     "(**they barely change: these maps do not explain the model**)"))

@@ -30,6 +30,7 @@ from ..preprocess.roi import network_image
 
 __all__ = [
     "CONDITIONS",
+    "CONDITION_LABELS",
     "decisions_kept",
     "swap_donors",
     "neutral_fill",
@@ -44,6 +45,10 @@ __all__ = [
 #: Perturbation conditions: ROI box filled; lung-field mask (dilated) filled; everything outside the box filled;
 #: the box's content replaced by the box of a test image of the other class.
 CONDITIONS = ("thorax_blanked", "mask_blanked", "thorax_only", "swap")
+#: How each condition (and the unperturbed image, ``none``) is named for a reader.
+CONDITION_LABELS = {"none": "unperturbed", "thorax_blanked": "thorax box blanked",
+                    "mask_blanked": "lung fields blanked", "thorax_only": "thorax box only",
+                    "swap": "thorax box swapped (other class)"}
 
 
 def decisions_kept(scores, has_tag, thresholds, *, condition="thorax_blanked"):

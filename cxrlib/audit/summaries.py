@@ -14,10 +14,16 @@ from ..evaluation.comparisons import compare_seeds
 from ..evaluation.tables import interval, percent
 from ..preprocess.config import PreprocessConfig
 from .floor import STATISTICS, trivial_floor
-from .perturbations import audit_sample, decisions_kept, neutral_fill, score_perturbations, summarize_perturbations
+from .perturbations import (CONDITION_LABELS, audit_sample, decisions_kept, neutral_fill, score_perturbations,
+                            summarize_perturbations)
 
 __all__ = ["floor_and_gains", "gains_over_floor", "floor_table", "floor_sentence", "floor_record", "gains_record",
            "perturbation_audit", "perturbation_notes", "shortcut_decisions", "decisions_table", "audit_record"]
+
+#: :func:`cxrlib.audit.decisions_kept`'s keys as a reader reads them.
+_DECISIONS = {"decisions_kept_tagged": "decisions kept with the thorax blanked: tagged images",
+              "decisions_kept_untagged": "decisions kept with the thorax blanked: untagged images",
+              "pneumonia_calls_tagged_blanked": "PNEUMONIA calls on tagged images with the thorax blanked"}
 
 
 def gains_over_floor(predictions, floor, thresholds, test, *, n_boot=2000, seed=0):
@@ -70,7 +76,8 @@ def floor_table(floor, records, gains):
         + [{"model": a,
             "ROC AUC": f"{records[a]['roc_auc']:.3f} ({interval(records[a]['ci']['roc_auc'], as_percent=False)})",
             "gain over the floor": f"{gains[a]['auc_difference']:+.3f} ({gains[a]['auc_difference_ci'][0]:+.3f} to "
-                                   f"{gains[a]['auc_difference_ci'][1]:+.3f})"} for a in gains]).set_index("model")
+                                   f"{gains[a]['auc_difference_ci'][1]:+.3f})"} for a in gains]
+    ).set_index("model").rename_axis(index=None, columns="model")
 
 
 def floor_sentence(floor, *, synthetic):
@@ -157,7 +164,7 @@ def perturbation_notes(perturbed, arms):
     return [f"{len(sample)} test images ({int((sample.label == 'PNEUMONIA').sum())} PNEUMONIA), ROC AUC per "
             f"condition, mean over seeds (95% interval over patients and seeds); fill: grey level "
             f"{fill['raw']:.1f} on the radiograph, {fill['equalized']:.1f} after CLAHE.",
-            table.rename(columns={"none": "unperturbed"}), "\n".join(verdicts)]
+            table.rename(columns=CONDITION_LABELS).rename_axis(columns="arm"), "\n".join(verdicts)]
 
 
 def shortcut_decisions(data, perturbed, thresholds):
@@ -173,8 +180,10 @@ def shortcut_decisions(data, perturbed, thresholds):
 
 
 def decisions_table(decisions):
-    """:func:`shortcut_decisions` as a table (3 decimals); None when not measured."""
-    return None if decisions is None else pd.DataFrame(decisions).T.round(3)
+    """:func:`shortcut_decisions` as a table (3 decimals, columns named for a reader); None when not measured."""
+    if decisions is None:
+        return None
+    return pd.DataFrame(decisions).T.round(3).rename(columns=_DECISIONS).rename_axis(columns="arm")
 
 
 def audit_record(floor, gains, perturbed, decisions):

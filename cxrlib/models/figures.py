@@ -10,6 +10,8 @@ __all__ = ["plot_histories", "plot_training_curves", "plot_validation_scores"]
 def plot_histories(histories, *, best_epochs=None):
     """Loss, accuracy at 0.5 and ROC AUC per epoch, train and validation; one row per arm, a line per seed.
 
+    Each column (loss, accuracy, AUC) has one y-range for every arm, so arms compare by eye.
+
     Parameters
     ----------
     histories : dict of str -> dict of int -> pandas.DataFrame
@@ -26,28 +28,34 @@ def plot_histories(histories, *, best_epochs=None):
 
     if not histories:
         raise ValueError("histories is empty; pass {arm: {seed: history DataFrame}}")
-    fig, axes = plt.subplots(len(histories), 3, figsize=(12, 2.9 * len(histories)), squeeze=False)
-    panels = [("loss", "loss (class-weighted BCE)"), ("accuracy", "accuracy at 0.5"), ("auc", "ROC AUC")]
+    fig, axes = plt.subplots(len(histories), 3, figsize=(11, 2.5 * len(histories) + 0.8), squeeze=False,
+                             sharey="col", layout="constrained")
+    panels = [("loss", "loss (class-weighted cross-entropy)"), ("accuracy", "accuracy at threshold 0.5"),
+              ("auc", "ROC AUC (validation only)")]
+    lines = {}
     for row, (arm, by_seed) in zip(axes, histories.items()):
-        for ax, (metric, label) in zip(row, panels):
-            for i, (seed, history) in enumerate(by_seed.items()):
-                tag = dict(label=None) if i else {}
+        for ax, (metric, _) in zip(row, panels):
+            for seed, history in by_seed.items():
                 if metric in history:
-                    ax.plot(history.epoch, history[metric], "o-", ms=3, alpha=0.8, color="tab:blue",
-                            **(tag or {"label": "train"}))
-                ax.plot(history.epoch, history[f"val_{metric}"], "o-", ms=3, alpha=0.8, color="tab:orange",
-                        **(tag or {"label": "validation"}))
+                    lines["train"], = ax.plot(history.epoch, history[metric], "o-", ms=3, alpha=0.8, color="tab:blue")
+                lines["validation"], = ax.plot(history.epoch, history[f"val_{metric}"], "o-", ms=3, alpha=0.8,
+                                               color="tab:orange")
                 if best_epochs and arm in best_epochs and seed in best_epochs[arm]:
-                    ax.axvline(best_epochs[arm][seed], color="grey", ls=":", **(tag or {"label": "epoch kept"}))
-            ax.set(title=f"{arm}: {label} ({len(by_seed)} seed{'s' if len(by_seed) > 1 else ''})", xlabel="epoch")
+                    lines["epoch kept"] = ax.axvline(best_epochs[arm][seed], color="grey", ls=":")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            low, high = ax.get_ylim()
-            if metric != "loss" and high - low < 0.05:  # a flat curve is shown flat, not blown up
-                middle = min(max((low + high) / 2, 0.025), 0.975)
-                ax.set_ylim(middle - 0.025, middle + 0.025)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.tight_layout()
+            ax.tick_params(labelsize=10)
+        row[0].set_ylabel(arm, fontsize=12, fontweight="bold")
+    for column, (metric, label) in enumerate(panels):
+        axes[0, column].set_title(label, fontsize=12)
+        axes[-1, column].set_xlabel("epoch", fontsize=11)
+        low, high = axes[0, column].get_ylim()
+        if metric != "loss" and high - low < 0.05:  # a flat curve is shown flat, not blown up
+            middle = min(max((low + high) / 2, 0.025), 0.975)
+            axes[0, column].set_ylim(middle - 0.025, middle + 0.025)
+    seeds = max(len(by_seed) for by_seed in histories.values())
+    fig.legend(lines.values(), lines.keys(), loc="outside upper center", ncols=len(lines), fontsize=11,
+               title=f"one line per seed ({seeds} seeds)" if seeds > 1 else None, title_fontsize=11, frameon=False)
     return fig
 
 
@@ -83,11 +91,11 @@ def plot_validation_scores(results):
         for label, color in (("NORMAL", "tab:blue"), ("PNEUMONIA", "tab:red")):
             ax.hist(val.score[val.label == label], bins=bins, alpha=0.6, color=color,
                     label=f"{label} (n={int((val.label == label).sum())})")
-        for point, style in (("youden", "--"), ("sensitivity_0.95", ":")):
+        for point, style, label in (("youden", "--", "Youden's J"), ("sensitivity_0.95", ":", "sensitivity ≥ 0.95")):
             ax.axvline(result.thresholds[point], color="k", ls=style,
-                       label=f"{point} {result.thresholds[point]:.3f}")
-        ax.set(title=f"{name} (seed {result.settings.seed})", xlabel="P(pneumonia)", ylabel="images")
-        ax.legend(fontsize=7)
+                       label=f"{label}: {result.thresholds[point]:.3f}")
+        ax.set(title=f"{name} (seed {result.settings.seed})", xlabel="P(PNEUMONIA)", ylabel="validation images")
+        ax.legend(fontsize=9)
     for ax in list(axes.flat)[len(results):]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -140,34 +140,53 @@ class TrainingResult:
         }
 
 
-_SOURCES = {
-    "backbone": "paper: Xception (§3.4); small_cnn: ours, for the demo and teaching",
-    "model_input_size": "paper: 400 (§3.2); a profile may use less (kermany224: the copies' 224)",
-    "train_mode": "paper: transfer learning (§3.4); 'frozen' is our CPU path",
-    "weights": "paper: ImageNet transfer learning (§3.4)",
-    "epochs": "paper: 100 (Table 2); fewer on CPU: our choice",
-    "batch_size": "our choice (paper's Table 1 missing)",
-    "learning_rate": "our choice: Lr_i of Eq. 10 (Table 1 missing)",
-    "lr_decay_rate": "our choice: D of Eq. 10 (Table 1 missing)",
-    "lr_decay_steps": "our choice: ds of Eq. 10, in optimizer steps (Table 1 missing)",
-    "dropout": "our choice: head dropout (Table 1 missing)",
-    "finetune_from_block": "our choice (paper does not say which layers train)",
-    "augment": "our choice: rotation ±5°, shift ±5 %, zoom ±10 %, contrast ±20 %, no flips",
-    "feature_cache": "our choice: frozen prefix computed once (not in the paper)",
-    "precision": "our choice: Keras dtype policy (auto: mixed_float16 on a GPU, float32 on a CPU)",
-    "seed": "our choice",
+#: Each setting's name for a reader, and where its value comes from (the paper, or our choice).
+_SETTINGS = {
+    "backbone": ("backbone", "paper: Xception (§3.4); small_cnn: ours, for the demo and teaching"),
+    "model_input_size": ("input size (pixels)",
+                         "paper: 400 (§3.2); a profile may use less (kermany224: the copies' 224)"),
+    "train_mode": ("training mode", "paper: transfer learning (§3.4); 'frozen' is our CPU path"),
+    "weights": ("starting weights", "paper: ImageNet transfer learning (§3.4)"),
+    "epochs": ("epochs", "paper: 100 (Table 2); fewer on CPU: our choice"),
+    "batch_size": ("batch size", "our choice (paper's Table 1 missing)"),
+    "learning_rate": ("initial learning rate", "our choice: Lr_i of Eq. 10 (Table 1 missing)"),
+    "lr_decay_rate": ("learning-rate decay (D)", "our choice: D of Eq. 10 (Table 1 missing)"),
+    "lr_decay_steps": ("decay every (ds, optimizer steps)", "our choice: ds of Eq. 10 (Table 1 missing)"),
+    "dropout": ("dropout before the output", "our choice: head dropout (Table 1 missing)"),
+    "finetune_from_block": ("trained from block", "our choice (paper does not say which layers train)"),
+    "augment": ("augmentation", "our choice"),
+    "feature_cache": ("frozen part computed once", "our choice: frozen prefix cached (not in the paper)"),
+    "precision": ("arithmetic", "our choice: Keras dtype policy (auto: mixed_float16 on a GPU, float32 on a CPU)"),
 }
 
 
+def _shown(settings):
+    """Each setting's value as a reader should see it: what the run actually did."""
+    values = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
+    values["weights"] = shown_weights(values["weights"])
+    values["train_mode"] = {"frozen": "frozen backbone, head trained", "finetune": "fine-tuning"}[settings.train_mode]
+    values["finetune_from_block"] = ("none: only the head trains" if settings.train_mode == "frozen" else
+                                     "every layer trains" if settings.finetune_from_block in (None, "block1") else
+                                     f"{settings.finetune_from_block} and the layers after it")
+    values["augment"] = ("no" if not settings.augment else
+                         "no: the images are cached features of a frozen part" if settings.cached else
+                         "yes: rotation ±5°, shift ±5%, zoom ±10%, contrast ±20%, no flips")
+    values["feature_cache"] = ("yes" if settings.cached else "no: nothing is frozen" if settings.feature_cache
+                               else "no")
+    return values
+
+
 def settings_table(settings):
-    """The settings with where each value comes from (the paper, or our choice).
+    """The settings of a training run, named for a reader, with where each value comes from (the seed aside: each
+    seed is its own run).
 
     Returns
     -------
     pandas.DataFrame
-        Index: setting name; columns ``value``, ``source``.
+        One row per setting; columns ``value`` (what the run did: augmentation ``no`` when off, or when the
+        images are cached features), ``source``.
     """
-    values = dataclasses.asdict(settings)
-    values["weights"] = shown_weights(values["weights"])
+    values = _shown(settings)
     return pd.DataFrame({"value": [str(v) for v in values.values()],
-                         "source": [_SOURCES.get(k, "") for k in values]}, index=list(values))
+                         "source": [_SETTINGS[k][1] for k in values]},
+                        index=[_SETTINGS[k][0] for k in values]).rename_axis(columns="setting")

@@ -18,13 +18,16 @@ from .training import train_classifier
 __all__ = ["training_counts", "class_weight_sentence", "arms_inputs", "seeds_sentence", "train_arms",
            "training_table", "wall_sentence", "first_seed_results", "outputs_sentence", "training_conclusion"]
 
+#: The thresholds of training.json shown in the training table (the fixed 0.5 needs no column), as a reader reads them.
+_POINTS = {"youden": "Youden's J", "sensitivity_0.95": "sensitivity ≥ 0.95"}
+
 
 def training_counts(table):
     """Train and validation images per class, and PNEUMONIA images per NORMAL one (test rows left out)."""
     used = table[table.subset.isin(["train", "val"])]
     counts = used.groupby(["subset", "label"]).size().unstack(fill_value=0)
     counts["PNEUMONIA per NORMAL"] = (counts["PNEUMONIA"] / counts["NORMAL"]).round(2)
-    return counts
+    return counts.rename(index={"train": "training", "val": "validation"}).rename_axis(index=None, columns="images")
 
 
 def class_weight_sentence(table):
@@ -37,7 +40,9 @@ def class_weight_sentence(table):
 
 def arms_inputs(arms):
     """The arms as a table: each arm's steps and the column of ``processed.csv`` holding its images."""
-    return pd.DataFrame([{"arm": a.name, "steps": a.steps, "images": a.column} for a in arms]).set_index("arm")
+    return pd.DataFrame({"preprocessing steps": [a.steps for a in arms],
+                         "images (column of processed.csv)": [a.column for a in arms]},
+                        index=[a.name for a in arms]).rename_axis(columns="arm")
 
 
 def seeds_sentence(seeds, device):
@@ -78,20 +83,23 @@ def train_arms(table, arms, settings, *, seeds, work_dir):
 
 
 def training_table(results):
-    """One row per arm and seed: best epoch, epochs run, validation AUC, thresholds, accuracy and seconds."""
+    """One row per arm and seed (rows named by the arm): seed, best epoch, epochs run, validation AUC, the thresholds
+    chosen on validation, validation accuracy at the Youden threshold, and seconds."""
     rows = []
     for (arm, seed), r in results.items():
-        rows.append({"arm": arm, "seed": seed, "best epoch": r.best_epoch, "epochs run": len(r.history),
+        rows.append({"seed": seed, "best epoch": r.best_epoch, "epochs run": len(r.history),
                      "validation AUC": round(r.val_auc, 4),
-                     **{f"threshold {k}": round(v, 3) for k, v in r.thresholds.items() if k != "fixed_0.5"},
-                     "val accuracy (Youden)": round(float((r.validation.predicted == r.validation.label_int).mean()), 4),
+                     **{f"threshold: {_POINTS[k]}": round(v, 3) for k, v in r.thresholds.items() if k in _POINTS},
+                     "validation accuracy (Youden)": round(float((r.validation.predicted == r.validation.label_int)
+                                                                 .mean()), 4),
                      "frozen features (s)": round(r.feature_seconds, 1), "training (s)": round(r.train_seconds, 1)})
-    return pd.DataFrame(rows).set_index(["arm", "seed"])
+    return pd.DataFrame(rows, index=[arm for arm, _ in results]).rename_axis(columns="arm")
 
 
 def wall_sentence(wall):
     """The wall time per arm, in words."""
-    return ("Wall time per arm (all seeds, features included): "
+    return ("Wall time of this run per arm (all seeds, features included; a model resumed from its checkpoints counts "
+            "only what was left to do): "
             + ", ".join(f"{a} **{s:.0f} s**" for a, s in wall.items()) + ".")
 
 
@@ -111,13 +119,14 @@ def outputs_sentence(paths, results):
 
 def training_conclusion(summary, results, *, arms, seeds, device, synthetic):
     """The closing paragraph of notebook 03: validation AUC per arm, and how many best epochs were the last."""
-    by_arm = summary.groupby(level="arm", sort=False)["validation AUC"].agg(["mean", "std", "min", "max"])
+    by_arm = summary.groupby(level=0, sort=False)["validation AUC"].agg(["mean", "std", "min", "max"])
     lines = [f"- **{arm}**: validation AUC {row['mean']:.4f}"
              + (f" (SD {row['std']:.4f} over {len(seeds)} seeds)" if len(seeds) > 1 else "")
              for arm, row in by_arm.iterrows()]
     last_epoch = sum(int(r.best_epoch == len(r.history)) for r in results.values())
     return (("**SYNTHETIC data.** " if synthetic else "")
-            + f"{len(results)} models ({len(arms)} arms × {len(seeds)} seeds) trained with the same settings on "
+            + f"{len(results)} models ({len(arms)} arm{'s' if len(arms) > 1 else ''} × {len(seeds)} "
+            f"seed{'s' if len(seeds) > 1 else ''}) trained with the same settings on "
             f"{device}.\n\n" + "\n".join(lines)
             + f"\n\nThe best epoch was the last one for {last_epoch} of {len(results)} models"
             + (": more epochs might still help them." if last_epoch else ".")
