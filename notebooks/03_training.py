@@ -104,7 +104,10 @@ run.display(summary, models.wall_sentence(wall))
 # y-range for every arm, so a gap between arms, or between training and validation, reads the same in every row.
 
 # %%
-run.show(models.plot_training_curves(results), "curves")
+run.show(models.plot_training_curves(results), "curves",
+         "Loss, accuracy and validation ROC AUC per epoch, one row per arm and one line per seed, each column on one "
+         "y-range for every arm; dotted lines mark the epochs kept. Training far below validation loss, or "
+         "validation falling while training improves, would be overfitting.")
 
 # %% [markdown]
 # ## 5. Operating points
@@ -114,7 +117,9 @@ run.show(models.plot_training_curves(results), "curves")
 # it separates; and the highest threshold that keeps validation **sensitivity ≥ 0.95** (a screening setting).
 
 # %%
-run.show(models.plot_validation_scores(models.first_seed_results(results)), "validation_scores")
+run.show(models.plot_validation_scores(models.first_seed_results(results)), "validation_scores",
+         "The first seed's validation scores per class, with the thresholds of the three operating points: where "
+         "the classes barely overlap, very different thresholds classify validation equally well.")
 
 # %% [markdown]
 # ## 6. Saved outputs

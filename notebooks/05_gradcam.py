@@ -93,7 +93,9 @@ run.display(maps.resolution_sentence(), maps.agreement_sentence(run.read_csv("te
 
 # %%
 run.show(audit.plot_examples(maps.examples(compare, n=gradcam_examples, seed=seed), headers=maps.headers()),
-         "fig8_examples")
+         "fig8_examples", "The paper's Fig. 8 on every arm (first seed), both classes, right and wrong calls: "
+                          "under each heatmap the model's P(PNEUMONIA), its validation Youden threshold and whether "
+                          "the call is right; colour is Grad-CAM weight relative to each map's peak.")
 
 # %% [markdown]
 # ## 4. Where the models fail
@@ -102,15 +104,16 @@ run.show(audit.plot_examples(maps.examples(compare, n=gradcam_examples, seed=see
 # validation Youden threshold, the one of `test_predictions.csv` (step 04), chosen without the test split. False
 # positives (NORMAL radiographs called PNEUMONIA, the error that sends a healthy child for treatment) come first,
 # then false negatives: for each, the surest error that every arm makes, then each arm's surest errors of its own
-# (two false positives, one false negative), each image shown under every arm, so that the arms compare on the same radiograph: do the arms fail on the same
-# images, and where do the failing models look?
+# (two false positives, one false negative), each image shown under every arm, so that the arms compare on the
+# same radiograph: do the arms fail on the same images, and where do the failing models look?
 
 # %%
 failures = maps.failures(shared=FAILURES_SHARED, false_positives=FALSE_POSITIVES_PER_ARM,
                          false_negatives=FALSE_NEGATIVES_PER_ARM)
 run.display(*audit.failures_notes(failures))
 if failures["rows"]:
-    run.show(audit.plot_examples(failures["rows"], headers=maps.headers()), "failures")
+    run.show(audit.plot_examples(failures["rows"], headers=maps.headers()), "failures",
+             audit.failures_caption(failures))
 
 # %% [markdown]
 # ## 5. Where the heatmap mass falls, per arm
@@ -120,7 +123,9 @@ if failures["rows"]:
 # %%
 summary = maps.summaries(n_boot=N_BOOT, seed=seed)
 run.display(audit.summary_table(summary))
-run.show(audit.plot_measure_distributions(maps.first_measures()), "mass_distributions")
+run.show(audit.plot_measure_distributions(maps.first_measures()), "mass_distributions",
+         "Per test image, the heatmap mass on the lung fields (and the thorax box) minus that region's share of the "
+         "frame the network saw, first seed: a distribution centred right of 0 is heat drawn to the region.")
 
 # %% [markdown]
 # ## 6. Paired tests
@@ -165,7 +170,8 @@ run.display(*audit.shortcut_notes(evidence, maps.regions))
 checks = audit.check_maps(maps, trained, run.processed("train"), images=audit_gradcam_images,
                           randomization_images=RANDOMIZATION_IMAGES, steps=DELETION_STEPS, n_boot=N_BOOT, seed=seed)
 run.display(*audit.checks_notes(checks, maps))
-run.show(audit.plot_faithfulness(checks["randomization"], checks["faithfulness"]), "checks")
+run.show(audit.plot_faithfulness(checks["randomization"], checks["faithfulness"]), "checks",
+         audit.checks_caption(checks))
 
 # %% [markdown]
 # ## 9. metrics.json and conclusion

@@ -29,7 +29,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
                   "gains_record", "perturbation_audit", "perturbation_notes", "shortcut_decisions", "decisions_table",
                   "audit_record"],
     "gradcam_study": ["ArmMaps", "check_maps"],
-    "gradcam_notes": ["tag_spot", "maps_sentence", "failures_notes", "paired_notes", "shortcut_notes", "checks_notes",
+    "gradcam_notes": ["tag_spot", "maps_sentence", "failures_notes", "failures_caption", "paired_notes",
+                      "shortcut_notes", "checks_notes", "checks_caption",
                       "gradcam_record", "gradcam_conclusion"],
     "figures": ["overlay", "plot_examples", "plot_measure_distributions", "plot_faithfulness"],
 })

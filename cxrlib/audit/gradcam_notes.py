@@ -13,8 +13,8 @@ from .gradcam_checks import faithfulness_table, stage_labels
 from .gradcam_measures import measure_label
 from .gradcam_summaries import gradcam_sentence
 
-__all__ = ["tag_spot", "maps_sentence", "failures_notes", "paired_notes", "shortcut_notes", "checks_notes",
-           "gradcam_record", "gradcam_conclusion"]
+__all__ = ["tag_spot", "maps_sentence", "failures_notes", "failures_caption", "paired_notes", "shortcut_notes",
+           "checks_notes", "checks_caption", "gradcam_record", "gradcam_conclusion"]
 
 
 def tag_spot(data, test):
@@ -55,6 +55,16 @@ def failures_notes(failures):
             table,
             f"Of the {normal} NORMAL test images, {_are(every['false_positives'], 'a false positive')} of every arm; "
             f"of the {pneumonia} PNEUMONIA images, {_are(every['false_negatives'], 'a false negative')} of every arm."]
+
+
+def failures_caption(failures):
+    """The failure gallery's caption: what it shows, and how many test images fool every arm."""
+    counts, every = failures["counts"], failures["every_arm"]
+    normal, pneumonia = next(iter(counts.values()))["normal"], next(iter(counts.values()))["pneumonia"]
+    return ("Where the models fail: misclassified test radiographs at each model's validation Youden threshold, "
+            "false positives first; every arm is shown on every image (Grad-CAM heatmap, P(PNEUMONIA), threshold; "
+            f"red: a wrong call; the ROI box where an arm crops). {every['false_positives']} of {normal} NORMAL and "
+            f"{every['false_negatives']} of {pneumonia} PNEUMONIA test images fool every arm.")
 
 
 def _are(n, what):
@@ -125,6 +135,19 @@ def checks_notes(checks, maps):
             "explained class's logit (mean over seeds and images), and how much the map beats the random order "
             "(95% interval over patients and seeds):",
             faithfulness_table(checks["faithfulness"])]
+
+
+def checks_caption(checks):
+    """The checks figure's caption, with which arms' maps pass each check as measured."""
+    faithful = {curve: [a for a, f in checks["faithfulness"].items() if f[curve]["verdict"] == "faithful"]
+                for curve in ("deletion", "insertion")}
+    n = len(checks["faithfulness"])
+    passed = "; ".join(f"{curve}: {len(arms)} of {n} arms' maps beat a random order" + (f" ({', '.join(arms)})"
+                                                                                      if arms else "")
+                       for curve, arms in faithful.items())
+    return ("Left: correlation of each arm's maps with its trained maps as the output layer and then deeper blocks "
+            "are randomized (target 0: a map that stays put does not depend on what was learned). Right: how much "
+            f"the maps beat a random pixel order on the logit, with 95% intervals (above 0 is better); {passed}.")
 
 
 def gradcam_record(maps, summary, paired, checks, evidence, failures):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.backbones import shown_weights
 from .html import arm_label, ci_text, esc, figure_html, frame_html, html_table, missing_step, pct, set_label
 from .summary import blanking_test
 
@@ -100,14 +99,14 @@ def method_section(run: dict, roi: dict, training: dict) -> str:
         return text + missing_step("03")
     models = [(arm, seed, t) for arm, by_seed in training.get("arms", {}).items()
               for seed, t in by_seed["seeds"].items()]
-    settings = {k: shown_weights(v) if k == "weights" else v
-                for k, v in models[0][2].get("settings", {}).items() if k != "seed"}
-    text += (f"<p>Backbone <code>{esc(settings.get('backbone'))}</code> with a new head (global average pooling, "
-             "dropout, one sigmoid unit), Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, "
-             "class weights for the imbalance; every arm is trained once per seed with the same settings; the epoch "
-             "is chosen by validation AUC and the three operating points on validation only. The paper's Table 1 "
-             "(its hyperparameters) is lost from our copy, so the values below are this study's choice.</p>")
-    text += html_table([[k, v] for k, v in settings.items()], ["setting (our choice)", "value"])
+    from ..models.settings import TrainSettings, settings_table
+
+    text += ("<p>A new head (global average pooling, dropout, one sigmoid unit) on the backbone in the table; Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, class weights for "
+             "the imbalance; every arm is trained once per seed with the same settings; the epoch is chosen by "
+             "validation AUC and the three operating points on validation only. The paper's Table 1 (its "
+             "hyperparameters) is lost from our copy, so the values below are this study's choice where the "
+             "source column says so.</p>")
+    text += frame_html(settings_table(TrainSettings(**models[0][2].get("settings", {}))))
     rows = [[arm_label(run, arm), seed, t.get("best_epoch"), t.get("epochs_run"), f"{t.get('val_auc', float('nan')):.3f}",
              f"{t.get('threshold', float('nan')):.3f}", t.get("train_seconds")] for arm, seed, t in models]
     text += html_table(rows, ["arm", "seed", "best epoch", "epochs run", "validation AUC",
@@ -129,7 +128,7 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
     text = (f"<h3>Test metrics per arm: mean over {len(seeds)} {'seeds' if len(seeds) > 1 else 'seed'} ± SD between "
             "seeds (95% interval resampling patients and seeds)</h3>")
     spreads = {p: v for p, v in headline.get("max_specificity_sd", {}).items() if v is not None}
-    spread = (f"between-seed SD of specificity, in points: "
+    spread = ("between-seed SD of specificity, in points: "
               + ", ".join(f"{esc(POINT_LABELS[p])} up to {100 * v:.1f}" for p, v in spreads.items()) if spreads else
               "one seed, so no between-seed spread is measured")
     text += (f"<p>Headline: {esc(OPERATING_POINTS[lead])}. " if lead else
