@@ -293,4 +293,5 @@ def test_the_pipeline_diagram_shows_each_arm_s_steps_applied_or_skipped():
     assert [re.findall(r"<th>(\w+)</th>", row) for row in rows] == [["original"], ["paper"]]
     assert rows[0].count("class='off'>skipped") == 2 and "skipped" not in rows[1]
     assert "CLAHE (clip 2.0, 8×8 tiles)" in rows[1] and "21×21 mean filter" in rows[1]
+    assert "Xception → P(pneumonia)" in rows[0]
     assert pipeline_diagram({}, {}) == ""

@@ -126,12 +126,13 @@ def _curves(curves, points, *, x, y, score, labels, limits, title, reference):
     axes[0].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=1, color="0.3"))
     axes[0].set_title("whole curve (dashed box: right panel)")
     axes[1].set_title("around the operating points")
-    axes[0].legend(loc=labels["legend"], title=f"mean over {plural(seeds, 'seed')}" + (" ± SD" if seeds > 1 else ""))
+    axes[0].legend(loc=labels["legend"], title=f"mean over {plural(seeds, 'seed')} ± SD" if seeds > 1 else "one seed")
     markers = [Line2D([], [], marker=m, ls="", ms=7, mfc="white", mec="k", label=POINT_LABELS[p])
                for p, m in POINT_MARKERS.items()]
     axes[1].legend(handles=markers, loc="lower right" if x == "fpr" else "lower left",
                    title="threshold chosen on validation,\none marker per seed")
-    fig.suptitle(f"{title}: mean over {plural(seeds, 'seed')}" + (", band = range over seeds" if seeds > 1 else ""))
+    fig.suptitle(f"{title}: mean over {plural(seeds, 'seed')}, band = range over seeds" if seeds > 1 else
+                 f"{title}: one seed")
     fig.tight_layout()
     return fig
 

@@ -118,7 +118,8 @@ def trained_as(trained, arm):
     ``trained`` is ``training.json``'s ``arms`` mapping.
     """
     first = next(iter(trained.get(arm, {}).get("seeds", {}).values()), {})
-    return {"epochs": first.get("epochs_run"), "architecture": first.get("settings", {}).get("backbone")}
+    return {"epochs": first.get("epochs_run"),
+            "architecture": first.get("architecture", first.get("settings", {}).get("backbone"))}
 
 
 def paper_table2(ours, *, literature=None):

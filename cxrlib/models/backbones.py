@@ -29,6 +29,8 @@ class Backbone:
     Attributes
     ----------
     name : str
+    label : str
+        How a reader sees it named (tables, the report).
     description : str
     min_input_size : int
         Smallest input side the network accepts.
@@ -42,6 +44,7 @@ class Backbone:
     """
 
     name: str
+    label: str
     description: str
     min_input_size: int
     pretrained: bool
@@ -106,10 +109,10 @@ def _xception(x, *, weights, input_size, **_):
 
 
 BACKBONES = {
-    "xception": Backbone("xception", "the paper's Xception (ImageNet weights, a local file, or none)",
+    "xception": Backbone("xception", "Xception", "the paper's Xception (ImageNet weights, a local file, or none)",
                          min_input_size=71, pretrained=True, gradcam_layer="block14_sepconv2_act", build=_xception),
-    "small_cnn": Backbone("small_cnn", "four conv blocks trained from scratch in about a minute on a CPU "
-                          "(demo and teaching)", min_input_size=32, pretrained=False, gradcam_layer="conv4_act",
+    "small_cnn": Backbone("small_cnn", "small CNN", "four conv blocks trained from scratch in about a minute on a "
+                          "CPU (demo and teaching)", min_input_size=32, pretrained=False, gradcam_layer="conv4_act",
                           build=_small_cnn),
 }
 """Every backbone a profile's ``backbone`` key may name."""

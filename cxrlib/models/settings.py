@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .backbones import PRECISIONS, TRAIN_RANGES, shown_weights
+from .backbones import BACKBONES, PRECISIONS, TRAIN_RANGES, shown_weights
 from .model import BLOCKS, backbone_spec, resolve_weights
 
 __all__ = ["TrainSettings", "TrainingResult", "settings_table"]
@@ -136,6 +136,7 @@ class TrainingResult:
             "cached_features": self.settings.cached,
             "device": self.device,
             "dtype_policy": self.dtype_policy,
+            "architecture": BACKBONES[self.settings.backbone].label,
             "settings": dataclasses.asdict(self.settings),
         }
 
@@ -164,6 +165,7 @@ def _shown(settings):
     """Each setting's value as a reader should see it: what the run actually did."""
     values = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
     values["weights"] = shown_weights(values["weights"])
+    values["backbone"] = BACKBONES[settings.backbone].label
     values["train_mode"] = {"frozen": "frozen backbone, head trained", "finetune": "fine-tuning"}[settings.train_mode]
     values["finetune_from_block"] = ("none: only the head trains" if settings.train_mode == "frozen" else
                                      "every layer trains" if settings.finetune_from_block in (None, "block1") else

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+from PIL import Image
 
 from ..atomic import atomic_path, write_json
 from .html import CAPTIONS, arm_label, read_captions
@@ -15,8 +18,9 @@ __all__ = ["FIGURE_METADATA", "describe_figure", "save_figure", "plot_at_a_glanc
 #: Key of an inline figure's metadata that names its file in the run folder (``figures/NN_name.png``): the
 #: section pages link that file instead of embedding the figure a second time.
 FIGURE_METADATA = "cxrlib_figure"
-_FIGURE_DPI = 200  # 2x: sharp on high-density screens and when zoomed
-_JPEG_QUALITY = 85
+#: Resolution: charts at 2x (200 dpi, a 256-colour PNG, sharp on high-density screens and when zoomed); figures of
+#: radiographs at 1.5x (150 dpi, JPEG quality 80), which keeps a full report's figures within a few megabytes.
+_CHART_DPI, _PHOTO_DPI, _JPEG_QUALITY = 200, 150, 80
 
 
 def _shows_images(fig) -> bool:
@@ -42,7 +46,7 @@ def describe_figure(fig) -> str:
 
 
 def save_figure(fig, stem: str | os.PathLike, caption: str) -> Path:
-    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` (quality 85) when it shows radiographs, and
+    """Save and close a figure as ``<stem>.png``, or ``<stem>.jpg`` when it shows radiographs, and
     record its caption and alt text (:func:`describe_figure`) in the folder's :data:`CAPTIONS`.
 
     The one writer of a run's ``figures/``: atomic, and a copy of the same figure in the other format (from an
@@ -58,11 +62,16 @@ def save_figure(fig, stem: str | os.PathLike, caption: str) -> Path:
     for stale in stem.parent.glob(f"{stem.name}.*"):
         if stale != path:
             stale.unlink()
-    options = {"format": "jpg", "pil_kwargs": {"quality": _JPEG_QUALITY}} if photo else {"format": "png"}
     alt = describe_figure(fig)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white", **options)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_PHOTO_DPI if photo else _CHART_DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)
+    image = Image.open(buffer).convert("RGB")
+    with atomic_path(path) as tmp:
+        if photo:
+            image.save(tmp, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
+        else:
+            image.quantize(256, method=Image.Quantize.MEDIANCUT).save(tmp, format="PNG", optimize=True)
     captions = read_captions(path.parent)
     captions[path.name] = {"caption": str(caption), "alt": alt}
     write_json(dict(sorted(captions.items())), path.parent / CAPTIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..models.backbones import BACKBONES
 from .html import arm_label, ci_text, esc, figure_html, frame_html, html_table, missing_step, pct, set_label
 from .summary import blanking_test
 
@@ -62,7 +63,8 @@ def pipeline_diagram(run: dict, training: dict) -> str:
              (f"thorax ROI: mean threshold → morphological snakes → {p.get('roi_mean_filter', '?')}×"
               f"{p.get('roi_mean_filter', '?')} mean filter → box → crop", "roi"),
              (f"resize to {settings.get('model_input_size', p.get('model_input_size', '?'))} px", None),
-             (f"network <code>{esc(p.get('backbone', '?'))}</code> → P(pneumonia)", None),
+             (f"{esc(BACKBONES[p['backbone']].label if p.get('backbone') in BACKBONES else '?')} → P(pneumonia)",
+              None),
              ("threshold chosen on validation", None)]
     rows = "".join(
         f"<tr><th>{esc(arm)}</th>" + "".join(
@@ -164,6 +166,14 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
     return text
 
 
+def _auc_text(r: dict) -> str:
+    """``0.983 ± 0.003 (0.971–0.992)``; the SD and the interval only where they were measured (more than one seed,
+    enough resamples)."""
+    sd = f" ± {r['sd']:.3f}" if r.get("sd") is not None and r["sd"] == r["sd"] else ""
+    ci = r.get("ci") or [None, None]
+    return f"{r['roc_auc']:.3f}{sd}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if None not in ci else "")
+
+
 def _subtypes_and_prevalence(run: dict, metrics: dict) -> str:
     """Each arm's ROC AUC per pneumonia subtype, and its PPV and NPV at the test split's and stated prevalences."""
     from ..evaluation.operating_points import POINT_LABELS
@@ -173,8 +183,7 @@ def _subtypes_and_prevalence(run: dict, metrics: dict) -> str:
     if subtypes:
         names = {"bacteria": "bacterial", "virus": "viral"}
         columns = list(next(iter(subtypes.values())))
-        rows = [[arm_label(run, arm)] + [f"{r[c]['roc_auc']:.3f} ± {r[c]['sd']:.3f} ({r[c]['ci'][0]:.3f}–"
-                                         f"{r[c]['ci'][1]:.3f})" for c in columns] for arm, r in subtypes.items()]
+        rows = [[arm_label(run, arm)] + [_auc_text(r[c]) for c in columns] for arm, r in subtypes.items()]
         text += ("<h3>Pneumonia subtypes</h3><p>ROC AUC of each subtype's test images against every NORMAL test "
                  "image: mean ± SD between seeds (95% interval over patients and seeds).</p>"
                  + html_table(rows, ["arm"] + [f"{names.get(c, c)} vs NORMAL" for c in columns]))
