@@ -295,3 +295,36 @@ def test_the_pipeline_diagram_shows_each_arm_s_steps_applied_or_skipped():
     assert "CLAHE (clip 2.0, 8×8 tiles)" in rows[1] and "21×21 mean filter" in rows[1]
     assert "Xception → P(pneumonia)" in rows[0]
     assert pipeline_diagram({}, {}) == ""
+
+
+def test_save_figure_records_caption_and_alt_text_and_saves_charts_at_2x_and_radiographs_at_1_5x(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from cxrlib.report.figures import save_figure
+    from cxrlib.report.html import figure_html, read_captions
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set(title="ROC", xlabel="false-positive rate", ylabel="sensitivity")
+    chart = save_figure(fig, tmp_path / "figures" / "04_roc", "The arms rank alike.")
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+    for ax in axes:
+        ax.imshow(np.random.default_rng(0).random((64, 64)), cmap="gray")
+    photo = save_figure(fig, tmp_path / "figures" / "02_clahe", "Contrast rises in the lungs.")
+    assert chart.suffix == ".png" and photo.suffix == ".jpg"
+    assert Image.open(chart).mode == "P" and Image.open(chart).size[0] > 700  # 4 in at 200 dpi, tight bbox
+    assert Image.open(photo).size[0] < 650  # 4 in at 150 dpi
+    captions = read_captions(tmp_path / "figures")
+    assert captions["04_roc.png"] == {"caption": "The arms rank alike.",
+                                      "alt": "1 panel: ROC (x: false-positive rate; y: sensitivity)"}
+    assert captions["02_clahe.jpg"]["alt"] == "2 panels: image"
+    html = figure_html(tmp_path, "04_roc")
+    assert 'alt="1 panel: ROC (x: false-positive rate; y: sensitivity)"' in html
+    assert "<figcaption>The arms rank alike.</figcaption>" in html
+    with pytest.raises(ValueError, match="needs a caption"):
+        save_figure(plt.figure(), tmp_path / "figures" / "x", " ")
