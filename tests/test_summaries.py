@@ -3,6 +3,7 @@
 The end-to-end runs (tests/test_pipeline.py) execute them inside the notebooks; these tests pin what they say.
 """
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -354,6 +355,10 @@ def test_settings_table_says_what_the_run_did_in_words(augment, feature_cache, t
     assert "seed" not in table.index and no_header_row_of_names(table)
     assert table.loc["trained from block", "value"] == ("none: only the head trains" if train_mode == "frozen"
                                                         else "every layer trains")
+    assert table.loc["backbone", "value"] == "small CNN"
+    # the record training.json keeps gives the same table, its weights file not looked for
+    recorded = {**dataclasses.asdict(settings), "weights": "../../absent/xception.weights.h5"}
+    assert models.settings_table(recorded).drop(index="starting weights").equals(table.drop(index="starting weights"))
 
 
 @pytest.mark.parametrize("name", ["03_training.py", "05_gradcam.py"])

@@ -69,8 +69,7 @@ class TrainSettings:
     @property
     def cached(self):
         """Whether training runs on cached features of a frozen prefix."""
-        has_prefix = self.train_mode == "frozen" or self.finetune_from_block not in (None, "block1")
-        return self.feature_cache and has_prefix
+        return _cached(dataclasses.asdict(self))
 
 
 @dataclasses.dataclass
@@ -161,26 +160,33 @@ _SETTINGS = {
 }
 
 
+def _cached(settings):
+    """Whether settings (a mapping) train on cached features of a frozen prefix."""
+    has_prefix = settings["train_mode"] == "frozen" or settings["finetune_from_block"] not in (None, "block1")
+    return bool(settings["feature_cache"] and has_prefix)
+
+
 def _shown(settings):
-    """Each setting's value as a reader should see it: what the run actually did."""
-    values = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
+    """Each setting's value as a reader should see it: what the run actually did (``settings``: a mapping)."""
+    values = {k: v for k, v in settings.items() if k != "seed"}
+    mode, block, cached = settings["train_mode"], settings["finetune_from_block"], _cached(settings)
     values["weights"] = shown_weights(values["weights"])
-    values["backbone"] = BACKBONES[settings.backbone].label
-    values["train_mode"] = {"frozen": "frozen backbone, head trained", "finetune": "fine-tuning"}[settings.train_mode]
-    values["finetune_from_block"] = ("none: only the head trains" if settings.train_mode == "frozen" else
-                                     "every layer trains" if settings.finetune_from_block in (None, "block1") else
-                                     f"{settings.finetune_from_block} and the layers after it")
-    values["augment"] = ("no" if not settings.augment else
-                         "no: the images are cached features of a frozen part" if settings.cached else
+    values["backbone"] = BACKBONES[settings["backbone"]].label
+    values["train_mode"] = {"frozen": "frozen backbone, head trained", "finetune": "fine-tuning"}[mode]
+    values["finetune_from_block"] = ("none: only the head trains" if mode == "frozen" else
+                                     "every layer trains" if block in (None, "block1") else
+                                     f"{block} and the layers after it")
+    values["augment"] = ("no" if not settings["augment"] else
+                         "no: the images are cached features of a frozen part" if cached else
                          "yes: rotation ±5°, shift ±5%, zoom ±10%, contrast ±20%, no flips")
-    values["feature_cache"] = ("yes" if settings.cached else "no: nothing is frozen" if settings.feature_cache
-                               else "no")
+    values["feature_cache"] = "yes" if cached else "no: nothing is frozen" if settings["feature_cache"] else "no"
     return values
 
 
 def settings_table(settings):
     """The settings of a training run, named for a reader, with where each value comes from (the seed aside: each
-    seed is its own run).
+    seed is its own run). ``settings``: a :class:`TrainSettings`, or the mapping ``training.json`` records (read
+    as it is: a weights file recorded relative to the run folder need not exist where the table is drawn).
 
     Returns
     -------
@@ -188,7 +194,7 @@ def settings_table(settings):
         One row per setting; columns ``value`` (what the run did: augmentation ``no`` when off, or when the
         images are cached features), ``source``.
     """
-    values = _shown(settings)
+    values = _shown(dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings))
     return pd.DataFrame({"value": [str(v) for v in values.values()],
                          "source": [_SETTINGS[k][1] for k in values]},
                         index=[_SETTINGS[k][0] for k in values]).rename_axis(columns="setting")

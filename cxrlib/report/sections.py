@@ -101,14 +101,14 @@ def method_section(run: dict, roi: dict, training: dict) -> str:
         return text + missing_step("03")
     models = [(arm, seed, t) for arm, by_seed in training.get("arms", {}).items()
               for seed, t in by_seed["seeds"].items()]
-    from ..models.settings import TrainSettings, settings_table
+    from ..models.settings import settings_table
 
     text += ("<p>A new head (global average pooling, dropout, one sigmoid unit) on the backbone in the table; Adam with the paper's exponential decay Lr = Lr<sub>i</sub>·D<sup>s/ds</sup>, class weights for "
              "the imbalance; every arm is trained once per seed with the same settings; the epoch is chosen by "
              "validation AUC and the three operating points on validation only. The paper's Table 1 (its "
              "hyperparameters) is lost from our copy, so the values below are this study's choice where the "
              "source column says so.</p>")
-    text += frame_html(settings_table(TrainSettings(**models[0][2].get("settings", {}))))
+    text += frame_html(settings_table(models[0][2]["settings"]))
     rows = [[arm_label(run, arm), seed, t.get("best_epoch"), t.get("epochs_run"), f"{t.get('val_auc', float('nan')):.3f}",
              f"{t.get('threshold', float('nan')):.3f}", t.get("train_seconds")] for arm, seed, t in models]
     text += html_table(rows, ["arm", "seed", "best epoch", "epochs run", "validation AUC",
