@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 import keras
 
 from ..atomic import atomic_path
+from ..data.manifest import sha256_file
 from ..evaluation.operating_points import operating_thresholds
 from .backbones import PRECISIONS
 from .backend import accelerators, device_name, require_tensorflow
@@ -273,9 +274,10 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
         work_dir = temporary.name
     work_dir = Path(work_dir)
     source = resolve_weights(settings.weights)
-    stamp = (source.stat().st_size, source.stat().st_mtime_ns) if isinstance(source, Path) else source
-    key = fingerprint(name, sorted(dataclasses.asdict(settings).items()), stamp, keras.backend.backend(), policy,
-                      x_train, y_train, x_val, y_val)  # a run on another backend trains anew, never resumes this one
+    # the weights by their content, not their path or file date: a copied or re-provisioned file resumes the run
+    weights = sha256_file(source) if isinstance(source, Path) else source
+    key = fingerprint(name, sorted({**dataclasses.asdict(settings), "weights": weights}.items()),
+                      keras.backend.backend(), policy, x_train, y_train, x_val, y_val)  # another backend trains anew
     directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
     try:
         feature_seconds = 0.0
