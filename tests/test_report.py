@@ -165,7 +165,8 @@ def test_the_regime_sentence_names_the_run_s_regime_and_the_paper_s_only_when_it
     from cxrlib.report.answers import regime_sentence
 
     def training(**settings):
-        seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, **settings},
+        seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, "backbone": "xception",
+                             "weights": "imagenet", **settings},
                 "val_auc": 0.99, "best_epoch": 3, "epochs_run": 3, "device": "CPU (2 cores)"}
         return {"arms": {"paper": {"seeds": {"0": seed, "1": seed}}}}
 
@@ -174,10 +175,12 @@ def test_the_regime_sentence_names_the_run_s_regime_and_the_paper_s_only_when_it
            "(2 cores), 2 seeds per arm" in whole
     assert "needs a GPU and was not run here" in whole
     part = regime_sentence({}, training(finetune_from_block="block14", epochs=1))
-    assert "fine-tuned from <code>block14</code> on, for 1 epoch at" in part
+    assert "Xception is fine-tuned from <code>block14</code> on, for 1 epoch at" in part
     paper = regime_sentence({}, training(finetune_from_block=None, model_input_size=400, epochs=100))
     assert "for 100 epochs at 400 px" in paper and "not run here" not in paper  # the paper's regime, run
     assert regime_sentence({}, {}) == ""
+    demo = regime_sentence({}, training(backbone="small_cnn", weights="none"))
+    assert demo.startswith("The small CNN is trained from scratch (no pretrained weights), for 3 epochs")
 
 
 def _answers_records(clahe_ci=(-0.006, 0.007), crop_ci=(0.004, 0.021)):
@@ -220,8 +223,12 @@ def test_the_four_answers_are_read_from_the_records_with_their_intervals():
     assert "resample patients and the 3 training seeds" in text
     assert "No, it hurts: CLAHE lowers" in four_answers(*_answers_records(clahe_ci=(-0.03, -0.01)))
     del metrics["comparisons"][0]
-    assert "Not measured here: no two arms of this run differ in CLAHE alone" in four_answers(run, metrics)
+    assert "Not measured alone here: no two arms of this run differ in CLAHE only" in four_answers(run, metrics)
     assert four_answers(run, {}) == ""
+    both = {"a": "paper", "b": "original", "auc_difference": 0.01, "auc_difference_ci": [0.0, 0.02]}
+    metrics["comparisons"] = [both]
+    assert "CLAHE and the crop together change the test ROC AUC by +0.010 (paper − original" in \
+        four_answers(run, metrics)
 
 
 def test_each_glossary_term_is_linked_at_its_first_use_in_running_text_only():

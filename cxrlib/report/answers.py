@@ -7,6 +7,7 @@ measurement the profile left out) says so instead of answering.
 
 from __future__ import annotations
 
+from ..models.backbones import BACKBONES
 from .html import esc, pct, set_label
 from .summary import lead_records, paper_printed
 
@@ -64,8 +65,12 @@ def _verdict(pairs: list[dict], step: str) -> str:
 def _step_answer(run: dict, metrics: dict, step: int, name: str) -> str:
     pairs = _effect_of(run, metrics, step)
     if not pairs:
-        return (f"Not measured here: no two arms of this run differ in {name} alone "
-                "(the profile's <code>arms</code> and <code>compare</code>).")
+        together = [c for c in metrics.get("comparisons", []) if {_steps(run, c["a"]), _steps(run, c["b"])}
+                    == {(True, True), (False, False)}]
+        return (f"Not measured alone here: no two arms of this run differ in {name} only (the profile's "
+                "<code>arms</code> and <code>compare</code>)"
+                + (f"; CLAHE and the crop together change the test ROC AUC by {_difference(together[0])}."
+                   if together else "."))
     return f"{_verdict(pairs, name)} " + " and ".join(_difference(c) for c in pairs) + "."
 
 
@@ -111,7 +116,8 @@ def _paper_answer(run: dict, metrics: dict) -> str:
             + f", against the paper's printed {printed['accuracy']:.0%}, {printed['sensitivity']:.0%} and "
             f"{printed['specificity']:.0%}. Its ROC AUC, which the paper does not print, is {auc['roc_auc']:.3f} "
             f"(95% CI {lo:.3f}–{hi:.3f})"
-            + ("." if point else "; it is the firmer figure, as every threshold rule moves between seeds."))
+            + ("." if point or len(metrics.get("seeds", [])) < 2 else
+               "; it is the firmer figure, as every threshold rule moves between seeds."))
 
 
 def _lungs_answer(run: dict, metrics: dict) -> str:
@@ -149,9 +155,9 @@ def four_answers(run: dict, metrics: dict) -> str:
              ("How does it compare with the paper's printed row?", _paper_answer(run, metrics)),
              ("Do the models use the lungs?", _lungs_answer(run, metrics))]
     rows = "".join(f"<li><strong>{q}</strong> {a}</li>" for q, a in items)
+    resampled = f"patients and the {seeds} training seeds together" if seeds > 1 else "patients (one training seed)"
     return (f"<ol class='answers'>{rows}</ol><p class='muted'>Intervals are 95% bootstrap intervals that resample "
-            f"patients and the {seeds} training seed{'s' if seeds > 1 else ''} together; an AUC difference is paired "
-            "on the same test images.</p>")
+            f"{resampled}; an AUC difference is paired on the same test images.</p>")
 
 
 def regime_sentence(run: dict, training: dict) -> str:
@@ -161,12 +167,16 @@ def regime_sentence(run: dict, training: dict) -> str:
         return ""
     settings, device = models[0][1].get("settings", {}), str(models[0][1].get("device", "CPU"))
     epochs, size, seeds = settings.get("epochs"), settings.get("model_input_size"), len(models) // len(training["arms"])
-    if settings.get("train_mode") == "frozen":
-        trained = "Only a new head is trained on the frozen ImageNet Xception features"
+    backbone = BACKBONES.get(settings.get("backbone"))
+    name = backbone.label if backbone else esc(settings.get("backbone", "the network"))
+    if backbone is not None and not backbone.pretrained or settings.get("weights") in (None, "none"):
+        trained = f"The {name} is trained from scratch (no pretrained weights)"
+    elif settings.get("train_mode") == "frozen":
+        trained = f"Only a new head is trained on the frozen ImageNet {name} features"
     elif settings.get("finetune_from_block"):
-        trained = f"Xception is fine-tuned from <code>{esc(settings['finetune_from_block'])}</code> on"
+        trained = f"{name} is fine-tuned from <code>{esc(settings['finetune_from_block'])}</code> on"
     else:
-        trained = "All of Xception's layers are trained from the ImageNet weights"
+        trained = f"All of {name}'s layers are trained from the ImageNet weights"
     text = (f"{trained}, for {epochs} epoch{'' if epochs == 1 else 's'} at {size} px on a {esc(device)}, "
             f"{seeds} seed{'' if seeds == 1 else 's'} per arm")
     if (settings.get("train_mode"), settings.get("finetune_from_block"), size, epochs) != ("finetune", None, 400, 100):
