@@ -275,8 +275,8 @@ def train_classifier(frame, *, image_column, settings=None, work_dir=None, name=
     work_dir = Path(work_dir)
     source = resolve_weights(settings.weights)
     # the weights by their content, not their path or file date: a copied or re-provisioned file resumes the run
-    weights = sha256_file(source) if isinstance(source, Path) else source
-    key = fingerprint(name, sorted({**dataclasses.asdict(settings), "weights": weights}.items()),
+    start_weights = sha256_file(source) if isinstance(source, Path) else source
+    key = fingerprint(name, sorted({**dataclasses.asdict(settings), "weights": start_weights}.items()),
                       keras.backend.backend(), policy, x_train, y_train, x_val, y_val)  # another backend trains anew
     directory = work_dir / "checkpoints" / f"{name}-{key[:16]}"
     try:
