@@ -19,7 +19,7 @@ first use.
 from ..lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
-    "backbones": ["Backbone", "BACKBONES", "PRECISIONS", "TRAIN_RANGES", "shown_weights"],
+    "backbones": ["Backbone", "BACKBONES", "PRECISIONS", "PRECISION_LABELS", "TRAIN_RANGES", "shown_weights"],
     "backend": ["BACKENDS", "BackendError", "resolve_backend", "require_backend", "require_tensorflow",
                 "package_versions", "backend_versions", "accelerators", "device_name"],
     "model": ["BLOCKS", "INPUT_RANGE", "resolve_weights", "build_classifier", "configure_trainable", "split_at",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Backbone", "BACKBONES", "PRECISIONS", "TRAIN_RANGES", "shown_weights"]
+__all__ = ["Backbone", "BACKBONES", "PRECISIONS", "PRECISION_LABELS", "TRAIN_RANGES", "shown_weights"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,10 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 """The Keras dtype policies a profile's ``precision`` key may name. ``auto``: ``mixed_float16`` on a GPU,
 ``float32`` on a CPU. ``mixed_bfloat16`` computes in bfloat16 with float32 weights; on a CPU with
 bfloat16 instructions (AVX512_BF16 or AMX) it runs Xception about 1.5 times as fast as float32."""
+#: Each policy (and ``auto``) as a reader reads it.
+PRECISION_LABELS = {"auto": "auto (mixed float16 on a GPU, float32 on a CPU)", "float32": "float32",
+                    "mixed_bfloat16": "mixed bfloat16 (bfloat16 arithmetic, float32 weights)",
+                    "mixed_float16": "mixed float16 (float16 arithmetic, float32 weights)"}
 
 
 def shown_weights(value) -> str:

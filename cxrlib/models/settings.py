@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .backbones import BACKBONES, PRECISIONS, TRAIN_RANGES, shown_weights
+from .backbones import BACKBONES, PRECISION_LABELS, PRECISIONS, TRAIN_RANGES, shown_weights
 from .model import BLOCKS, backbone_spec, resolve_weights
 
 __all__ = ["TrainSettings", "TrainingResult", "settings_table"]
@@ -180,6 +180,7 @@ def _shown(settings):
                          "no: the images are cached features of a frozen part" if cached else
                          "yes: rotation ±5°, shift ±5%, zoom ±10%, contrast ±20%, no flips")
     values["feature_cache"] = "yes" if cached else "no: nothing is frozen" if settings["feature_cache"] else "no"
+    values["precision"] = PRECISION_LABELS.get(settings["precision"], settings["precision"])
     return values
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.backbones import shown_weights
+from ..models.backbones import PRECISION_LABELS, shown_weights
 from .checks import LOCAL_PATH
 from .html import esc, html_table, set_label
 
 __all__ = ["provenance_section"]
 
-_POLICIES = {"float32": "float32", "mixed_bfloat16": "mixed bfloat16 (bfloat16 arithmetic, float32 weights)",
-             "mixed_float16": "mixed float16 (float16 arithmetic, float32 weights)"}
 #: The records a reader may want to open, with what each holds.
 _RECORDS = {"metrics.json": "every test metric, interval, comparison and audit figure",
             "test_predictions.csv": "each test image's probability per arm and seed",
@@ -31,7 +29,7 @@ def _numerics(training: dict) -> str:
     """The Keras dtype policies the run's models trained in (``training.json``), in words."""
     policies = sorted({t.get("dtype_policy", "not recorded") for by_seed in training.get("arms", {}).values()
                        for t in by_seed["seeds"].values()})
-    return ", ".join(_POLICIES.get(p, p) for p in policies) or "no model trained yet"
+    return ", ".join(PRECISION_LABELS.get(p, p) for p in policies) or "no model trained yet"
 
 
 def _duration(seconds: float) -> str:
