@@ -159,7 +159,7 @@ def results_section(run_dir: Path, run: dict, training: dict, metrics: dict) -> 
     text += "<h3>The paper's Table 2, rebuilt</h3>"
     text += ("<p class='muted'>Published columns are quoted from the papers ('-': not reported); the Kermany 2018 "
              "column is our addition; ours are measured in this run (means over seeds).</p>"
-             + frame_html(paper_table2({arm_label(run, arm): {**m, **trained_as(training.get("arms", {}), arm)}
+             + frame_html(paper_table2({arm: {**m, **trained_as(training.get("arms", {}), arm)}
                                     for arm, m in arms.items()})))
     for name in ("04_roc", "04_precision_recall", "04_confusion_matrices", "04_errors_by_subtype", "04_calibration"):
         text += figure_html(run_dir, name)
