@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["CAPTIONS", "read_captions", "read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html", "missing_step",
-           "arm_label", "set_label"]
+__all__ = ["CAPTIONS", "read_captions", "read_record", "esc", "pct", "ci_text", "html_table", "frame_html", "figure_html",
+           "figure_tag", "missing_step", "arm_label", "set_label"]
 
 
 #: The record beside a run's figures: file name -> {"caption": what to take from it, "alt": what it shows}; written
@@ -59,10 +59,18 @@ def figure_html(run_dir: Path, stem: str) -> str:
     found = sorted((run_dir / "figures").glob(f"{stem}.*"))
     if not found:
         return ""
-    record = read_captions(run_dir / "figures").get(found[0].name, {})
+    return figure_tag(f"figures/{found[0].name}", read_captions(run_dir / "figures").get(found[0].name, {}))
+
+
+def figure_tag(src: str, record: dict, *, inline_style: bool = False) -> str:
+    """``<figure>`` of the image ``src`` with its :data:`CAPTIONS` record's alt text and caption (the file's stem
+    when it has neither); ``inline_style`` for pages without the index's stylesheet."""
     caption = record.get("caption", "")
-    return (f'<figure><img src="figures/{esc(found[0].name)}" alt="{esc(record.get("alt") or caption or stem)}" '
-            f'loading="lazy">' + (f"<figcaption>{esc(caption)}</figcaption>" if caption else "") + "</figure>")
+    alt = record.get("alt") or caption or Path(src).stem
+    box, image, text = ((' style="margin:.8rem 0"', ' style="max-width:100%"', ' style="font-size:.9rem;color:#444"')
+                        if inline_style else ("", "", ""))
+    return (f'<figure{box}><img src="{esc(src)}" alt="{esc(alt)}"{image} loading="lazy">'
+            + (f"<figcaption{text}>{esc(caption)}</figcaption>" if caption else "") + "</figure>")
 
 
 def missing_step(step: str) -> str:

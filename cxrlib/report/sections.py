@@ -181,12 +181,13 @@ def _subtypes_and_prevalence(run: dict, metrics: dict) -> str:
     text = ""
     subtypes = metrics.get("subtype_auc", {})
     if subtypes:
-        names = {"bacteria": "bacterial", "virus": "viral"}
+        from ..evaluation.over_seeds import SUBTYPE_LABELS
+
         columns = list(next(iter(subtypes.values())))
         rows = [[arm_label(run, arm)] + [_auc_text(r[c]) for c in columns] for arm, r in subtypes.items()]
         text += ("<h3>Pneumonia subtypes</h3><p>ROC AUC of each subtype's test images against every NORMAL test "
                  "image: mean ± SD between seeds (95% interval over patients and seeds).</p>"
-                 + html_table(rows, ["arm"] + [f"{names.get(c, c)} vs NORMAL" for c in columns]))
+                 + html_table(rows, ["arm"] + [f"{SUBTYPE_LABELS.get(c, c)} vs NORMAL" for c in columns]))
     values = metrics.get("predictive_values", {})
     if values.get("arms"):
         prevalences = [v["prevalence"] for v in next(iter(values["arms"].values()))]

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..report.figures import FIGURE_METADATA
 from ..report.glossary import link_terms
-from ..report.html import read_captions
+from ..report.html import figure_tag, read_captions
 
 __all__ = ["STYLESHEET", "navigation", "page_title", "reader_view", "render_page", "step_names"]
 
@@ -50,13 +50,8 @@ def reader_view(notebook, captions: dict) -> None:
                     continue
             figure = _figure_file(output)
             if figure:
-                record = captions.get(Path(figure).name, {})
-                caption = record.get("caption", "")
-                output["data"] = {"text/html": (
-                    f'<figure style="margin:.8rem 0"><img src="{html.escape(figure)}" '
-                    f'alt="{html.escape(record.get("alt") or caption or Path(figure).stem)}" style="max-width:100%" '
-                    'loading="lazy">' + (f'<figcaption style="font-size:.9rem;color:#444">{html.escape(caption)}'
-                                         "</figcaption>" if caption else "") + "</figure>")}
+                output["data"] = {"text/html": figure_tag(figure, captions.get(Path(figure).name, {}),
+                                                          inline_style=True)}
                 output["metadata"] = {}
             data = output.get("data", {})
             if _WIDGET in data:
