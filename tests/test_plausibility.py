@@ -45,6 +45,16 @@ def test_flag_boxes_compares_areas_with_the_reference_rows_only():
         flag_boxes(table.drop(columns="lung_side_ratio"))
 
 
+def test_a_film_read_in_the_release_s_rarer_polarity_is_flagged():
+    good = [0.15, 0.15, 0.85, 0.85, 0.8, False]
+    table = _boxes([good] * 5).assign(inverted=[False, False, False, True, False])
+    assert flag_boxes(table)["roi_flags"].tolist() == [""] * 3 + ["polarity", ""]
+    # a release of inverted films: the one read as positive is the misreading; an evaluation set does not vote
+    table = table.assign(inverted=[True, True, True, False, False])
+    assert flag_boxes(table, reference=[True] * 4 + [False])["roi_flags"].tolist() == [""] * 3 + ["polarity"] * 2
+    assert "polarity" not in ",".join(flag_boxes(table.drop(columns="inverted"))["roi_flags"])
+
+
 def test_failure_rates_wilson_intervals_and_ratio():
     table = pd.DataFrame({"label": ["A"] * 100 + ["B"] * 200,
                           "fallback": [True] * 10 + [False] * 90 + [True] * 5 + [False] * 195})

@@ -437,12 +437,82 @@ def test_outside_air_wider_cuts_free_a_lung_joined_to_the_air_by_a_wide_neck():
     mask[30:45, 45:55] = True           # a neck 10 px wide: only a cut wider than 2 * 5 px parts it
     mask[45:95, 20:80] = True           # the lung
     mask[40:100, 92:100] = True         # a thin strip of air beside the chest wall: no piece at wider cuts
-    finest = preprocess.outside_air(mask, split_radius=3, midline=0.5)
+    # Without a midline every piece touching the top edge is air, the lung with it at the finest cut.
+    finest = preprocess.outside_air(mask, split_radius=3)
     assert finest[70, 50] and finest[10, 50] and finest[70, 96]
-    air = preprocess.outside_air(mask, split_radius=3, midline=0.5, wider_cuts=(2, 3))
+    air = preprocess.outside_air(mask, split_radius=3, wider_cuts=(2, 3))
+    assert not air[70, 50] and air[10, 50] and air[70, 96]
+    # With it, the air above the shoulders is told from the lung at the finest cut already (its wide part is shallow).
+    air = preprocess.outside_air(mask, split_radius=3, midline=0.5)
     assert not air[70, 50] and air[10, 50] and air[70, 96]
     with pytest.raises(ValueError, match="wider_cuts"):
         preprocess.outside_air(mask, split_radius=3, wider_cuts=(0.5,))
+
+
+def test_select_lung_fields_keeps_lungs_cut_at_the_apex_and_drops_air_above_the_shoulders():
+    mask = np.zeros((100, 100), bool)
+    mask[0:85, 12:42] = True            # a lung cut at its apex by a tight frame: wide from the top edge to 0.85
+    mask[0:85, 58:88] = True            # the other lung
+    fields = preprocess.select_lung_fields(mask, split_radius=3, midline=0.5)
+    assert fields[2, 25] and fields[80, 25] and fields[2, 70] and fields[80, 70]
+    shoulders = np.zeros((100, 100), bool)
+    shoulders[0:25, 55:90] = True       # air above the shoulder: wide, but it ends at the shoulder
+    shoulders[25:40, 60:70] = True      # a neck 10 px wide joins it to the lung (not cut at 3 px, not wide at 6)
+    shoulders[40:90, 55:85] = True      # the lung
+    shoulders[20:90, 15:45] = True      # the other lung
+    fields = preprocess.select_lung_fields(shoulders, split_radius=3, midline=0.5)
+    assert fields[60, 70] and fields[60, 30] and not fields[5, 70]
+    # A wide piece touching the top edge far out to the side is air however deep it runs.
+    side = np.zeros((100, 100), bool)
+    side[0:90, 2:20] = side[20:90, 35:48] = side[20:90, 52:65] = True
+    assert not preprocess.select_lung_fields(side, split_radius=3, midline=0.5, reach=0.2)[50, 10]
+
+
+def test_mediastinum_gap_and_lungs_apart_tell_two_lungs_from_the_body_around_white_lungs():
+    two = np.zeros((100, 100), bool)
+    two[20:80, 15:40] = two[20:80, 60:85] = True
+    assert preprocess.lungs_apart(two) and preprocess.mediastinum_gap(two) == 0
+    ring = np.zeros((100, 100), bool)   # the dark fields of a film of inverted polarity: the body around the lungs
+    ring[10:95, 5:95] = True
+    ring[20:80, 15:40] = ring[20:80, 60:85] = False
+    assert not preprocess.lungs_apart(ring) and preprocess.mediastinum_gap(ring) == pytest.approx(25 / 85)
+    one = two.copy()
+    one[:, 50:] = False                 # one lung only: no column of the middle half is free of it
+    assert not preprocess.lungs_apart(one)
+    joined = two.copy()
+    joined[20:35, 40:60] = True         # the trachea joins the apices over a quarter of the rows
+    assert preprocess.mediastinum_gap(joined) == pytest.approx(0.25)
+    assert not preprocess.lungs_apart(joined) and preprocess.lungs_apart(joined, gap=0.3)
+    hollow = two.copy()
+    hollow[22:78, 18:37] = False        # a lung that fills 29 % of its own box
+    assert preprocess.lungs_apart(hollow, fill=0) and not preprocess.lungs_apart(hollow)
+    assert not preprocess.lungs_apart(np.zeros((10, 10), bool)) and preprocess.mediastinum_gap(np.zeros((9, 9))) == 1
+    with pytest.raises(ValueError, match="gap"):
+        preprocess.lungs_apart(two, gap=2)
+
+
+def test_flat_edge_regions_finds_a_rotated_film_s_corners_only():
+    rng = np.random.default_rng(0)
+    image = rng.integers(60, 200, (100, 100)).astype(np.uint8)        # texture: nowhere flat
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((50, 50), 10, 1.0), (100, 100), borderValue=0)
+    flat = preprocess.flat_edge_regions(turned)
+    assert flat[0, 0] and flat[99, 99] and flat[0, 99] and not flat[50, 50]
+    assert 0.02 < flat.mean() < 0.2
+    assert not preprocess.flat_edge_regions(image).any()
+    inside = image.copy()
+    inside[40:60, 40:60] = 0                                            # flat, but not at an edge
+    assert not preprocess.flat_edge_regions(inside).any()
+
+
+def test_extract_roi_reads_a_film_of_inverted_polarity_on_its_negative():
+    rng = np.random.default_rng(3)
+    config = PreprocessConfig(preprocess_size=256, output_size=96)
+    for label in ("NORMAL", "PNEUMONIA"):
+        sample = synthetic_radiograph(label=label, rng=rng, size=256, shortcut=True)
+        positive = preprocess_image(sample.image, config).roi
+        negative = preprocess_image(255 - sample.image, config).roi
+        assert not positive.inverted and negative.inverted and not negative.fallback
+        assert negative.box == pytest.approx(positive.box, abs=0.02)
 
 
 @pytest.mark.parametrize("kwargs", [{"reach": 1.5}, {"midline": -0.1}, {"split_radius": 0}])

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.preprocess import (ROI_GOALS, STRESS_TRANSFORMS, agreement_sample, build_stress_set, compare_to_reference,
-                               evaluate_roi, stress_crop, stress_transform)
+from cxrlib.preprocess import (FRAMING_KEPT, ROI_GOALS, STRESS_TRANSFORMS, agreement_sample, build_stress_set,
+                               compare_to_reference, evaluate_roi, stress_crop, stress_transform)
 from cxrlib.run.roi_eval import roi_eval_main
 from conftest import shared_path
 
@@ -135,7 +135,8 @@ def test_roi_eval_stress_option_builds_and_measures_every_set(tmp_path, capsys):
     assert "area_median" not in report["sets"]["src/crop"]["goals"]        # the crop changes the framing
     assert "area_median" in report["sets"]["src/rotate"]["goals"]
     for summary in report["sets"].values():
-        assert summary["n"] == 2 and {"both_lungs_rate", "area_median", "fallback_rate"} <= set(summary)
+        assert summary["n"] == 2 and {"both_lungs_rate", "area_median", "fallback_rate", "implausible_rate",
+                                      "inverted_rate"} <= set(summary)
     assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--stress", str(out),
                           "--transforms", "blur"]) == 2
     assert "unknown" in capsys.readouterr().err
@@ -155,10 +156,17 @@ def test_roi_goals_on_shenzhen():
     assert set(summary["goals"]) == set(ROI_GOALS) and all(_goals_met(summary).values()), _goals_met(summary)
 
 
-def test_roi_goals_on_the_shenzhen_stress_set(tmp_path):
+@pytest.mark.parametrize("transform", [
+    *(t for t in STRESS_TRANSFORMS if t != "inverted"),
+    pytest.param("inverted", marks=pytest.mark.xfail(strict=True, reason=(
+        "fallback + flagged 6/566 (1.06 %) against the goal of 1 %: 5 films are not read on their negative (each "
+        "flagged for its polarity), and one small box is flagged for its area (issue 21)")))])
+def test_roi_goals_on_the_shenzhen_stress_sets(tmp_path, transform):
+    """Issue 21's goals on every stress transform of the Shenzhen films (the median box area only where the
+    transform keeps the framing)."""
     source = shared_path("data", "lungmasks-shenzhen")
-    build_stress_set(source / "images", source / "masks", tmp_path, seed=0, progress=False)
-    goals = {name: goal for name, goal in ROI_GOALS.items() if name != "area_median"}
+    build_stress_set(source / "images", source / "masks", tmp_path, transform=transform, seed=0, progress=False)
+    goals = {name: goal for name, goal in ROI_GOALS.items() if name != "area_median" or transform in FRAMING_KEPT}
     summary, _ = evaluate_roi(tmp_path / "images", tmp_path / "masks", progress=False, goals=goals)
     assert summary["n"] == 566 and all(_goals_met(summary).values()), _goals_met(summary)
 

@@ -20,9 +20,10 @@ from ..lazy import attach
 __getattr__, __dir__, __all__ = attach(__name__, {
     "config": ["ALGORITHM_VERSION", "PREPROCESS_RANGES", "PreprocessConfig", "RoiResult", "PreprocessResult"],
     "clahe": ["resize_image", "apply_clahe", "resized_and_equalized"],
-    "contours": ["uniform_border", "field_of_view", "mean_threshold", "chan_vese_contour", "geodesic_contour",
-                 "mean_filter_mask"],
-    "lung_fields": ["outside_air", "select_lung_fields", "trim_thin_parts", "body_midline", "roi_box"],
+    "contours": ["uniform_border", "flat_edge_regions", "field_of_view", "mean_threshold", "chan_vese_contour",
+                 "geodesic_contour", "mean_filter_mask"],
+    "lung_fields": ["outside_air", "select_lung_fields", "trim_thin_parts", "mediastinum_gap", "lungs_apart",
+                    "body_midline", "roi_box"],
     "roi": ["extract_roi", "preprocess_image", "network_image"],
     "boxes": ["box_pixels", "crop_box", "box_intersection", "box_iou"],
     "plausibility": ["PLAUSIBLE", "FLAGS", "lung_side_ratio", "flag_boxes", "failure_rates", "rates_sentence"],

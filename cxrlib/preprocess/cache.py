@@ -42,10 +42,11 @@ from .roi import extract_roi, network_image
 __all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "preprocess_manifest"]
 
 #: Columns that :func:`preprocess_manifest` adds to the manifest besides one ``image_<arm>`` per arm.
-ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "mask_path"]
+ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "inverted",
+               "mask_path"]
 #: Columns of the cache's table.csv.
-TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "reason",
-                 "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
+TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "inverted",
+                 "reason", "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
 #: PNG settings of the cached images: the 'up' filter with Huffman coding only encodes a 224x224 radiograph about
 #: three times faster than zlib level 1 with adaptive filters, for files about 5 % larger (lossless either way).
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
@@ -95,7 +96,7 @@ def _process_one(task):
     y0, x0, y1, x1 = result.box
     return {"sha256": sha, "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1,
             "mask_area": result.mask_area, "lung_side_ratio": lung_side_ratio(result.lung_mask, result.box),
-            "fallback": result.fallback, "reason": result.reason,
+            "fallback": result.fallback, "inverted": result.inverted, "reason": result.reason,
             "threshold": result.threshold, "height": image.shape[0], "width": image.shape[1],
             "t_decode_s": decoded - start, "t_clahe_s": equalized_at - decoded,
             "t_contour_s": contoured - equalized_at, "t_write_s": written - contoured,
@@ -107,7 +108,8 @@ def _read_table(folder):
     if not path.exists():
         return pd.DataFrame(columns=TABLE_COLUMNS)
     table = pd.read_csv(path, dtype={"sha256": str, "reason": str}, keep_default_na=False)
-    table["fallback"] = table["fallback"].astype(str).str.lower().eq("true")
+    for column in ("fallback", "inverted"):
+        table[column] = table[column].astype(str).str.lower().eq("true")
     return table
 
 
@@ -134,8 +136,8 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
         The manifest's columns plus ``image_<arm>`` per arm (the path of the image that arm's network
         reads), ``roi_y0``, ``roi_x0``, ``roi_y1``, ``roi_x1``
         (box as fractions of the original image's height / width), ``mask_area`` (lung mask's share of
-        the image), ``lung_side_ratio`` (:func:`cxrlib.preprocess.lung_side_ratio`), ``fallback`` (bool) and
-        ``mask_path``.
+        the image), ``lung_side_ratio`` (:func:`cxrlib.preprocess.lung_side_ratio`), ``fallback`` and ``inverted``
+        (bool, :class:`RoiResult`) and ``mask_path``.
 
     Warns
     -----
@@ -195,6 +197,7 @@ def preprocess_manifest(manifest, cache_dir, config=None, *, arms, workers=None,
     for column in ("roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio"):
         out[column] = rows[column].astype(float).to_numpy()
     out["fallback"] = rows["fallback"].astype(bool).to_numpy()
+    out["inverted"] = rows["inverted"].astype(bool).to_numpy()
     out["mask_path"] = [str((folder / "masks" / f"{sha}.png").resolve()) for sha in hashes]
     fallbacks = int(out["fallback"].sum())
     if fallbacks:

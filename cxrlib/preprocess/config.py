@@ -14,8 +14,9 @@ __all__ = ["ALGORITHM_VERSION", "PREPROCESS_RANGES", "PreprocessConfig", "RoiRes
            "check_config"]
 
 #: Bumped whenever the algorithm or what the cache records changes in a way the parameters do not show; part of
-#: the cache key (version 6: the boxes of version 5, with the lung fields' side ratio recorded).
-ALGORITHM_VERSION = 6
+#: the cache key (version 7: padding corners set aside, lungs cut at the apex kept, films of inverted polarity read
+#: on their negative; issue 21).
+ALGORITHM_VERSION = 7
 #: Bounds of every PreprocessConfig parameter, declared once (the profile schema reads them too).
 PREPROCESS_RANGES = {
     "preprocess_size": (16, 8192), "clahe_tile_grid": (1, 256), "roi_mean_filter": (1, 1001),
@@ -137,6 +138,9 @@ class RoiResult:
         Why it fell back ('' otherwise).
     threshold : float
         The mean threshold of Eq. 2.
+    inverted : bool
+        True when the radiograph was read as a film of inverted polarity (white lungs): the lung fields were not
+        two lungs apart, and they are on the image's negative (:func:`cxrlib.preprocess.lungs_apart`).
     stages : dict of str to ndarray
         Intermediate images at the working resolution, without the flat border: 'smoothed',
         'binary', 'contour', 'filtered', 'fields', 'lungs'.
@@ -148,6 +152,7 @@ class RoiResult:
     fallback: bool
     reason: str
     threshold: float
+    inverted: bool
     stages: dict = field(repr=False)
 
 

@@ -7,7 +7,8 @@ the box covers nearly the whole image: shoulders, arms, neck and the burned-in l
 the thorax. The ROI keeps every operation but applies them to the lung fields, the *dark* regions
 inside the body, whose bounding box is the rib cage the paper wants:
 
-0. :func:`uniform_border` - flat padding or a frame along the edges is set aside.
+0. :func:`uniform_border` - flat padding or a frame along the edges is set aside; :func:`flat_edge_regions`
+   finds padding that is not whole rows or columns (a rotated film's corners), which counts as air.
 1. :func:`mean_threshold` - Eq. 1-2; the lung candidates are the pixels below the mean (``~binary``),
    computed inside the :func:`field_of_view` (the body's box), so padding or air around the body does
    not pull the mean down.
@@ -37,6 +38,7 @@ from .checks import check_image, check_int, check_mask, check_real
 
 __all__ = [
     "uniform_border",
+    "flat_edge_regions",
     "field_of_view",
     "mean_threshold",
     "chan_vese_contour",
@@ -146,6 +148,36 @@ def uniform_border(image, *, tolerance=3, min_fraction=0.5):
     if r1 - r0 < min_fraction * height or c1 - c0 < min_fraction * width:
         return 0, 0, height, width
     return int(r0), int(c0), int(r1), int(c1)
+
+
+def flat_edge_regions(image, *, tolerance=3, min_fraction=0.002):
+    """Flat regions that touch the image's edge: padding that is not a whole row or column (rotated-in corners).
+
+    A pixel is flat when its 3x3 neighbourhood spans at most ``tolerance`` grey levels; the flat pixels
+    connected to an edge, in pieces of at least ``min_fraction`` of the image, are padding (or air so smooth
+    that it carries no anatomy). A film turned on the scanner or a rotated scan leaves such corners; left in,
+    they are dark pieces along the lower edge that pass for lung bases.
+
+    Parameters
+    ----------
+    image : (M, N) uint8 ndarray
+    tolerance : int, optional
+        Largest grey-level range in a flat pixel's 3x3 neighbourhood.
+    min_fraction : float, optional
+        Smallest piece kept, as a share of the image.
+
+    Returns
+    -------
+    flat : (M, N) bool ndarray
+    """
+    check_image("image", image, dtypes=(np.uint8,))
+    check_real("tolerance", tolerance, 0, 255)
+    check_real("min_fraction", min_fraction, 0, 1)
+    spread = cv2.dilate(image, _SQUARE) - cv2.erode(image, _SQUARE)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((spread <= tolerance).astype(np.uint8), connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[(edge > 0) & (stats[edge, cv2.CC_STAT_AREA] >= min_fraction * image.size)]
+    return np.isin(labels, edge)
 
 
 def field_of_view(binary, *, min_fraction=0.25):

@@ -1,11 +1,12 @@
 """The thorax ROI's decisions on the dark mask (paper §3.3 as read here): lung fields, outside air, midline, box.
 
 4. :func:`select_lung_fields` - dark regions are split at narrow necks (watershed of the distance map);
-   a piece that touches the top edge, or a side edge without reaching in towards the midline, is air
-   outside the body (above the shoulders, beside the chest wall or the arms) and is dropped; a piece that
-   touches only the lower edge is a lung base cut by the frame and is kept; regions much smaller than the
-   largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
+   a piece that touches a side edge without reaching in towards the midline, or the top edge without running
+   down to the lung bases, is air outside the body (beside the chest wall or the arms, above the shoulders) and
+   is dropped; a piece that touches only the lower edge is a lung base cut by the frame and is kept; regions
+   much smaller than the largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
    bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
+   :func:`lungs_apart` tells two lungs from the body around white lungs (a film of inverted polarity).
 6. :func:`trim_thin_parts` - thin appendages of the fields (a strip of air along the frame or the arm, joined to a
    lung) are cut back to ``split_radius`` beyond the lung's body, so that they do not stretch the box.
 7. :func:`body_midline`, :func:`roi_box` - bounding box plus a margin; when one side holds much less
@@ -24,12 +25,41 @@ from skimage.segmentation import watershed
 
 from .checks import check_image, check_int, check_mask, check_real
 
-__all__ = ["outside_air", "select_lung_fields", "trim_thin_parts", "body_midline", "roi_box"]
+__all__ = ["outside_air", "select_lung_fields", "trim_thin_parts", "mediastinum_gap", "lungs_apart", "body_midline",
+           "roi_box"]
 
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
 
 
-def _pieces(mask, split_radius, midline, reach):
+def _gaps(labels, count, midline):
+    """Distance of each label's nearest column to the midline, as a fraction of the width (inf for empty labels)."""
+    height, width = labels.shape
+    gap = np.full(count, np.inf)
+    np.minimum.at(gap, labels.ravel(), np.tile(np.abs((np.arange(width) + 0.5) / width - midline), height))
+    return gap
+
+
+def _apex_regions(pieces, distance, split_radius, midline, reach, apex_depth):
+    """The parts of the pieces that touch the top edge: lungs cut at their apex, and air above the shoulders.
+
+    ``pieces`` (the pieces touching the top edge) are cut again into one region per wide part, where they are wider
+    than ``4 * split_radius``. A region touching the top edge is a lung cut at its apex when its wide part reaches
+    below ``apex_depth`` of the height and the region comes within ``reach`` of the midline; otherwise it is air
+    above the shoulders, even when a narrower neck joins it to a lung.
+
+    Returns two boolean masks, ``(lung_apex, shoulder_air)``.
+    """
+    height = pieces.shape[0]
+    count, wide, stats, _ = cv2.connectedComponentsWithStats(((distance > 2 * split_radius) & pieces).astype(np.uint8))
+    regions = watershed(-distance, wide, mask=pieces) if count > 1 else np.zeros_like(wide)
+    top = np.unique(regions[0])
+    top = top[top > 0]
+    depth = (stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]) / height
+    lung = top[(depth[top] >= apex_depth) & (_gaps(regions, count, midline)[top] <= reach)]
+    return np.isin(regions, lung), np.isin(regions, np.setdiff1d(top, lung))
+
+
+def _pieces(mask, split_radius, midline, reach, apex_depth=0.5):
     """Cut a dark mask at its necks; label the pieces and flag those that are air outside the body.
 
     Returns the label image (0: background), the flags (indexed by label) and the pieces' areas.
@@ -40,19 +70,24 @@ def _pieces(mask, split_radius, midline, reach):
     if count <= 1:
         return np.zeros(binary.shape, dtype=np.int32), np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int64)
     labels = watershed(-distance, markers, mask=binary.astype(bool))
-    height, width = binary.shape
-    outside = np.zeros(count, dtype=bool)
-    outside[labels[0]] = True
-    sides = np.unique(np.concatenate([labels[:, 0], labels[:, -1]]))
-    sides = sides[sides > 0]
     if midline is None:
-        outside[sides] = True
-    elif sides.size:
-        # Distance of each piece's nearest column to the midline, as a fraction of the width.
-        gap = np.full(count, np.inf)
-        cols = np.abs((np.arange(width) + 0.5) / width - midline)
-        np.minimum.at(gap, labels.ravel(), np.tile(cols, height))
-        outside[sides[gap[sides] > reach]] = True
+        outside = np.zeros(count, dtype=bool)
+        outside[labels[0]] = True
+        outside[labels[:, 0]] = outside[labels[:, -1]] = True
+    else:
+        # Air above the shoulders becomes a piece of its own (the last label), outside the body.
+        top = np.unique(labels[0])
+        apex, shoulder_air = _apex_regions(np.isin(labels, top[top > 0]), distance, split_radius, midline, reach,
+                                           apex_depth)
+        labels[shoulder_air] = count
+        count += 1
+        outside = np.zeros(count, dtype=bool)
+        outside[-1] = True
+        # A piece that still touches the top edge is air unless it touches it with a lung's apex.
+        top = np.unique(labels[0])
+        outside[np.setdiff1d(top, labels[0][apex[0]])] = True
+        sides = np.unique(np.concatenate([labels[:, 0], labels[:, -1]]))
+        outside[sides[_gaps(labels, count, midline)[sides] > reach]] = True
     outside[0] = False
     areas = np.bincount(labels.ravel(), minlength=count)
     areas[0] = 0
@@ -103,10 +138,13 @@ def select_lung_fields(mask, *, split_radius, min_fraction=0.1, midline=None, re
 
     A lung and the air beside the body often touch through a narrow dark neck. The mask is cut at its
     necks by a watershed of the distance map from markers where the mask is wider than ``2 *
-    split_radius``. A piece is air outside the body when it touches the top edge (air above the shoulders,
-    beside the neck), or when it touches a side edge and does not come within ``reach`` of the midline (air
-    beside the chest wall or the arms lies lateral to the body; a lung that reaches the side edge of a
-    tight crop still reaches in to the mediastinum). A piece that touches only the lower edge is kept: below
+    split_radius``. A piece is air outside the body when it touches a side edge and does not come within
+    ``reach`` of the midline (air beside the chest wall or the arms lies lateral to the body; a lung that reaches
+    the side edge of a tight crop still reaches in to the mediastinum), or when it touches the top edge (air above
+    the shoulders, beside the neck) other than with a lung's apex: the piece's wide part, where it is wider than
+    ``4 * split_radius``, that runs from the top edge below half the height within ``reach`` of the midline (a
+    lung cut at its apex by a tight frame; air above the shoulders ends at the shoulders, and a thin strip that
+    joins it to a lung is not wide). A piece that touches only the lower edge is kept: below
     the lungs lies the abdomen, not air, so a dark field there is a lung base cut by the frame. Without
     ``midline`` every piece that touches the top or a side edge is air. Pieces smaller than
     ``min_fraction`` of the largest remaining one are dropped too.
@@ -170,6 +208,73 @@ def trim_thin_parts(fields, *, radius):
         return fields
     near = cv2.dilate(cores, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * radius + 1, 4 * radius + 1)))
     return fields & (near > 0)
+
+
+def _columns(fields):
+    """Field pixels per column over the rows the fields span, and the columns of the middle half of their width."""
+    rows, cols = np.flatnonzero(fields.any(axis=1)), np.flatnonzero(fields.any(axis=0))
+    if rows.size == 0:
+        return np.zeros(fields.shape[1], dtype=np.int64), np.arange(0)
+    quarter = (cols[-1] + 1 - cols[0]) // 4
+    return fields[rows[0]:rows[-1] + 1].sum(axis=0), np.arange(cols[0] + quarter, cols[-1] + 1 - quarter)
+
+
+def mediastinum_gap(fields):
+    """How far the fields cross the middle: the emptiest column of the middle half of their width, in field
+    pixels, over the fullest column (0 when a column there is free of them, as the mediastinum is of lungs).
+
+    Parameters
+    ----------
+    fields : (M, N) bool ndarray
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 when the fields are empty.
+    """
+    check_mask("fields", fields)
+    counts, middle = _columns(np.asarray(fields) > 0)
+    return float(counts[middle].min() / counts.max()) if middle.size else 1.0
+
+
+def lungs_apart(fields, *, gap=0.02, balance=0.25, fill=0.3):
+    """Whether the fields are two lungs apart, with the mediastinum between them, as in a chest radiograph.
+
+    Some column of the middle half of the fields' width holds under ``gap`` times as many field pixels as the
+    fullest column (:func:`mediastinum_gap`), with fields on either side of it within ``balance`` of each other
+    in area, each filling at least ``fill`` of its own box (the body around white lungs is a ring).
+
+    Parameters
+    ----------
+    fields : (M, N) bool ndarray
+    gap, balance, fill : float, optional
+        In [0, 1].
+
+    Returns
+    -------
+    bool
+    """
+    check_mask("fields", fields)
+    for name, value in (("gap", gap), ("balance", balance), ("fill", fill)):
+        check_real(name, value, 0, 1)
+    fields = np.asarray(fields) > 0
+    counts, middle = _columns(fields)
+    middle = middle[counts[middle] < gap * counts.max()]
+    if middle.size == 0:
+        return False
+    left = np.cumsum(counts)[middle] - counts[middle]
+    right = counts.sum() - left - counts[middle]
+    sides = np.minimum(left, right) / np.maximum(np.maximum(left, right), 1)
+    split = middle[int(np.argmax(sides))]
+    return bool(sides.max() >= balance and min(_fill(fields[:, :split]), _fill(fields[:, split + 1:])) >= fill)
+
+
+def _fill(mask):
+    """The share of a mask's bounding box that the mask covers (0 when empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return 0.0
+    return float(mask.sum()) / ((rows[-1] + 1 - rows[0]) * (cols[-1] + 1 - cols[0]))
 
 
 def body_midline(image, fields):

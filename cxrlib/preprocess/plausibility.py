@@ -3,12 +3,13 @@
 A fallback (no lung field found) is one failure the ROI reports; a box can also be found and still be wrong:
 far smaller or larger than the set's other boxes, sitting low over the abdomen, far flatter or taller than
 lung fields are, or holding lung on one side of its centre only (an opaque lung that the mirroring about the
-spine had to make up for, or a lung lost). Such boxes are flagged, counted per class like fallbacks, and left out
+spine had to make up for, or a lung lost), or read on the film's negative in a release of positive films. Such
+boxes are flagged, counted per class like fallbacks, and left out
 with them where results are given without the ROI's failures.
 
 The bounds are declared once, in :data:`PLAUSIBLE`, from what lung fields are, and were checked (not tuned) on
-the Shenzhen films, their stress sets and 2,000 kermany224 images (notebook 02): on the Shenzhen films 0.7 % of
-the boxes are flagged.
+the Shenzhen films, their stress sets and 2,000 kermany224 images (notebook 02): on the Shenzhen films 0.2 % of
+the boxes are flagged (algorithm version 7).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["PLAUSIBLE", "FLAGS", "lung_side_ratio", "flag_boxes", "failure_rates
 PLAUSIBLE = {"area_to_median": (0.45, 1.75), "centre_y": (0.0, 0.65), "aspect": (0.55, 1.7),
              "lung_side_ratio": (0.05, 1.0)}
 #: The flags, in the order :func:`flag_boxes` names them.
-FLAGS = ("area", "low", "aspect", "one_lung")
+FLAGS = ("area", "low", "aspect", "one_lung", "polarity")
 _BOX = ["roi_y0", "roi_x0", "roi_y1", "roi_x1"]
 
 
@@ -57,14 +58,18 @@ def lung_side_ratio(lung_mask, box):
 def flag_boxes(table, *, reference=None):
     """Flag the boxes that lie outside :data:`PLAUSIBLE`; fallbacks are their own category and never flagged.
 
+    With an ``inverted`` column (:class:`cxrlib.preprocess.RoiResult`), a box is also flagged (``polarity``) when
+    its film was read in the polarity that the fewer of the reference rows were read in: one release comes in one
+    polarity, so there such a reading is a misreading (an opaque lung read on the negative, say).
+
     Parameters
     ----------
     table : pandas.DataFrame
         One row per image with ``roi_y0, roi_x0, roi_y1, roi_x1`` (fractions), ``lung_side_ratio`` and
-        ``fallback``.
+        ``fallback``, optionally ``inverted``.
     reference : (N,) bool array-like, optional
-        The rows whose median box area (fallbacks left out) the areas are compared with, e.g. the study's own
-        images and not an evaluation set; default: every row.
+        The rows whose median box area and majority polarity (fallbacks left out) the boxes are compared with, e.g.
+        the study's own images and not an evaluation set; default: every row.
 
     Returns
     -------
@@ -89,7 +94,12 @@ def flag_boxes(table, *, reference=None):
     checks = {"area": ~_within(area / median, PLAUSIBLE["area_to_median"]),
               "low": ~_within((y0 + y1) / 2, PLAUSIBLE["centre_y"]),
               "aspect": ~_within((y1 - y0) / width, PLAUSIBLE["aspect"]),
-              "one_lung": ~_within(table["lung_side_ratio"].to_numpy(float), PLAUSIBLE["lung_side_ratio"])}
+              "one_lung": ~_within(table["lung_side_ratio"].to_numpy(float), PLAUSIBLE["lung_side_ratio"]),
+              "polarity": np.zeros(len(table), bool)}
+    if "inverted" in table.columns:
+        inverted = table["inverted"].astype(str).str.lower().eq("true").to_numpy()
+        usual = inverted[reference & ~fallback]
+        checks["polarity"] = inverted != (usual.mean() > 0.5 if usual.size else False)
     flags = [",".join(name for name in FLAGS if checks[name][i]) if not fallback[i] else ""
              for i in range(len(table))]
     out = table.copy()

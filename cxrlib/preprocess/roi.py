@@ -5,7 +5,8 @@ equalized image (the steps of :mod:`cxrlib.preprocess.contours` and :mod:`cxrlib
 threshold, morphological active contours, 21x21 mean filter, bounding box with a margin), then crop the equalized
 image to the box and resize it to the network input. When no lung field is found, or the box is implausibly small,
 the ROI falls back to the whole image and says so (``RoiResult.fallback``, a warning from :func:`preprocess_image`,
-the ``fallback`` column of the batch table).
+the ``fallback`` column of the batch table). When the lung fields are not two lungs apart, the image's negative is
+read too and taken when it shows two lungs apart (a film of inverted polarity; ``RoiResult.inverted``).
 
 Speed: the contour steps run on a ``contour_size`` image (default 100x100) downsampled from the
 equalized image after a Gaussian smoothing; every length is a fraction of the image side, so the same
@@ -64,6 +65,13 @@ def extract_roi(equalized, config=None, *, reference=False):
     R0, C0, R1, C1 = contours.uniform_border(equalized)
     core = equalized[R0:R1, C0:C1]
     result = _extract_core(core, config, reference=reference)
+    inverted = False
+    if not lung_fields.lungs_apart(result["stages"]["lungs"]):
+        # A film of inverted polarity (white lungs; the dark fields are the body around them) is read on its
+        # negative when that shows two lungs apart.
+        negative = _extract_core(255 - core, config, reference=reference)
+        if not negative["reason"] and lung_fields.lungs_apart(negative["stages"]["lungs"], fill=0):
+            result, inverted = negative, True
     core_height, core_width = core.shape
     y0, x0, y1, x1 = result["box"]
     box = ((R0 + y0 * core_height) / height, (C0 + x0 * core_width) / width,
@@ -75,7 +83,7 @@ def extract_roi(equalized, config=None, *, reference=False):
     lung_mask[R0:R1, C0:C1] = lungs
     return RoiResult(box=tuple(float(v) for v in box), lung_mask=lung_mask, mask_area=float(lung_mask.mean()),
                      fallback=bool(result["reason"]), reason=result["reason"], threshold=result["threshold"],
-                     stages=result["stages"])
+                     inverted=inverted, stages=result["stages"])
 
 
 def _resize_mask(mask, shape):
@@ -114,8 +122,11 @@ def _extract_core(image, config, *, reference):
     # pulls Eq. 2's mean down and becomes the dark phase of the two-phase contour, and lungs of similar
     # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
     # and painted with the mean of the bright body, so the threshold and the contour see the body only.
+    # Padding that is not whole rows or columns (a rotated film's corners) is outside the body too.
+    padding = _resize_mask(contours.flat_edge_regions(image), work.shape)[r0:r1, c0:c1]
     dark = contours.mean_filter_mask(~contours.mean_threshold(work_view)[0], work_filter)
     air = lung_fields.outside_air(dark, split_radius=split_radius, midline=view_midline, wider_cuts=_WIDER_CUTS)
+    air |= padding
     if reference:
         work_height, work_width = work.shape
         r0, r1 = round(r0 * height / work_height), round(r1 * height / work_height)

@@ -62,7 +62,8 @@ def _evaluate_one(task):
     tight = (rows[-1] + 1 - rows[0]) * (cols[-1] + 1 - cols[0]) / mask.size if rows.size else float("nan")
     return {"stem": stem, "image_path": str(image_path), "mask_path": str(mask_path),
             "coverage": coverage(mask), "coverage_left": coverage(left), "coverage_right": coverage(right),
-            "area": area, "area_ratio": area / tight, "fallback": result.fallback, "reason": result.reason,
+            "area": area, "area_ratio": area / tight, "fallback": result.fallback, "inverted": result.inverted,
+            "reason": result.reason,
             "lung_side_ratio": lung_side_ratio(result.lung_mask, result.box),
             "roi_y0": y0, "roi_x0": x0, "roi_y1": y1, "roi_x1": x1, "mask_area": result.mask_area,
             "lung_fraction": float(mask.mean()), "height": image.shape[0], "width": image.shape[1]}
@@ -93,13 +94,14 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
     summary : dict
         ``n``, ``coverage_median``, ``coverage_p05``, ``coverage_mean``, ``coverage_min``,
         ``area_median``, ``fallback_rate``, ``implausible_rate`` (boxes flagged by
-        :func:`cxrlib.preprocess.flag_boxes`), ``fallback_or_implausible_rate``, ``both_lungs_rate`` (share of
+        :func:`cxrlib.preprocess.flag_boxes`), ``fallback_or_implausible_rate``, ``inverted_rate`` (read as films
+        of inverted polarity, :class:`RoiResult`), ``both_lungs_rate`` (share of
         images where each lung keeps at least :data:`BOTH_LUNGS_LEVEL` of its pixels), ``area_ratio_median``,
         ``n_empty_masks``, ``images_without_mask``, ``masks_without_image``, ``goals`` (each goal of
         :data:`ROI_GOALS` and whether it is met), ``config``.
     per_image : pandas.DataFrame
         One row per pair: stem, paths, coverage, coverage_left, coverage_right (image left / right, i.e.
-        the patient's right / left lung), area, area_ratio, fallback, reason, lung_side_ratio, box, mask_area,
+        the patient's right / left lung), area, area_ratio, fallback, inverted, reason, lung_side_ratio, box, mask_area,
         lung_fraction, roi_flags, implausible.
     """
     config = check_config(config)
@@ -126,6 +128,7 @@ def evaluate_roi(images_dir, masks_dir, config=None, *, workers=None, progress=T
         "fallback_rate": float(per_image["fallback"].mean()),
         "implausible_rate": float(per_image["implausible"].mean()),
         "fallback_or_implausible_rate": float((per_image["fallback"] | per_image["implausible"]).mean()),
+        "inverted_rate": float(per_image["inverted"].mean()),
         "both_lungs_rate": float(both.mean()) if len(lungs) else float("nan"),
         "area_ratio_median": float(lungs["area_ratio"].median()) if len(lungs) else float("nan"),
         "n_empty_masks": empty,

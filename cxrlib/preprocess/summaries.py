@@ -128,8 +128,8 @@ def failures_sentence(fallback, implausible):
     """The two rates of :func:`study_failures` in words."""
     return ("On the study's images (evaluation sets left out):  \n"
             + rates_sentence(fallback, "fell back to the whole image") + "  \n"
-            + rates_sentence(implausible, "have a box flagged implausible (area, height, shape or one-sided lung "
-                                          "fields; `cxrlib.preprocess.plausibility`)"))
+            + rates_sentence(implausible, "have a box flagged implausible (area, height, shape, one-sided lung "
+                                          "fields or polarity; `cxrlib.preprocess.plausibility`)"))
 
 
 def worst_cases(processed):
