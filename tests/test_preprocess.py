@@ -475,12 +475,16 @@ def test_mediastinum_gap_and_lungs_apart_tell_two_lungs_from_the_body_around_whi
     ring = np.zeros((100, 100), bool)   # the dark fields of a film of inverted polarity: the body around the lungs
     ring[10:95, 5:95] = True
     ring[20:80, 15:40] = ring[20:80, 60:85] = False
-    assert not preprocess.lungs_apart(ring) and preprocess.mediastinum_gap(ring) == pytest.approx(25 / 85)
+    # rows 38-94 (the lower two thirds of 10-94); a middle column crosses the hole of a lung in rows 38-79
+    assert not preprocess.lungs_apart(ring) and preprocess.mediastinum_gap(ring) == pytest.approx(15 / 57)
     one = two.copy()
     one[:, 50:] = False                 # one lung only: no column of the middle half is free of it
     assert not preprocess.lungs_apart(one)
+    trachea = two.copy()
+    trachea[20:35, 40:60] = True        # the trachea joins the apices: the upper third of the rows is not read
+    assert preprocess.mediastinum_gap(trachea) == 0 and preprocess.lungs_apart(trachea)
     joined = two.copy()
-    joined[20:35, 40:60] = True         # the trachea joins the apices over a quarter of the rows
+    joined[50:60, 40:60] = True         # joined lower down, over 10 of the 40 rows read
     assert preprocess.mediastinum_gap(joined) == pytest.approx(0.25)
     assert not preprocess.lungs_apart(joined) and preprocess.lungs_apart(joined, gap=0.3)
     hollow = two.copy()

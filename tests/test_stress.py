@@ -156,11 +156,7 @@ def test_roi_goals_on_shenzhen():
     assert set(summary["goals"]) == set(ROI_GOALS) and all(_goals_met(summary).values()), _goals_met(summary)
 
 
-@pytest.mark.parametrize("transform", [
-    *(t for t in STRESS_TRANSFORMS if t != "inverted"),
-    pytest.param("inverted", marks=pytest.mark.xfail(strict=True, reason=(
-        "fallback + flagged 6/566 (1.06 %) against the goal of 1 %: 5 films are not read on their negative (each "
-        "flagged for its polarity), and one small box is flagged for its area (issue 21)")))])
+@pytest.mark.parametrize("transform", STRESS_TRANSFORMS)
 def test_roi_goals_on_the_shenzhen_stress_sets(tmp_path, transform):
     """Issue 21's goals on every stress transform of the Shenzhen films (the median box area only where the
     transform keeps the framing)."""

@@ -211,17 +211,20 @@ def trim_thin_parts(fields, *, radius):
 
 
 def _columns(fields):
-    """Field pixels per column over the rows the fields span, and the columns of the middle half of their width."""
+    """Field pixels per column over the lower two thirds of the rows the fields span (the trachea may join the
+    apices), and the columns of the middle half of the fields' width."""
     rows, cols = np.flatnonzero(fields.any(axis=1)), np.flatnonzero(fields.any(axis=0))
     if rows.size == 0:
         return np.zeros(fields.shape[1], dtype=np.int64), np.arange(0)
     quarter = (cols[-1] + 1 - cols[0]) // 4
-    return fields[rows[0]:rows[-1] + 1].sum(axis=0), np.arange(cols[0] + quarter, cols[-1] + 1 - quarter)
+    top = rows[0] + (rows[-1] + 1 - rows[0]) // 3
+    return fields[top:rows[-1] + 1].sum(axis=0), np.arange(cols[0] + quarter, cols[-1] + 1 - quarter)
 
 
 def mediastinum_gap(fields):
-    """How far the fields cross the middle: the emptiest column of the middle half of their width, in field
-    pixels, over the fullest column (0 when a column there is free of them, as the mediastinum is of lungs).
+    """How far the fields cross the middle: over the lower two thirds of their rows, the emptiest column of the
+    middle half of their width, in field pixels, over the fullest column (0 when a column there is free of them,
+    as the mediastinum is of lungs below the apices).
 
     Parameters
     ----------
@@ -240,8 +243,8 @@ def mediastinum_gap(fields):
 def lungs_apart(fields, *, gap=0.02, balance=0.25, fill=0.3):
     """Whether the fields are two lungs apart, with the mediastinum between them, as in a chest radiograph.
 
-    Some column of the middle half of the fields' width holds under ``gap`` times as many field pixels as the
-    fullest column (:func:`mediastinum_gap`), with fields on either side of it within ``balance`` of each other
+    Over the lower two thirds of the fields' rows (the trachea may join the apices), some column of the middle half
+    of their width holds under ``gap`` times as many field pixels as the fullest column (:func:`mediastinum_gap`), with fields on either side of it within ``balance`` of each other
     in area, each filling at least ``fill`` of its own box (the body around white lungs is a ring).
 
     Parameters
