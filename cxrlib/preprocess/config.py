@@ -139,8 +139,9 @@ class RoiResult:
     threshold : float
         The mean threshold of Eq. 2.
     inverted : bool
-        True when the radiograph was read as a film of inverted polarity (white lungs): the lung fields were not
-        two lungs apart, and they are on the image's negative (:func:`cxrlib.preprocess.lungs_apart`).
+        True when the radiograph was read as a film of inverted polarity (white lungs): its lung fields crossed the
+        mediastinum or lay on one side only, and the image's negative shows two lungs apart
+        (:func:`cxrlib.preprocess.lungs_apart`).
     stages : dict of str to ndarray
         Intermediate images at the working resolution, without the flat border: 'smoothed',
         'binary', 'contour', 'filtered', 'fields', 'lungs'.

@@ -175,9 +175,11 @@ def flat_edge_regions(image, *, tolerance=3, min_fraction=0.002):
     check_real("min_fraction", min_fraction, 0, 1)
     spread = cv2.dilate(image, _SQUARE) - cv2.erode(image, _SQUARE)
     count, labels, stats, _ = cv2.connectedComponentsWithStats((spread <= tolerance).astype(np.uint8), connectivity=4)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    edge = edge[(edge > 0) & (stats[edge, cv2.CC_STAT_AREA] >= min_fraction * image.size)]
-    return np.isin(labels, edge)
+    padding = np.zeros(count, dtype=bool)
+    padding[labels[0]] = padding[labels[-1]] = padding[labels[:, 0]] = padding[labels[:, -1]] = True
+    padding &= stats[:, cv2.CC_STAT_AREA] >= min_fraction * image.size
+    padding[0] = False
+    return padding[labels]
 
 
 def field_of_view(binary, *, min_fraction=0.25):

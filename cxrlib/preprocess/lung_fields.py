@@ -240,17 +240,17 @@ def mediastinum_gap(fields):
     return float(counts[middle].min() / counts.max()) if middle.size else 1.0
 
 
-def lungs_apart(fields, *, gap=0.02, balance=0.25, fill=0.3):
+def lungs_apart(fields, *, gap=0.02, balance=0.25):
     """Whether the fields are two lungs apart, with the mediastinum between them, as in a chest radiograph.
 
     Over the lower two thirds of the fields' rows (the trachea may join the apices), some column of the middle half
-    of their width holds under ``gap`` times as many field pixels as the fullest column (:func:`mediastinum_gap`), with fields on either side of it within ``balance`` of each other
-    in area, each filling at least ``fill`` of its own box (the body around white lungs is a ring).
+    of their width holds under ``gap`` times as many field pixels as the fullest column (:func:`mediastinum_gap`),
+    with fields on either side of it within ``balance`` of each other in area.
 
     Parameters
     ----------
     fields : (M, N) bool ndarray
-    gap, balance, fill : float, optional
+    gap, balance : float, optional
         In [0, 1].
 
     Returns
@@ -258,26 +258,15 @@ def lungs_apart(fields, *, gap=0.02, balance=0.25, fill=0.3):
     bool
     """
     check_mask("fields", fields)
-    for name, value in (("gap", gap), ("balance", balance), ("fill", fill)):
-        check_real(name, value, 0, 1)
-    fields = np.asarray(fields) > 0
-    counts, middle = _columns(fields)
-    middle = middle[counts[middle] < gap * counts.max()]
+    check_real("gap", gap, 0, 1)
+    check_real("balance", balance, 0, 1)
+    counts, middle = _columns(np.asarray(fields) > 0)
+    middle = middle[counts[middle] < gap * counts.max()] if middle.size else middle
     if middle.size == 0:
         return False
     left = np.cumsum(counts)[middle] - counts[middle]
     right = counts.sum() - left - counts[middle]
-    sides = np.minimum(left, right) / np.maximum(np.maximum(left, right), 1)
-    split = middle[int(np.argmax(sides))]
-    return bool(sides.max() >= balance and min(_fill(fields[:, :split]), _fill(fields[:, split + 1:])) >= fill)
-
-
-def _fill(mask):
-    """The share of a mask's bounding box that the mask covers (0 when empty)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return 0.0
-    return float(mask.sum()) / ((rows[-1] + 1 - rows[0]) * (cols[-1] + 1 - cols[0]))
+    return bool((np.minimum(left, right) >= balance * np.maximum(left, right)).any())
 
 
 def body_midline(image, fields):

@@ -5,8 +5,9 @@ equalized image (the steps of :mod:`cxrlib.preprocess.contours` and :mod:`cxrlib
 threshold, morphological active contours, 21x21 mean filter, bounding box with a margin), then crop the equalized
 image to the box and resize it to the network input. When no lung field is found, or the box is implausibly small,
 the ROI falls back to the whole image and says so (``RoiResult.fallback``, a warning from :func:`preprocess_image`,
-the ``fallback`` column of the batch table). When the lung fields are not two lungs apart, the image's negative is
-read too and taken when it shows two lungs apart (a film of inverted polarity; ``RoiResult.inverted``).
+the ``fallback`` column of the batch table). When the lung fields cross the mediastinum or lie on one side only, the
+image's negative is read too and taken when it shows two lungs apart (a film of inverted polarity;
+``RoiResult.inverted``).
 
 Speed: the contour steps run on a ``contour_size`` image (default 100x100) downsampled from the
 equalized image after a Gaussian smoothing; every length is a fraction of the image side, so the same
@@ -28,11 +29,14 @@ from .boxes import crop_box
 from .checks import check_gray
 from .clahe import resized_and_equalized
 from .config import PreprocessResult, RoiResult, check_config
+from .plausibility import PLAUSIBLE, lung_side_ratio
 
 __all__ = ["extract_roi", "preprocess_image", "network_image"]
 
 #: Wider cuts (factors of ``split_radius``) that free a lung joined to the outside air by a wide neck.
 _WIDER_CUTS = (2, 3)
+#: Lung fields cross the mediastinum when its emptiest column holds this share of the fullest one (lungs_apart's gap).
+_GAP = 0.02
 
 
 def _odd(value):
@@ -66,11 +70,13 @@ def extract_roi(equalized, config=None, *, reference=False):
     core = equalized[R0:R1, C0:C1]
     result = _extract_core(core, config, reference=reference)
     inverted = False
-    if not lung_fields.lungs_apart(result["stages"]["lungs"]):
-        # A film of inverted polarity (white lungs; the dark fields are the body around them) is read on its
-        # negative when that shows two lungs apart.
+    lungs = result["stages"]["lungs"]
+    if (lung_fields.mediastinum_gap(lungs) >= _GAP
+            or lung_side_ratio(lungs, result["box"]) < PLAUSIBLE["lung_side_ratio"][0]):
+        # Fields across the mediastinum, or on one side only: on a film of inverted polarity (white lungs) the dark
+        # fields are the body around the lungs. Its negative is read, and taken when it shows two lungs apart.
         negative = _extract_core(255 - core, config, reference=reference)
-        if not negative["reason"] and lung_fields.lungs_apart(negative["stages"]["lungs"], fill=0):
+        if not negative["reason"] and lung_fields.lungs_apart(negative["stages"]["lungs"], gap=_GAP):
             result, inverted = negative, True
     core_height, core_width = core.shape
     y0, x0, y1, x1 = result["box"]
@@ -123,7 +129,8 @@ def _extract_core(image, config, *, reference):
     # brightness to soft tissue (after CLAHE) join the bright phase. The air is found on the first threshold
     # and painted with the mean of the bright body, so the threshold and the contour see the body only.
     # Padding that is not whole rows or columns (a rotated film's corners) is outside the body too.
-    padding = _resize_mask(contours.flat_edge_regions(image), work.shape)[r0:r1, c0:c1]
+    step = max(1, side // (2 * work_side))  # every pixel of a constant fill is flat: every step-th is enough
+    padding = _resize_mask(contours.flat_edge_regions(image[::step, ::step]), work.shape)[r0:r1, c0:c1]
     dark = contours.mean_filter_mask(~contours.mean_threshold(work_view)[0], work_filter)
     air = lung_fields.outside_air(dark, split_radius=split_radius, midline=view_midline, wider_cuts=_WIDER_CUTS)
     air |= padding
