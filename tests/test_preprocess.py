@@ -357,7 +357,8 @@ def test_roi_eval_main_json_and_table(tmp_path, capsys):
     per_image = tmp_path / "per_image.csv"
     assert roi_eval_main(["--images", str(images), "--masks", str(masks), "--workers", "1", "--no-progress",
                           "--per-image", str(per_image)]) == 0
-    assert "coverage_median" in capsys.readouterr().out and per_image.exists()
+    table = capsys.readouterr().out
+    assert "coverage_median" in table and "inverted_rate" in table and per_image.exists()
     assert roi_eval_main(["--images", str(tmp_path / "nope"), "--masks", str(masks)]) == 2
     assert "error:" in capsys.readouterr().err
 

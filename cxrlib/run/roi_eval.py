@@ -102,7 +102,8 @@ def roi_eval_main(argv):
     width = max(12, *(len(label) + 2 for label in labels))
     print(f"{'metric':<30}{'goal':<10}" + "".join(f"{label:>{width}}" for label in labels))
     for metric in ("coverage_median", "coverage_p05", "coverage_mean", "coverage_min", "area_median", "fallback_rate",
-                   "implausible_rate", "fallback_or_implausible_rate", "both_lungs_rate", "area_ratio_median"):
+                   "implausible_rate", "fallback_or_implausible_rate", "inverted_rate", "both_lungs_rate",
+                   "area_ratio_median"):
         goal = ROI_GOALS.get(metric)
         cells = []
         for summary in summaries.values():
