@@ -45,8 +45,9 @@ __all__ = ["ROI_COLUMNS", "TABLE_COLUMNS", "cache_folder", "preprocess_manifest"
 ROI_COLUMNS = ["roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "inverted",
                "mask_path"]
 #: Columns of the cache's table.csv.
-TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback", "inverted",
-                 "reason", "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s", "t_write_s", "worker_peak_mib"]
+TABLE_COLUMNS = ["sha256", "roi_y0", "roi_x0", "roi_y1", "roi_x1", "mask_area", "lung_side_ratio", "fallback",
+                 "inverted", "reason", "threshold", "height", "width", "t_decode_s", "t_clahe_s", "t_contour_s",
+                 "t_write_s", "worker_peak_mib"]
 #: PNG settings of the cached images: the 'up' filter with Huffman coding only encodes a 224x224 radiograph about
 #: three times faster than zlib level 1 with adaptive filters, for files about 5 % larger (lossless either way).
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,

@@ -4,8 +4,8 @@
    a piece that touches a side edge without reaching in towards the midline, or the top edge without running
    down to the lung bases, is air outside the body (beside the chest wall or the arms, above the shoulders) and
    is dropped; a piece that touches only the lower edge is a lung base cut by the frame and is kept; regions
-   much smaller than the largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they are painted
-   bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
+   much smaller than the largest are dropped too. :func:`outside_air` gives the air pieces by the same rule: they
+   are painted bright before Eq. 2 and the contour, so that the two phases are lung and body, not air and body.
    :func:`lungs_apart` tells two lungs from the body around white lungs (a film of inverted polarity).
 6. :func:`trim_thin_parts` - thin appendages of the fields (a strip of air along the frame or the arm, joined to a
    lung) are cut back to ``split_radius`` beyond the lung's body, so that they do not stretch the box.
@@ -29,6 +29,9 @@ __all__ = ["outside_air", "select_lung_fields", "trim_thin_parts", "mediastinum_
            "roi_box"]
 
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
+#: Lung fields cross the mediastinum when its emptiest column holds at least this share of the fullest one
+#: (:func:`mediastinum_gap`); below it, a column is free of them (:func:`lungs_apart`).
+MEDIASTINUM_GAP = 0.02
 
 
 def _gaps(labels, count, midline):
@@ -240,7 +243,7 @@ def mediastinum_gap(fields):
     return float(counts[middle].min() / counts.max()) if middle.size else 1.0
 
 
-def lungs_apart(fields, *, gap=0.02, balance=0.25):
+def lungs_apart(fields, *, gap=MEDIASTINUM_GAP, balance=0.25):
     """Whether the fields are two lungs apart, with the mediastinum between them, as in a chest radiograph.
 
     Over the lower two thirds of the fields' rows (the trachea may join the apices), some column of the middle half

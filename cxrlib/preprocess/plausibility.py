@@ -83,7 +83,7 @@ def flag_boxes(table, *, reference=None):
     if missing:
         raise ValueError(f"table lacks the columns {missing}; they come from cxrlib.preprocess.preprocess_manifest")
     y0, x0, y1, x1 = (table[c].to_numpy(float) for c in _BOX)
-    fallback = table["fallback"].astype(str).str.lower().eq("true").to_numpy()
+    fallback = _true(table["fallback"])
     area = (y1 - y0) * (x1 - x0)
     reference = np.ones(len(table), bool) if reference is None else np.asarray(reference, bool)
     if reference.shape != (len(table),):
@@ -97,7 +97,7 @@ def flag_boxes(table, *, reference=None):
               "one_lung": ~_within(table["lung_side_ratio"].to_numpy(float), PLAUSIBLE["lung_side_ratio"]),
               "polarity": np.zeros(len(table), bool)}
     if "inverted" in table.columns:
-        inverted = table["inverted"].astype(str).str.lower().eq("true").to_numpy()
+        inverted = _true(table["inverted"])
         usual = inverted[reference & ~fallback]
         checks["polarity"] = inverted != (usual.mean() > 0.5 if usual.size else False)
     flags = [",".join(name for name in FLAGS if checks[name][i]) if not fallback[i] else ""
@@ -106,6 +106,11 @@ def flag_boxes(table, *, reference=None):
     out["roi_flags"] = flags
     out["implausible"] = [bool(f) for f in flags]
     return out
+
+
+def _true(column):
+    """A column of booleans as read back from a CSV ('True'/'False' strings) or kept as bools."""
+    return column.astype(str).str.lower().eq("true").to_numpy()
 
 
 def _within(values, bounds):

@@ -35,8 +35,6 @@ __all__ = ["extract_roi", "preprocess_image", "network_image"]
 
 #: Wider cuts (factors of ``split_radius``) that free a lung joined to the outside air by a wide neck.
 _WIDER_CUTS = (2, 3)
-#: Lung fields cross the mediastinum when its emptiest column holds this share of the fullest one (lungs_apart's gap).
-_GAP = 0.02
 
 
 def _odd(value):
@@ -71,12 +69,12 @@ def extract_roi(equalized, config=None, *, reference=False):
     result = _extract_core(core, config, reference=reference)
     inverted = False
     lungs = result["stages"]["lungs"]
-    if (lung_fields.mediastinum_gap(lungs) >= _GAP
+    if (lung_fields.mediastinum_gap(lungs) >= lung_fields.MEDIASTINUM_GAP
             or lung_side_ratio(lungs, result["box"]) < PLAUSIBLE["lung_side_ratio"][0]):
         # Fields across the mediastinum, or on one side only: on a film of inverted polarity (white lungs) the dark
         # fields are the body around the lungs. Its negative is read, and taken when it shows two lungs apart.
         negative = _extract_core(255 - core, config, reference=reference)
-        if not negative["reason"] and lung_fields.lungs_apart(negative["stages"]["lungs"], gap=_GAP):
+        if not negative["reason"] and lung_fields.lungs_apart(negative["stages"]["lungs"]):
             result, inverted = negative, True
     core_height, core_width = core.shape
     y0, x0, y1, x1 = result["box"]
