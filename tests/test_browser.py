@@ -68,8 +68,6 @@ def test_what_a_reader_trips_over_in_the_loaded_page_is_reported(tmp_path):
     assert problems[5].startswith("01_intro.html: wider than the page: table ") and len(problems) == 6, problems
 
 
-@pytest.mark.xfail(strict=True, reason="the committed report predates the reading checks (titles, code names, raw "
-                   "Markdown, truncated tables) and is regenerated at the end of issue 23; drop this mark then")
 def test_the_committed_report_loads_without_a_failed_request(tmp_path):
     if not (COMMITTED / "index.html").is_file():
         pytest.skip(f"{COMMITTED} is not in this checkout")

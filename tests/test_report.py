@@ -153,8 +153,31 @@ def test_the_readme_headline_is_the_committed_report_s():
     assert block == readme_headline(repo / "reports" / "kermany224")
 
 
-@pytest.mark.xfail(strict=True, reason="the committed report predates the reading checks (titles, code names, raw "
-                   "Markdown, truncated tables) and is regenerated at the end of issue 23; drop this mark then")
+def test_the_readme_headline_follows_the_run_s_headline_rule(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from cxrlib.evaluation.operating_points import OPERATING_POINTS
+    from cxrlib.evaluation.tables import arms_table
+    from cxrlib.report import readme_headline
+
+    committed = Path(__file__).resolve().parents[1] / "reports" / "kermany224"
+    for name in ("run.json", "metrics.json", "training.json"):
+        shutil.copy(committed / name, tmp_path / name)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    tables = []
+    for point in (None, "fixed_0.5"):
+        metrics["headline"] = {"point": point}
+        (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+        lead, table = readme_headline(tmp_path).split("\n\n", 1)
+        accuracy = arms_table(metrics["arms"], point=point).iloc[0]["accuracy"]
+        assert f"| {accuracy} |" in table.splitlines()[2]
+        assert (OPERATING_POINTS[point] if point else "the ROC AUC is the figure to read first") in lead
+        tables.append(table)
+        assert "mean over 3 seeds" in lead and "<code>" not in lead
+    assert tables[0] != tables[1]
+
+
 def test_the_committed_report_passes_the_reader_s_checks():
     from pathlib import Path
 
@@ -222,6 +245,11 @@ def test_the_four_answers_are_read_from_the_records_with_their_intervals():
     assert "1 of them use signal outside the lung fields" in text
     assert "resample patients and the 3 training seeds" in text
     assert "No, it hurts: CLAHE lowers" in four_answers(*_answers_records(clahe_ci=(-0.03, -0.01)))
+    partly = dict(metrics, comparisons=[*metrics["comparisons"], {
+        "a": "paper", "b": "clahe", "auc_difference": 0.001, "auc_difference_ci": [-0.004, 0.006], "verdict": "not shown",
+        "equivalence_margin": 0.02, "minimal_detectable_difference": 0.017}])
+    assert "In 1 of 2 pairs only: the crop raises the test ROC AUC where its interval excludes zero; it changes it " \
+           "by +0.013 (roi − original" in four_answers(run, partly)
     del metrics["comparisons"][0]
     assert "Not measured alone here: no two arms of this run differ in CLAHE only" in four_answers(run, metrics)
     assert four_answers(run, {}) == ""

@@ -49,8 +49,14 @@ def _verdict(pairs: list[dict], step: str) -> str:
     better = [c for c in pairs if c["auc_difference_ci"][0] > 0]
     worse = [c for c in pairs if c["auc_difference_ci"][1] < 0]
     if better and not worse:
+        if len(better) < len(pairs):
+            return (f"In {len(better)} of {len(pairs)} pairs only: {step} raises the test ROC AUC where its interval "
+                    "excludes zero; it changes it by")
         return f"Yes: {step} raises the test ROC AUC by"
     if worse and not better:
+        if len(worse) < len(pairs):
+            return (f"In {len(worse)} of {len(pairs)} pairs only: {step} lowers the test ROC AUC where its interval "
+                    "excludes zero; it changes it by")
         return f"No, it hurts: {step} lowers the test ROC AUC by"
     if better and worse:
         return f"It depends on the other step: {step} changes the test ROC AUC by"

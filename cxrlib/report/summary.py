@@ -187,16 +187,26 @@ def plain_summary(run: dict, data: dict, metrics: dict) -> str:
 
 
 def readme_headline(run_dir: str | os.PathLike) -> str:
-    """The README's headline table of a run, in Markdown, built from its ``metrics.json`` (never typed by hand)."""
+    """The README's headline of a run in Markdown, built from its records (never typed by hand): a sentence that
+    says which operating point the table is at and how the models were trained, then the table."""
+    import re
+
     from ..evaluation.classification import METRIC_LABELS
     from ..evaluation.tables import arms_table
+    from .answers import regime_sentence
 
     run_dir = Path(run_dir)
     run, metrics = read_record(run_dir / "run.json"), read_record(run_dir / "metrics.json")
-    table = arms_table(metrics["arms"])
+    _, named = lead_records(metrics)
+    seeds = len(metrics.get("seeds", []))
+    n = next(iter(metrics["arms"].values())).get("n")
+    regime = re.sub(r"</?code>", "`", regime_sentence(run, read_record(run_dir / "training.json")))
+    lines = [f"On the {n} test images, at the {named}; each cell is the mean over {seeds} seeds ± the SD between "
+             "seeds (95% interval resampling patients and seeds). " + regime, ""]
+    table = arms_table(metrics["arms"], point=metrics.get("headline", {}).get("point"))
     columns = ["accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc"]
     header = ["arm", "accuracy", "sensitivity", "specificity", "precision", "F1", "ROC AUC"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join([arm_label(run, arm), *(str(row[METRIC_LABELS[c]]) for c in columns)]) + " |"
               for arm, row in table.iterrows()]
     trivial = metrics.get("baselines", {}).get("trivial")
