@@ -185,7 +185,7 @@ def test_the_committed_report_passes_the_reader_s_checks():
 
 
 def test_the_regime_sentence_names_the_run_s_regime_and_the_paper_s_only_when_it_differs():
-    from cxrlib.report.answers import regime_sentence
+    from cxrlib.report.summary import regime_sentence
 
     def training(**settings):
         seed = {"settings": {"train_mode": "finetune", "epochs": 3, "model_input_size": 112, "backbone": "xception",

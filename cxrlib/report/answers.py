@@ -1,17 +1,15 @@
-"""The four questions the index answers first, each in one sentence with its numbers and seed-aware interval,
-and the training regime in one sentence.
+"""The four questions the index answers first, each in one sentence with its numbers and seed-aware interval.
 
-Every number comes from ``metrics.json`` and ``training.json``; a question the run cannot answer (an arm or a
+Every number comes from ``metrics.json``; a question the run cannot answer (an arm or a
 measurement the profile left out) says so instead of answering.
 """
 
 from __future__ import annotations
 
-from ..models.backbones import BACKBONES
 from .html import esc, pct, set_label
 from .summary import lead_records, paper_printed
 
-__all__ = ["four_answers", "regime_sentence"]
+__all__ = ["four_answers"]
 
 
 def _steps(run: dict, arm: str) -> tuple[bool, bool]:
@@ -164,29 +162,3 @@ def four_answers(run: dict, metrics: dict) -> str:
     resampled = f"patients and the {seeds} training seeds together" if seeds > 1 else "patients (one training seed)"
     return (f"<ol class='answers'>{rows}</ol><p class='muted'>Intervals are 95% bootstrap intervals that resample "
             f"{resampled}; an AUC difference is paired on the same test images.</p>")
-
-
-def regime_sentence(run: dict, training: dict) -> str:
-    """How the run's models were trained, set against the paper's regime, in one sentence."""
-    models = [(arm, t) for arm, by_seed in training.get("arms", {}).items() for t in by_seed["seeds"].values()]
-    if not models:
-        return ""
-    settings, device = models[0][1].get("settings", {}), str(models[0][1].get("device", "CPU"))
-    epochs, size, seeds = settings.get("epochs"), settings.get("model_input_size"), len(models) // len(training["arms"])
-    backbone = BACKBONES.get(settings.get("backbone"))
-    name = backbone.label if backbone else esc(settings.get("backbone", "the network"))
-    if backbone is not None and not backbone.pretrained or settings.get("weights") in (None, "none"):
-        trained = f"The {name} is trained from scratch (no pretrained weights)"
-    elif settings.get("train_mode") == "frozen":
-        trained = f"Only a new head is trained on the frozen ImageNet {name} features"
-    elif settings.get("finetune_from_block"):
-        trained = f"{name} is fine-tuned from <code>{esc(settings['finetune_from_block'])}</code> on"
-    else:
-        trained = f"All of {name}'s layers are trained from the ImageNet weights"
-    text = (f"{trained}, for {epochs} epoch{'' if epochs == 1 else 's'} at {size} px on a {esc(device)}, "
-            f"{seeds} seed{'' if seeds == 1 else 's'} per arm")
-    if (settings.get("train_mode"), settings.get("finetune_from_block"), size, epochs) != ("finetune", None, 400, 100):
-        text += ("; the paper trained all layers for 100 epochs at 400 px on a GPU (<code>params/paper.yaml</code>, "
-                 + ("not run here" if "GPU" in device else "which needs a GPU and was not run here")
-                 + "), so what this run says about the preprocessing holds for its own, shorter regime")
-    return text + "."

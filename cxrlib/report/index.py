@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 from ..atomic import write_text
-from .answers import four_answers, regime_sentence
+from .answers import four_answers
 from .figures import plot_at_a_glance, save_figure
 from .glossary import glossary_html, link_terms
 from .html import esc, figure_html, missing_step, read_record
 from .provenance import provenance_section
 from .sections import audit_section, data_section, gradcam_section, limitations, method_section, results_section
-from .summary import abstract, plain_summary
+from .summary import abstract, plain_summary, regime_sentence
 
 __all__ = ["write_index"]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..models.backbones import BACKBONES
 from .html import arm_label, ci_text, esc, pct, read_record, set_label
 
-__all__ = ["paper_printed", "lead_records", "blanking_test", "abstract", "plain_summary", "readme_headline"]
+__all__ = ["paper_printed", "lead_records", "blanking_test", "abstract", "plain_summary", "regime_sentence",
+           "readme_headline"]
 
 
 def paper_printed() -> dict:
@@ -186,6 +188,32 @@ def plain_summary(run: dict, data: dict, metrics: dict) -> str:
     return "<div class='summary'><p>" + " ".join(sentences) + "</p></div>"
 
 
+def regime_sentence(run: dict, training: dict) -> str:
+    """How the run's models were trained, set against the paper's regime, in one sentence."""
+    models = [(arm, t) for arm, by_seed in training.get("arms", {}).items() for t in by_seed["seeds"].values()]
+    if not models:
+        return ""
+    settings, device = models[0][1].get("settings", {}), str(models[0][1].get("device", "CPU"))
+    epochs, size, seeds = settings.get("epochs"), settings.get("model_input_size"), len(models) // len(training["arms"])
+    backbone = BACKBONES.get(settings.get("backbone"))
+    name = backbone.label if backbone else esc(settings.get("backbone", "the network"))
+    if backbone is not None and not backbone.pretrained or settings.get("weights") in (None, "none"):
+        trained = f"The {name} is trained from scratch (no pretrained weights)"
+    elif settings.get("train_mode") == "frozen":
+        trained = f"Only a new head is trained on the frozen ImageNet {name} features"
+    elif settings.get("finetune_from_block"):
+        trained = f"{name} is fine-tuned from <code>{esc(settings['finetune_from_block'])}</code> on"
+    else:
+        trained = f"All of {name}'s layers are trained from the ImageNet weights"
+    text = (f"{trained}, for {epochs} epoch{'' if epochs == 1 else 's'} at {size} px on a {esc(device)}, "
+            f"{seeds} seed{'' if seeds == 1 else 's'} per arm")
+    if (settings.get("train_mode"), settings.get("finetune_from_block"), size, epochs) != ("finetune", None, 400, 100):
+        text += ("; the paper trained all layers for 100 epochs at 400 px on a GPU (<code>params/paper.yaml</code>, "
+                 + ("not run here" if "GPU" in device else "which needs a GPU and was not run here")
+                 + "), so what this run says about the preprocessing holds for its own, shorter regime")
+    return text + "."
+
+
 def readme_headline(run_dir: str | os.PathLike) -> str:
     """The README's headline of a run in Markdown, built from its records (never typed by hand): a sentence that
     says which operating point the table is at and how the models were trained, then the table."""
@@ -193,7 +221,6 @@ def readme_headline(run_dir: str | os.PathLike) -> str:
 
     from ..evaluation.classification import METRIC_LABELS
     from ..evaluation.tables import arms_table
-    from .answers import regime_sentence
 
     run_dir = Path(run_dir)
     run, metrics = read_record(run_dir / "run.json"), read_record(run_dir / "metrics.json")
